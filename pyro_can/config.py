@@ -1,0 +1,85 @@
+"""Every option of a run, with its default. The CLI's options and the estimator's constructor
+arguments are these fields, with the same names."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from .errors import PyroCanError
+
+
+@dataclass
+class Config:
+    # data
+    data: str = "digits"
+    path: str | None = None  # --data npz
+    noise_rate: float | None = None  # None: 0.4 on digits (the demo), 0 elsewhere
+    test_fraction: float = 0.25
+    val_fraction: float = 0.0  # carved from training items, scored against their noisy labels
+    crowd: str = "model"  # model | majority | repeat
+    # method and its parts
+    method: str = "can"
+    guide: str = "can"
+    prior: str = "classifier"  # classifier | uniform
+    decoder: str = "mlp"  # mlp | linear
+    prior_judgement: str = "shared"  # shared | separate
+    quality_dim: int = 4
+    kl_z_weight: float = 1.0
+    hidden: str = "1024,30"
+    beta: float = 0.8  # bootstrap
+    # objective and schedules
+    elbo: str = "meanfield"  # meanfield (closed-form KL) | tracegraph | trace
+    lam: float = 0.3
+    tau_start: float = 1.0
+    tau_end: float = 0.5
+    warmup_epochs: float = 10.0
+    ramp_epochs: float = 10.0
+    alpha_max: float = 1.0
+    # optimization
+    epochs: int = 90
+    batch_size: int = 50
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    lr_step: int = 30
+    lr_gamma: float = 0.1
+    seed: int = 0
+    device: str = "auto"
+
+    @property
+    def hidden_sizes(self) -> tuple[int, ...]:
+        return tuple(int(h) for h in str(self.hidden).split(",") if h.strip())
+
+    def resolved_noise_rate(self) -> float:
+        return (0.4 if self.data == "digits" else 0.0) if self.noise_rate is None else self.noise_rate
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Config":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise PyroCanError(f"config: unknown option(s) {', '.join(unknown)}")
+        return cls(**d)
+
+    def validate(self) -> "Config":
+        from . import registry
+
+        rate = self.resolved_noise_rate()
+        if not 0.0 <= rate <= 1.0:
+            raise PyroCanError(f"--noise-rate must be in [0, 1], got {rate}")
+        for name, lo, hi in (("test_fraction", 0.0, 1.0), ("val_fraction", 0.0, 1.0)):
+            v = getattr(self, name)
+            if not (lo <= v < hi):
+                raise PyroCanError(f"--{name.replace('_', '-')} must be in [{lo}, {hi}), got {v}")
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise PyroCanError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.quality_dim < 0:
+            raise PyroCanError("--quality-dim must be >= 0")
+        if not self.hidden_sizes:
+            raise PyroCanError("--hidden must list layer widths, e.g. 1024,30")
+        registry.check_names(self)
+        return self

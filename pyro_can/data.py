@@ -1,0 +1,280 @@
+"""Data sets as arrays: features, per-annotation noisy labels, clean test labels.
+
+Every data set is stored in one shape. A training item may carry several noisy label vectors
+(crowd answers); each is an *annotation* row ``(ann_item, ann_labels, ann_worker)``. Ordinary data
+sets have exactly one annotation per item, so single-annotator data is just the special case.
+Labels are always 0/1 matrices with C columns (single-label data is one-hot).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+
+from .errors import DataError
+from .noise import shuffle_labels
+
+
+@dataclass
+class Dataset:
+    name: str
+    x_train: np.ndarray  # (N, D) float32, standardized with training statistics
+    ann_item: np.ndarray  # (R,) int64, item of each annotation
+    ann_labels: np.ndarray  # (R, C) float32, 0/1
+    ann_worker: np.ndarray  # (R,) int64, -1 when unknown
+    x_test: np.ndarray  # (M, D)
+    y_test: np.ndarray  # (M, C) clean 0/1
+    class_names: list[str]
+    single_label: bool
+    train_ids: np.ndarray  # ids of the training items in the source data
+    test_ids: np.ndarray
+    y_train_clean: np.ndarray | None = None  # (N, C) when known (for inspection only, never training)
+    corrupted: np.ndarray | None = None  # (N,) bool, items whose label the noise protocol changed
+    image_shape: tuple[int, ...] | None = None  # e.g. (8, 8) for digits, for figures
+
+    @property
+    def num_classes(self) -> int:
+        return self.ann_labels.shape[1]
+
+    @property
+    def num_items(self) -> int:
+        return self.x_train.shape[0]
+
+    @property
+    def num_annotations(self) -> int:
+        return self.ann_labels.shape[0]
+
+    @property
+    def has_crowd(self) -> bool:
+        return self.num_annotations != self.num_items or not np.array_equal(
+            self.ann_item, np.arange(self.num_items))
+
+    def item_labels(self, rng: np.random.Generator | None = None) -> np.ndarray:
+        """One noisy label vector per item: the answer itself, or the (majority) vote of several.
+
+        Single-label: the most voted class, ties broken at random with ``rng`` (first class if
+        none). Multi-label: a class is on when at least half the answers say so."""
+        votes = np.zeros((self.num_items, self.num_classes))
+        np.add.at(votes, self.ann_item, self.ann_labels)
+        counts = np.bincount(self.ann_item, minlength=self.num_items)[:, None]
+        if not self.single_label:
+            return (votes >= 0.5 * np.maximum(counts, 1)).astype(np.float32)
+        if rng is not None:
+            votes = votes + rng.random(votes.shape) * 1e-3  # random tie-break, never flips a vote
+        out = np.zeros_like(votes, dtype=np.float32)
+        out[np.arange(self.num_items), votes.argmax(1)] = 1.0
+        return out
+
+    def subset(self, items: np.ndarray) -> "Dataset":
+        """The training items ``items`` (sorted indices) with their annotations; test set kept."""
+        items = np.asarray(items)
+        remap = np.full(self.num_items, -1)
+        remap[items] = np.arange(len(items))
+        keep = remap[self.ann_item] >= 0
+        return dataclasses.replace(
+            self, x_train=self.x_train[items], ann_item=remap[self.ann_item[keep]],
+            ann_labels=self.ann_labels[keep], ann_worker=self.ann_worker[keep],
+            train_ids=self.train_ids[items],
+            y_train_clean=None if self.y_train_clean is None else self.y_train_clean[items],
+            corrupted=None if self.corrupted is None else self.corrupted[items])
+
+    def with_crowd(self, mode: str, rng: np.random.Generator) -> "Dataset":
+        """How several answers per item enter training: ``model`` keeps them as annotations of one
+        item (one latent y, one quality z per answer), ``majority`` keeps one voted label per item,
+        ``repeat`` makes each answer its own item (a copy of x with its own y)."""
+        if mode == "model" or not self.has_crowd:
+            return self
+        if mode == "majority":
+            n = self.num_items
+            return dataclasses.replace(
+                self, ann_item=np.arange(n), ann_labels=self.item_labels(rng),
+                ann_worker=np.full(n, -1))
+        if mode == "repeat":
+            item = self.ann_item
+            return dataclasses.replace(
+                self, x_train=self.x_train[item], ann_item=np.arange(len(item)),
+                train_ids=self.train_ids[item],
+                y_train_clean=None if self.y_train_clean is None else self.y_train_clean[item],
+                corrupted=None if self.corrupted is None else self.corrupted[item])
+        raise DataError(f"--crowd: unknown mode {mode!r}; known: model, majority, repeat")
+
+
+def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    out = np.zeros((len(labels), num_classes), dtype=np.float32)
+    out[np.arange(len(labels)), labels] = 1.0
+    return out
+
+
+def _standardize(x_train: np.ndarray, x_test: np.ndarray):
+    mean = x_train.mean(0)
+    std = x_train.std(0)
+    std[std == 0] = 1.0
+    return ((x_train - mean) / std).astype(np.float32), ((x_test - mean) / std).astype(np.float32)
+
+
+def _check_features(x: np.ndarray, where: str):
+    if x.ndim != 2:
+        raise DataError(f"{where}: X must be a 2-D array (items × features), got shape {x.shape}")
+    if len(x) == 0:
+        raise DataError(f"{where}: X is empty (0 items)")
+    if not np.issubdtype(x.dtype, np.number):
+        raise DataError(f"{where}: X must be numeric, got dtype {x.dtype}")
+    if not np.isfinite(x).all():
+        bad = int((~np.isfinite(x)).any(axis=1).sum())
+        raise DataError(f"{where}: X holds NaN or inf in {bad} row(s); expected finite numbers")
+
+
+def _split(n: int, strata: np.ndarray, test_fraction: float, seed: int):
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(n)
+    try:
+        return train_test_split(idx, test_size=test_fraction, random_state=seed, stratify=strata)
+    except ValueError:  # a class too small to stratify: fall back to a plain random split
+        return train_test_split(idx, test_size=test_fraction, random_state=seed)
+
+
+def _clean_label_dataset(name, x, y, train_idx, test_idx, noise_rate, seed, class_names,
+                         single_label, image_shape=None):
+    """Shared tail of loaders whose labels are clean: split, standardize, add the paper's noise."""
+    x_train, x_test = _standardize(x[train_idx].astype(np.float64), x[test_idx].astype(np.float64))
+    y_clean = y[train_idx].astype(np.float32)
+    noisy, changed = shuffle_labels(y_clean, noise_rate, np.random.default_rng([seed, 1]))
+    n = len(train_idx)
+    return Dataset(
+        name=name, x_train=x_train, ann_item=np.arange(n), ann_labels=noisy.astype(np.float32),
+        ann_worker=np.full(n, -1), x_test=x_test, y_test=y[test_idx].astype(np.float32),
+        class_names=list(class_names), single_label=single_label,
+        train_ids=np.asarray(train_idx), test_ids=np.asarray(test_idx),
+        y_train_clean=y_clean, corrupted=changed, image_shape=image_shape)
+
+
+def load_digits(seed: int = 0, noise_rate: float = 0.0, test_fraction: float = 0.25, **_):
+    """scikit-learn's bundled 8×8 digits (1,797 real images, 10 classes), stratified split by seed."""
+    from sklearn.datasets import load_digits as sk_digits
+
+    d = sk_digits()
+    train_idx, test_idx = _split(len(d.target), d.target, test_fraction, seed)
+    return _clean_label_dataset(
+        "digits", d.data, one_hot(d.target, 10), np.sort(train_idx), np.sort(test_idx),
+        noise_rate, seed, [str(c) for c in range(10)], True, image_shape=(8, 8))
+
+
+def load_npz(path: str | None = None, seed: int = 0, noise_rate: float = 0.0,
+             test_fraction: float = 0.25, **_):
+    """Arrays ``X`` and ``y`` (int labels) or ``Y`` (0/1 matrix); optional ``train_idx``/``test_idx``
+    and ``class_names``. Labels in the file are taken as clean; ``--noise-rate`` corrupts them."""
+    if not path:
+        raise DataError("--data npz needs --path FILE.npz")
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except Exception as e:  # zip errors, pickled objects, truncated files
+        raise DataError(f"{path}: cannot read as .npz ({type(e).__name__}: {e})") from None
+    where = path
+    if "X" not in arrays:
+        raise DataError(f"{where}: missing key 'X' (found: {', '.join(sorted(arrays)) or 'none'})")
+    x = arrays["X"]
+    _check_features(x, where)
+    if "Y" in arrays:
+        y = arrays["Y"]
+        if y.ndim != 2:
+            raise DataError(f"{where}: 'Y' must be a 2-D 0/1 matrix (items × classes), got {y.shape}")
+        if not np.isin(y, (0, 1)).all():
+            raise DataError(f"{where}: 'Y' must hold only 0 and 1")
+        single = bool((y.sum(1) == 1).all())
+    elif "y" in arrays:
+        labels = arrays["y"]
+        if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+            raise DataError(f"{where}: 'y' must be a 1-D array of int class labels, got "
+                            f"shape {labels.shape} dtype {labels.dtype}")
+        if len(labels) and labels.min() < 0:
+            raise DataError(f"{where}: 'y' holds negative labels (min {labels.min()}); "
+                            "expected 0..C-1")
+        num_classes = (len(arrays["class_names"]) if "class_names" in arrays
+                       else int(labels.max()) + 1 if len(labels) else 0)
+        if len(labels) and labels.max() >= num_classes:
+            raise DataError(f"{where}: 'y' holds label {labels.max()} but 'class_names' has only "
+                            f"{num_classes} classes; expected 0..{num_classes - 1}")
+        y = one_hot(labels, num_classes)
+        single = True
+    else:
+        raise DataError(f"{where}: missing labels: need key 'y' (int labels) or 'Y' (0/1 matrix)")
+    if len(y) != len(x):
+        raise DataError(f"{where}: X has {len(x)} rows but the labels have {len(y)}")
+    n = len(x)
+    if "train_idx" in arrays or "test_idx" in arrays:
+        if not ("train_idx" in arrays and "test_idx" in arrays):
+            raise DataError(f"{where}: give both 'train_idx' and 'test_idx' or neither")
+        train_idx, test_idx = arrays["train_idx"], arrays["test_idx"]
+        for key, idx in (("train_idx", train_idx), ("test_idx", test_idx)):
+            if idx.ndim != 1 or len(idx) == 0 or idx.min() < 0 or idx.max() >= n:
+                raise DataError(f"{where}: '{key}' must be a non-empty 1-D array of row indices "
+                                f"in [0, {n})")
+    else:
+        train_idx, test_idx = _split(n, y.argmax(1) if single else None, test_fraction, seed)
+    names = arrays.get("class_names")
+    names = [str(c) for c in names] if names is not None else [str(c) for c in range(y.shape[1])]
+    if len(names) != y.shape[1]:
+        raise DataError(f"{where}: 'class_names' has {len(names)} names for {y.shape[1]} classes")
+    return _clean_label_dataset(os.path.basename(path), x, y, np.asarray(train_idx),
+                                np.asarray(test_idx), noise_rate, seed, names, single)
+
+
+def load_music(seed: int = 0, noise_rate: float = 0.0, **_):
+    """Rodrigues et al.'s music-genre set with 2,945 real AMT answers from 44 workers (package data;
+    citation in ``pyro_can/resources/CITATION.md``). Published split: 700 train, 300 test."""
+    if noise_rate:
+        raise DataError("--data music carries real crowd noise; --noise-rate must be 0")
+    with resources.files("pyro_can.resources").joinpath("music_genre_mturk.npz").open("rb") as fh:
+        with np.load(fh, allow_pickle=False) as f:
+            d = {k: f[k] for k in f.files}
+    return crowd_dataset("music", d["X"], d["annotations"], d["y_true"], d["train_idx"],
+                         d["test_idx"], [str(c) for c in d["class_names"]],
+                         where="music_genre_mturk.npz")
+
+
+def crowd_dataset(name, x, annotations, y_true, train_idx, test_idx, class_names, where):
+    """Build a single-label crowd data set from (item, worker, label) rows over the items of ``x``;
+    annotations on test items are dropped so the test set stays clean."""
+    _check_features(x, where)
+    annotations = np.asarray(annotations)
+    if annotations.ndim != 2 or annotations.shape[1] != 3:
+        raise DataError(f"{where}: annotations must be (item, worker, label) rows, "
+                        f"got shape {annotations.shape}")
+    item, worker, label = annotations.T
+    c = len(class_names)
+    for field, values, hi in (("item", item, len(x)), ("label", label, c)):
+        bad = np.flatnonzero((values < 0) | (values >= hi))
+        if len(bad):
+            raise DataError(f"{where}: annotation row {bad[0]} has {field} {values[bad[0]]}, "
+                            f"expected 0..{hi - 1}")
+    bad = np.flatnonzero(worker < 0)
+    if len(bad):
+        raise DataError(f"{where}: annotation row {bad[0]} has negative worker id {worker[bad[0]]}")
+    pos = np.full(len(x), -1)
+    pos[train_idx] = np.arange(len(train_idx))
+    keep = pos[item] >= 0
+    x_train, x_test = _standardize(x[train_idx].astype(np.float64), x[test_idx].astype(np.float64))
+    labels = one_hot(label[keep], c)
+    return Dataset(
+        name=name, x_train=x_train, ann_item=pos[item[keep]], ann_labels=labels,
+        ann_worker=worker[keep], x_test=x_test, y_test=one_hot(y_true[test_idx], c),
+        class_names=class_names, single_label=True, train_ids=np.asarray(train_idx),
+        test_ids=np.asarray(test_idx), y_train_clean=one_hot(y_true[train_idx], c))
+
+
+def validation_split(data: Dataset, fraction: float, seed: int):
+    """Carve ``fraction`` of the training items out as a validation set scored against their
+    *noisy* labels, so settings can be chosen without ever looking at clean labels."""
+    if fraction <= 0:
+        return data, None
+    rng = np.random.default_rng([seed, 2])
+    perm = rng.permutation(data.num_items)
+    n_val = max(1, int(round(fraction * data.num_items)))
+    return data.subset(np.sort(perm[n_val:])), data.subset(np.sort(perm[:n_val]))

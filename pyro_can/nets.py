@@ -1,0 +1,101 @@
+"""Plain ``torch.nn`` networks used by the Pyro models and guides.
+
+They hold no Pyro code so that they can be timed, reused and tested on their own; the models and
+guides register them with ``pyro.module``.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class MLP(nn.Module):
+    """The paper's feature classifier D-1024-30-C (ReLU between layers, logits out)."""
+
+    def __init__(self, in_dim: int, out_dim: int, hidden: tuple[int, ...] = (1024, 30)):
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = in_dim
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            width = h
+        layers.append(nn.Linear(width, out_dim))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class Decoder(nn.Module):
+    """p(ỹ | y, z): 2×(Linear, ReLU) then Linear; returns Bernoulli logits (the sigmoid lives in the
+    distribution, which is numerically safer than a Sigmoid layer)."""
+
+    def __init__(self, num_classes: int, quality_dim: int, hidden: int = 128, kind: str = "mlp",
+                 copy_init: float = 2.0):
+        super().__init__()
+        in_dim = num_classes + quality_dim
+        if kind == "mlp":
+            self.net = nn.Sequential(
+                nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                nn.Linear(hidden, num_classes),
+            )
+        elif kind == "linear":
+            self.net = nn.Linear(in_dim, num_classes)
+        else:  # pragma: no cover - guarded by the registry
+            raise ValueError(f"unknown decoder kind {kind!r}")
+
+        # Identity start: ỹ_c leans towards y_c from the first step. Without it, relaxed samples of
+        # an untrained q(y) carry so little signal that the decoder settles on the label marginals,
+        # ignores y, and the KL then lets q(y) drift to the classifier (a dead, collapsed posterior).
+        self.copy_weight = nn.Parameter(torch.full((num_classes,), float(copy_init)))
+
+    def forward(self, y: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
+        out = self.net(y if z is None else torch.cat([y, z], dim=-1))
+        return out + self.copy_weight * (2.0 * y - 1.0)
+
+
+class AdditiveLayer(nn.Module):
+    """q(y | x, ỹ) logits from the prior judgement p and the noisy labels ỹ: h(g1(p) + g2(ỹ)).
+
+    ``g2`` is summed over an item's annotations, so several crowd answers add their evidence as
+    independent observations would. A per-class residual ``a·logit(p) + b·(2ỹ-1)`` is added to h's
+    output: with it the layer can represent the exact Bayes posterior for symmetric label noise
+    (prior log-odds plus a likelihood ratio per answer) from the first step, which keeps q anchored
+    to ỹ while the MLP part learns the rest.
+    """
+
+    def __init__(self, num_classes: int, hidden: int = 128):
+        super().__init__()
+        self.g1 = nn.Linear(num_classes, hidden)
+        self.g2 = nn.Linear(num_classes, hidden, bias=False)
+        self.h = nn.Sequential(nn.ReLU(), nn.Linear(hidden, num_classes))
+        self.prior_weight = nn.Parameter(torch.ones(num_classes))
+        self.label_weight = nn.Parameter(torch.full((num_classes,), 2.0))
+
+    def forward(self, prior_logits: torch.Tensor, labels: torch.Tensor, ann_item: torch.Tensor):
+        """``labels`` holds one row per annotation; ``ann_item`` maps each row to its item."""
+        p = torch.sigmoid(prior_logits)
+        evidence = torch.zeros(p.shape[0], self.g2.out_features, dtype=p.dtype, device=p.device)
+        evidence = evidence.index_add(0, ann_item, self.g2(labels))
+        signed = torch.zeros_like(p).index_add(0, ann_item, 2.0 * labels - 1.0)
+        return (self.h(self.g1(p) + evidence) + self.prior_weight * prior_logits
+                + self.label_weight * signed)
+
+
+class ContrastiveLayer(nn.Module):
+    """q(z | x, ỹ) = Normal(μ, σ) from s = ReLU(W p) − ReLU(W ỹ), W shared between the two inputs,
+    so z sees only how the label disagrees with the image's prior judgement."""
+
+    def __init__(self, num_classes: int, quality_dim: int, hidden: int = 128,
+                 min_scale: float = 1e-3):
+        super().__init__()
+        self.w = nn.Linear(num_classes, hidden)
+        self.fc = nn.Linear(hidden, 2 * quality_dim)
+        self.min_scale = min_scale
+
+    def forward(self, prior_probs: torch.Tensor, labels: torch.Tensor):
+        s = F.relu(self.w(prior_probs)) - F.relu(self.w(labels))
+        loc, raw_scale = self.fc(s).chunk(2, dim=-1)
+        # softplus + floor keeps σ bounded away from 0, so the entropy term stays finite for any λ
+        return loc, F.softplus(raw_scale) + self.min_scale

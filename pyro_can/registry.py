@@ -1,0 +1,70 @@
+"""One registry for every part that can be swapped by name (methods, guides, priors, decoders,
+ELBOs, data sets). Adding a guide is one file in ``guides/`` and one line in ``GUIDES``."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+
+import pyro.infer
+
+from pyro_can.guides import can as can_guide
+from pyro_can.guides import empty as empty_guide
+from pyro_can.models import can as can_model
+from pyro_can.models import plain as plain_model
+
+from . import data as data_sets
+from .errors import UnknownNameError
+
+
+@dataclass(frozen=True)
+class Method:
+    model: ModuleType  # exposes build() and model()
+    latent: bool  # True: the guide is chosen with --guide; False: the empty guide
+
+
+METHODS = {
+    "can": Method(can_model, latent=True),
+    "plain": Method(plain_model, latent=False),
+}
+GUIDES = {
+    "can": can_guide,
+}
+PRIORS = ("classifier", "uniform")
+DECODERS = ("mlp", "linear")
+PRIOR_JUDGEMENTS = ("shared", "separate")
+CROWD_MODES = ("model", "majority", "repeat")
+ELBOS = {
+    "meanfield": pyro.infer.TraceMeanField_ELBO,
+    "tracegraph": pyro.infer.TraceGraph_ELBO,
+    "trace": pyro.infer.Trace_ELBO,
+}
+DATA = {
+    "digits": data_sets.load_digits,
+    "npz": data_sets.load_npz,
+    "music": data_sets.load_music,
+}
+
+
+def lookup(kind: str, table, name: str):
+    if name not in table:
+        known = ", ".join(table)
+        raise UnknownNameError(f"unknown {kind} {name!r}; known: {known}")
+    return table[name] if isinstance(table, dict) else name
+
+
+def check_names(cfg) -> None:
+    lookup("method", METHODS, cfg.method)
+    lookup("guide", GUIDES, cfg.guide)
+    lookup("prior", PRIORS, cfg.prior)
+    lookup("decoder", DECODERS, cfg.decoder)
+    lookup("prior judgement", PRIOR_JUDGEMENTS, cfg.prior_judgement)
+    lookup("crowd mode", CROWD_MODES, cfg.crowd)
+    lookup("ELBO", ELBOS, cfg.elbo)
+    lookup("data set", DATA, cfg.data)
+
+
+def model_and_guide(cfg):
+    """The model and guide modules for a config's method (plus its --guide when latent)."""
+    method = lookup("method", METHODS, cfg.method)
+    guide = lookup("guide", GUIDES, cfg.guide) if method.latent else empty_guide
+    return method.model, guide

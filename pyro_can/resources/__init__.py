@@ -1,0 +1,1 @@
+"""Package data: the music-genre crowd set (see CITATION.md beside this file)."""

@@ -1,0 +1,24 @@
+"""The τ and α_t schedules (the paper's formula is not recoverable; these are ours).
+
+Both are functions of the fractional epoch t (epoch + step/steps_per_epoch):
+
+    τ(t) = τ_start · (τ_end / τ_start) ** min(1, t / (E - 1))         geometric decay over the run
+    α(t) = α_max · clip((t - warmup) / ramp, 0, 1)                    Eq. 7: CE on ỹ first, then KL
+
+During the first ``warmup`` epochs the classifier learns from the noisy labels directly (networks
+fit the clean majority before they memorize noise); α then ramps linearly to ``α_max`` over
+``ramp`` epochs, handing the classifier over to the posterior q(y | x, ỹ).
+"""
+from __future__ import annotations
+
+from .batch import StepParams
+
+
+def step_params(cfg, t: float) -> StepParams:
+    frac = min(1.0, t / max(1, cfg.epochs - 1))
+    tau = cfg.tau_start * (cfg.tau_end / cfg.tau_start) ** frac
+    if cfg.ramp_epochs <= 0:
+        ramp = 1.0 if t >= cfg.warmup_epochs else 0.0
+    else:
+        ramp = min(1.0, max(0.0, (t - cfg.warmup_epochs) / cfg.ramp_epochs))
+    return StepParams(tau=tau, alpha=cfg.alpha_max * ramp, lam=cfg.lam)

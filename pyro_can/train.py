@@ -1,0 +1,236 @@
+"""The one training loop every method runs: stochastic variational inference with a Pyro ELBO.
+
+Pyro's ELBO computes the loss (``differentiable_loss``); a single ``torch.optim.SGD`` over all
+networks steps it, with a ``StepLR`` schedule. That is the pattern Pyro documents for using torch
+optimizers, and unlike ``pyro.optim`` (one optimizer per parameter) it gives one checkpointable
+optimizer state and fused updates.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pyro
+import torch
+from pyro import poutine
+from pyro.distributions.kl import kl_divergence
+
+from . import metrics, registry
+from .batch import Batch, StepParams
+from .config import Config
+from .data import Dataset
+from .errors import TrainingError
+from .schedules import step_params
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise TrainingError("--device cuda asked for, but no CUDA device is available")
+    return torch.device(name)
+
+
+def build_nets(cfg: Config, in_dim: int, num_classes: int) -> torch.nn.ModuleDict:
+    model_mod, guide_mod = registry.model_and_guide(cfg)
+    nets = dict(model_mod.build(cfg, in_dim, num_classes))
+    nets.update(guide_mod.build(cfg, in_dim, num_classes))
+    return torch.nn.ModuleDict(nets)
+
+
+class TrainingSet:
+    """Training tensors on the device once, and minibatches cut from them by index."""
+
+    def __init__(self, data: Dataset, device: torch.device):
+        self.x = torch.as_tensor(data.x_train, device=device)
+        self.labels = torch.as_tensor(data.ann_labels, device=device)
+        self.ann_item = torch.as_tensor(data.ann_item, device=device)
+        self.num_items, self.num_annotations = data.num_items, data.num_annotations
+        self.identity = not data.has_crowd
+        if not self.identity:  # item -> its annotation rows, padded with -1
+            counts = np.bincount(data.ann_item, minlength=data.num_items)
+            table = np.full((data.num_items, max(1, counts.max())), -1)
+            order = np.argsort(data.ann_item, kind="stable")
+            starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+            slot = np.arange(len(order)) - np.repeat(starts, counts)
+            table[data.ann_item[order], slot] = order
+            self.table = torch.as_tensor(table, device=device)
+
+    def batch(self, items: torch.Tensor) -> Batch:
+        if self.identity:
+            ann, ann_item = items, torch.arange(len(items), device=items.device)
+        else:
+            rows = self.table[items]
+            keep = rows >= 0
+            ann = rows[keep]
+            ann_item = torch.arange(len(items), device=items.device).unsqueeze(1).expand_as(rows)[keep]
+        return Batch(x=self.x[items], labels=self.labels[ann], ann_item=ann_item, item_idx=items,
+                     ann_idx=ann, num_items=self.num_items, num_annotations=self.num_annotations)
+
+    def full(self) -> Batch:
+        return self.batch(torch.arange(self.num_items, device=self.x.device))
+
+
+@torch.no_grad()
+def predict_logits(classifier: torch.nn.Module, x, device, batch_size: int = 4096) -> np.ndarray:
+    classifier.eval()
+    out = [classifier(torch.as_tensor(x[i:i + batch_size], device=device)).cpu()
+           for i in range(0, len(x), batch_size)]
+    classifier.train()
+    return torch.cat(out).numpy()
+
+
+@torch.no_grad()
+def elbo_terms(model, guide, batch: Batch, hp: StepParams) -> dict:
+    """Per-item ELBO terms from one trace: reconstruction log-likelihood, closed-form KL of y and
+    z (unscaled by any KL weight), and the entropy regularizer."""
+    guide_tr = poutine.trace(guide).get_trace(batch, hp)
+    model_tr = poutine.trace(poutine.replay(model, trace=guide_tr)).get_trace(batch, hp)
+    n = batch.num_items
+    terms = {"recon": 0.0, "kl_y": 0.0, "kl_z": 0.0, "mi": 0.0}
+    for name, site in model_tr.nodes.items():
+        if site["type"] != "sample":
+            continue
+        if name == "ytilde":
+            terms["recon"] = float(site["fn"].log_prob(site["value"]).sum()) / len(batch.ann_idx) \
+                * batch.num_annotations / n
+        elif name in ("y", "z") and name in guide_tr.nodes:
+            kl = float(kl_divergence(guide_tr.nodes[name]["fn"], site["fn"]).sum())
+            count = len(batch.item_idx) if name == "y" else len(batch.ann_idx)
+            total = n if name == "y" else batch.num_annotations
+            terms[f"kl_{name}"] = kl / count * total / n
+    for name in ("mi_y", "mi_z"):
+        if name in guide_tr.nodes:
+            site = guide_tr.nodes[name]
+            count = len(batch.item_idx) if name == "mi_y" else len(batch.ann_idx)
+            total = n if name == "mi_y" else batch.num_annotations
+            terms["mi"] += float(site["fn"].log_prob(site["value"]).sum()) / count * total / n
+    terms["neg_elbo"] = -terms["recon"] + terms["kl_y"] + terms["kl_z"]
+    return terms
+
+
+@dataclass
+class FitResult:
+    cfg: Config
+    nets: torch.nn.ModuleDict
+    history: list = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+
+
+class Trainer:
+    """Runs SVI for one config on one data set; ``state_dict``/``load_state_dict`` make it
+    resumable at epoch boundaries with identical results."""
+
+    def __init__(self, cfg: Config, data: Dataset, val: Dataset | None = None):
+        self.cfg, self.data, self.val = cfg, data, val
+        self.device = resolve_device(cfg.device)
+        pyro.set_rng_seed(cfg.seed)
+        pyro.clear_param_store()
+        self.model_mod, self.guide_mod = registry.model_and_guide(cfg)
+        self.nets = build_nets(cfg, data.x_train.shape[1], data.num_classes).to(self.device)
+        self.model = lambda batch, hp: self.model_mod.model(self.nets, batch, hp, cfg)
+        self.guide = lambda batch, hp: self.guide_mod.guide(self.nets, batch, hp, cfg)
+        self.elbo = registry.ELBOS[cfg.elbo]()
+        self.optimizer = torch.optim.SGD(self.nets.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                                         weight_decay=cfg.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=cfg.lr_step,
+                                                         gamma=cfg.lr_gamma)
+        self.train_set = TrainingSet(data, self.device)
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.epoch = 0
+        self.history: list[dict] = []
+        self.seconds = 0.0
+
+    # -- one epoch -----------------------------------------------------------------------------
+    def train_epoch(self) -> float:
+        cfg, n = self.cfg, self.train_set.num_items
+        # per label entry, like torch's mean-reduced BCE, so --lr means what it means for a plain net
+        scale = n * self.data.num_classes
+        order = torch.randperm(n, generator=self.generator).to(self.device)
+        batches = order.split(cfg.batch_size)
+        total = torch.zeros((), device=self.device)
+        for step, items in enumerate(batches):
+            hp = step_params(cfg, self.epoch + step / len(batches))
+            loss = self.elbo.differentiable_loss(self.model, self.guide,
+                                                 self.train_set.batch(items), hp) / scale
+            if not torch.isfinite(loss):  # cheap on CPU; one sync per step on GPU
+                raise TrainingError(f"loss became {float(loss)} at epoch {self.epoch + 1}, "
+                                    f"step {step + 1}; the last good checkpoint is kept")
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            total += loss.detach() * len(items) * self.data.num_classes
+        self.scheduler.step()
+        return float(total) / n
+
+    def evaluate(self) -> dict:
+        scores = torch.sigmoid(torch.as_tensor(self.predict_logits(self.data.x_test))).numpy()
+        out = metrics.score(self.data.y_test, scores, self.data.class_names,
+                            self.data.single_label)
+        out["collapsed"] = metrics.collapsed(scores)
+        if self.val is not None:
+            v = torch.sigmoid(torch.as_tensor(self.predict_logits(self.val.x_train))).numpy()
+            out.update(metrics.score(self.val.item_labels(), v, self.val.class_names,
+                                     self.val.single_label, prefix="val_noisy_"))
+        return out
+
+    def predict_logits(self, x) -> np.ndarray:
+        return predict_logits(self.nets["classifier"], x, self.device)
+
+    def run(self, on_epoch: Callable[["Trainer", dict], None] | None = None) -> FitResult:
+        cfg = self.cfg
+        while self.epoch < cfg.epochs:
+            start = time.perf_counter()
+            loss = self.train_epoch()
+            self.seconds += time.perf_counter() - start
+            hp = step_params(cfg, self.epoch + 1.0)
+            self.epoch += 1
+            record = {"epoch": self.epoch, "loss": loss, "tau": hp.tau, "alpha": hp.alpha,
+                      "lr": self.optimizer.param_groups[0]["lr"]}
+            record.update(self.diagnose(hp))
+            ev = self.evaluate()
+            record.update({k: v for k, v in ev.items() if not isinstance(v, (dict, list))})
+            self.history.append(record)
+            if on_epoch is not None:
+                on_epoch(self, record)
+        return FitResult(cfg, self.nets, self.history, self.final_metrics())
+
+    def diagnose(self, hp: StepParams) -> dict:
+        if not registry.METHODS[self.cfg.method].latent:
+            return {}
+        n = min(self.train_set.num_items, 2000)
+        items = torch.arange(n, device=self.device)
+        return elbo_terms(self.model, self.guide, self.train_set.batch(items), hp)
+
+    def final_metrics(self) -> dict:
+        out = self.evaluate()
+        out.update({"method": self.cfg.method, "noise_rate": self.cfg.resolved_noise_rate(),
+                    "epochs": self.epoch, "seconds": round(self.seconds, 3),
+                    "train_items": self.data.num_items,
+                    "train_annotations": self.data.num_annotations})
+        if self.data.corrupted is not None:
+            out["train_corrupted_fraction"] = float(self.data.corrupted.mean())
+        return out
+
+    # -- checkpoints -----------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "seconds": self.seconds, "history": self.history,
+                "nets": self.nets.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "rng": {"torch": torch.get_rng_state(), "batches": self.generator.get_state(),
+                        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}}
+
+    def load_state_dict(self, state: dict, weights_only: bool = False) -> None:
+        self.nets.load_state_dict(state["nets"])
+        if weights_only:
+            return
+        self.epoch, self.seconds, self.history = state["epoch"], state["seconds"], state["history"]
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"]["torch"])
+        self.generator.set_state(state["rng"]["batches"])
+        if state["rng"]["cuda"]:
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+
