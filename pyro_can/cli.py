@@ -1,2 +1,139 @@
+"""Command-line interface (click). A thin layer over ``pyro_can.api``: it parses options, shows
+progress, prints results and turns user errors into one line and exit code 2."""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import sys
+
+import click
+
+from . import api
+from .config import Config
+from .errors import PyroCanError
+
+HELP = {
+    "data": "data set: digits (bundled), npz (--path), music (bundled real crowd labels)",
+    "path": "input file for --data npz (arrays X and y or Y; optional train_idx/test_idx)",
+    "noise_rate": "probability P of shuffling a training label vector [default: 0.4 on digits, "
+                  "else 0]",
+    "test_fraction": "test share when the data has no split",
+    "val_fraction": "training share held out as a noisy-label validation set",
+    "crowd": "several answers per item: model (one y, one z per answer), majority, repeat",
+    "method": "can, plain",
+    "guide": "variational guide for latent methods",
+    "prior": "p(y): classifier or uniform",
+    "decoder": "p(ỹ|y,z) network: mlp or linear",
+    "prior_judgement": "guide's p: shared (classifier, no gradient) or separate f_φ",
+    "quality_dim": "K, dimensions of the quality embedding z (0 removes z)",
+    "kl_z_weight": "weight of KL(q(z)||p(z))",
+    "hidden": "classifier hidden widths",
+    "beta": "bootstrap target weight on ỹ",
+    "elbo": "meanfield (closed-form KL), tracegraph or trace",
+    "lam": "λ, weight of the entropy (MI) regularizer",
+    "tau_start": "relaxed-Bernoulli temperature at the start",
+    "tau_end": "temperature at the end (geometric decay)",
+    "warmup_epochs": "epochs of pure cross-entropy on ỹ before α_t ramps up (Eq. 7)",
+    "ramp_epochs": "epochs over which α_t ramps to alpha_max",
+    "alpha_max": "final share of the classifier's gradient from the KL term",
+    "lr_step": "divide the learning rate by 1/lr_gamma every lr_step epochs",
+    "device": "auto, cpu or cuda",
+}
+
+
+def config_options(func):
+    """One click option per ``Config`` field, named like the field, defaulting to its default."""
+    for f in reversed(dataclasses.fields(Config)):
+        default = f.default
+        kind = type(default) if default is not None else float if f.name == "noise_rate" else str
+        func = click.option(f"--{f.name.replace('_', '-')}", f.name, type=kind, default=default,
+                            show_default=default is not None, help=HELP.get(f.name, ""))(func)
+    return func
+
+
+def user_errors(func):
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except PyroCanError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(2)
+    return wrapper
+
+
+def progress(total: int, start: int = 0):
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, initial=start, unit="epoch", file=sys.stderr, dynamic_ncols=True)
+
+    def on_epoch(trainer, record):
+        bar.set_postfix(loss=f"{record['loss']:.4f}", test_mAP=f"{record['test_mAP']:.4f}")
+        bar.update(1)
+        if record["epoch"] >= trainer.cfg.epochs:
+            bar.close()
+    return on_epoch
+
+
+def report(result) -> None:
+    m = result.metrics
+    acc = "" if m["test_accuracy"] is None else f"  test accuracy {m['test_accuracy']:.4f}"
+    click.echo(f"{m['method']}: test mAP {m['test_mAP']:.4f}{acc}  ({m['seconds']:.1f} s)")
+    if m.get("collapsed"):
+        click.echo("warning: the classifier's predictions collapsed onto one class; see "
+                   "history.csv (recon, kl_y, kl_z) and docs/training.md", err=True)
+    if m.get("test_skipped_classes"):
+        click.echo(f"note: classes with no positive test item were skipped: "
+                   f"{', '.join(m['test_skipped_classes'])}", err=True)
+    if result.run_dir is not None:
+        click.echo(f"results in {result.run_dir}/ (metrics.json, history.csv, checkpoint.pt)")
+
+
+@click.group()
 def main():
-    pass
+    """pyro-can: CAN (Yao et al.) for learning from noisy labels, in Pyro."""
+
+
+@main.command()
+@config_options
+@click.option("--out", type=click.Path(), default=None,
+              help="run folder [default: runs/<data>-<method>-<n>]")
+@click.option("--overwrite", is_flag=True, help="replace a run already in --out")
+@click.option("--resume", "resume_dir", type=click.Path(), default=None,
+              help="continue the run in this folder from its last complete epoch")
+@user_errors
+def fit(out, overwrite, resume_dir, **options):
+    """Train a method and write a run folder."""
+    if resume_dir:
+        cfg = Config.from_dict(api.runs.read_json(api.runs.require(resume_dir, "config.json")))
+        result = api.resume(resume_dir, on_epoch=progress(cfg.epochs, _epochs_done(resume_dir)))
+    else:
+        cfg = Config(**options)
+        out = out or api.runs.default_out(cfg)
+        result = api.fit(cfg, out=out, overwrite=overwrite, on_epoch=progress(cfg.epochs))
+    report(result)
+
+
+def _epochs_done(run_dir) -> int:
+    import csv
+    try:
+        with open(f"{run_dir}/history.csv") as fh:
+            return sum(1 for _ in csv.DictReader(fh))
+    except FileNotFoundError:
+        return 0
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="print all metrics as JSON")
+@user_errors
+def evaluate(run_dir, as_json):
+    """Reload a run's classifier and score it on the clean test set."""
+    m = api.evaluate(run_dir)
+    if as_json:
+        click.echo(json.dumps(m, indent=2, sort_keys=True))
+        return
+    click.echo(f"test_mAP {m['test_mAP']:.6f}")
+    if m["test_accuracy"] is not None:
+        click.echo(f"test_accuracy {m['test_accuracy']:.6f}")

@@ -117,6 +117,7 @@ class FitResult:
     nets: torch.nn.ModuleDict
     history: list = field(default_factory=list)
     metrics: dict = field(default_factory=dict)
+    run_dir: object = None  # pathlib.Path of the run folder, when one was written
 
 
 class Trainer:

@@ -1,0 +1,100 @@
+"""Functions behind the CLI: build the data of a config, fit into a run folder, reload, evaluate."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from . import registry, runs
+from .config import Config
+from .data import Dataset, validation_split
+from .train import FitResult, Trainer
+
+
+def load_data(cfg: Config) -> tuple[Dataset, Dataset | None]:
+    """The training set (after --crowd) and the optional noisy-label validation split."""
+    loader = registry.lookup("data set", registry.DATA, cfg.data)
+    data = loader(path=cfg.path, seed=cfg.seed, noise_rate=cfg.resolved_noise_rate(),
+                  test_fraction=cfg.test_fraction)
+    data = data.with_crowd(cfg.crowd, np.random.default_rng([cfg.seed, 3]))
+    return validation_split(data, cfg.val_fraction, cfg.seed)
+
+
+def _save_train_data(path: Path, data: Dataset) -> None:
+    extra = {}
+    if data.corrupted is not None:
+        extra["corrupted"] = data.corrupted
+    if data.y_train_clean is not None:
+        extra["y_train_clean"] = data.y_train_clean
+    runs.save_npz(path / runs.TRAIN_DATA, ann_item=data.ann_item, ann_labels=data.ann_labels,
+                  ann_worker=data.ann_worker, train_ids=data.train_ids, **extra)
+
+
+def fit(cfg: Config, out: str | Path | None = None, overwrite: bool = False,
+        on_epoch: Callable | None = None) -> FitResult:
+    """Train ``cfg``; with ``out``, write the run folder (checkpoint after every epoch).
+
+    Everything that can fail on bad input (options, data files) is checked before the folder is
+    created, so a rejected run leaves nothing behind."""
+    cfg.validate()
+    data, val = load_data(cfg)
+    trainer = Trainer(cfg, data, val)
+    run_dir = None
+    if out is not None:
+        run_dir = runs.prepare(out, overwrite=overwrite)
+        runs.write_json(run_dir / runs.CONFIG, cfg.to_dict())
+        _save_train_data(run_dir, data)
+    return _run(trainer, run_dir, on_epoch)
+
+
+def resume(run_dir: str | Path, on_epoch: Callable | None = None) -> FitResult:
+    """Continue a run from its last complete epoch, with the optimizer, scheduler and RNG state it
+    had then, so the end result matches an uninterrupted run."""
+    run_dir = Path(run_dir)
+    cfg = Config.from_dict(runs.read_json(runs.require(run_dir, runs.CONFIG)))
+    data, val = load_data(cfg)
+    trainer = Trainer(cfg, data, val)
+    ckpt = run_dir / runs.CHECKPOINT
+    if ckpt.exists():
+        trainer.load_state_dict(torch.load(ckpt, map_location=trainer.device, weights_only=False))
+    return _run(trainer, run_dir, on_epoch)
+
+
+def _run(trainer: Trainer, run_dir: Path | None, on_epoch: Callable | None) -> FitResult:
+    def after_epoch(tr: Trainer, record: dict) -> None:
+        if run_dir is not None:
+            runs.save_torch(run_dir / runs.CHECKPOINT, tr.state_dict())
+            runs.write_csv(run_dir / runs.HISTORY, tr.history)
+        if on_epoch is not None:
+            on_epoch(tr, record)
+
+    result = trainer.run(after_epoch)
+    if run_dir is not None:
+        result.metrics["run_dir"] = str(run_dir)
+        runs.write_json(run_dir / runs.METRICS, result.metrics)
+    result.run_dir = run_dir
+    return result
+
+
+def load(run_dir: str | Path) -> Trainer:
+    """A finished run's trainer with its final weights and the data it was trained on."""
+    run_dir = Path(run_dir)
+    cfg = Config.from_dict(runs.read_json(runs.require(run_dir, runs.CONFIG)))
+    runs.require(run_dir, runs.METRICS)
+    data, val = load_data(cfg)
+    trainer = Trainer(cfg, data, val)
+    state = torch.load(runs.require(run_dir, runs.CHECKPOINT), map_location=trainer.device,
+                       weights_only=False)
+    trainer.load_state_dict(state)
+    return trainer
+
+
+def evaluate(run_dir: str | Path) -> dict:
+    """Reload a run and score its classifier on the clean test set."""
+    trainer = load(run_dir)
+    out = trainer.evaluate()
+    saved = runs.read_json(Path(run_dir) / runs.METRICS)
+    return {**{k: saved[k] for k in ("method", "noise_rate", "epochs") if k in saved}, **out}
+

@@ -1,0 +1,117 @@
+"""The CLI contract: fit writes a run folder, evaluate reproduces it, bad input fails cleanly."""
+import json
+
+import numpy as np
+import pytest
+
+
+def test_fit_then_evaluate_reproduces_metrics(cli, tmp_path):
+    run = tmp_path / "run"
+    code, out, err = cli("fit", "--data", "digits", "--noise-rate", "0.4", "--method", "can",
+                         "--epochs", "12", "--seed", "0", "--out", run)
+    assert code == 0, err
+    for f in ("config.json", "metrics.json", "history.csv", "checkpoint.pt"):
+        assert (run / f).exists()
+    m = json.loads((run / "metrics.json").read_text())
+    for key in ("test_mAP", "test_AP", "test_accuracy", "epochs", "seconds", "method",
+                "noise_rate"):
+        assert key in m
+    assert m["epochs"] == 12 and m["method"] == "can" and m["noise_rate"] == 0.4
+    assert len(m["test_AP"]) == 10
+    # ten balanced classes: a random scorer has mAP ~0.1; CAN must be far above it
+    assert m["test_mAP"] > 0.6
+    history = (run / "history.csv").read_text().splitlines()
+    assert len(history) == 13 and "test_mAP" in history[0] and "kl_y" in history[0]
+    code, out, _ = cli("evaluate", run)
+    assert code == 0
+    assert abs(float(out.split()[1]) - m["test_mAP"]) < 1e-6
+
+
+def test_plain_runs_through_the_same_loop(cli, tmp_path):
+    code, out, err = cli("fit", "--method", "plain", "--epochs", "10", "--out", tmp_path / "p")
+    assert code == 0, err
+    m = json.loads((tmp_path / "p" / "metrics.json").read_text())
+    assert m["method"] == "plain" and m["test_mAP"] > 0.6
+
+
+def _npz(path, **arrays):
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.fixture
+def good_arrays():
+    rng = np.random.default_rng(0)
+    return {"X": rng.normal(size=(40, 5)).astype(np.float32), "y": rng.integers(0, 3, 40)}
+
+
+BAD_INPUTS = {
+    "missing file": (lambda d, a: d / "nope.npz", "no such file"),
+    "unreadable": (lambda d, a: (d / "bad.npz").write_text("not a zip") and d / "bad.npz",
+                   "cannot read as .npz"),
+    "missing X": (lambda d, a: _npz(d / "f.npz", y=a["y"]), "missing key 'X'"),
+    "missing labels": (lambda d, a: _npz(d / "f.npz", X=a["X"]), "missing labels"),
+    "length mismatch": (lambda d, a: _npz(d / "f.npz", X=a["X"], y=a["y"][:30]),
+                        "X has 40 rows but the labels have 30"),
+    "negative label": (lambda d, a: _npz(d / "f.npz", X=a["X"], y=a["y"] - 5), "negative"),
+    "label beyond names": (lambda d, a: _npz(d / "f.npz", X=a["X"], y=a["y"] + 3,
+                                             class_names=np.array(["a", "b", "c"])),
+                           "has only 3 classes"),
+    "not 0/1": (lambda d, a: _npz(d / "f.npz", X=a["X"], Y=np.full((40, 3), 2)),
+                "only 0 and 1"),
+    "nan in X": (lambda d, a: _npz(d / "f.npz", X=np.where(np.arange(5) == 2, np.nan, a["X"]),
+                                   y=a["y"]), "NaN or inf in 40 row(s)"),
+    "empty": (lambda d, a: _npz(d / "f.npz", X=np.zeros((0, 5)), y=np.zeros(0, int)),
+              "X is empty"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_npz_gives_one_clear_error(cli, tmp_path, good_arrays, case):
+    make, message = BAD_INPUTS[case]
+    path = make(tmp_path, good_arrays)
+    out = tmp_path / "run"
+    code, stdout, err = cli("fit", "--data", "npz", "--path", path, "--epochs", "1",
+                            "--out", out)
+    assert code == 2
+    assert message in err and str(path) in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_good_npz_trains(cli, tmp_path, good_arrays):
+    path = _npz(tmp_path / "f.npz", **good_arrays)
+    code, _, err = cli("fit", "--data", "npz", "--path", path, "--epochs", "2",
+                       "--out", tmp_path / "run")
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("args,message", [
+    (("--noise-rate", "1.5"), "--noise-rate must be in [0, 1]"),
+    (("--noise-rate", "-0.1"), "--noise-rate must be in [0, 1]"),
+    (("--method", "magic"), "unknown method 'magic'; known: can, plain"),
+    (("--data", "imagenet"), "unknown data set 'imagenet'; known: digits"),
+    (("--guide", "nope"), "unknown guide 'nope'; known: can"),
+])
+def test_bad_options(cli, tmp_path, args, message):
+    out = tmp_path / "run"
+    code, _, err = cli("fit", *args, "--epochs", "1", "--out", out)
+    assert code == 2 and message in err
+    assert not out.exists()
+
+
+def test_existing_run_needs_overwrite(cli, tmp_path):
+    out = tmp_path / "run"
+    assert cli("fit", "--epochs", "1", "--method", "plain", "--out", out)[0] == 0
+    before = (out / "metrics.json").read_text()
+    code, _, err = cli("fit", "--epochs", "1", "--method", "plain", "--out", out)
+    assert code == 2 and "already holds a run" in err
+    assert (out / "metrics.json").read_text() == before
+    code, _, err = cli("fit", "--epochs", "2", "--method", "plain", "--out", out, "--overwrite")
+    assert code == 0, err
+    assert json.loads((out / "metrics.json").read_text())["epochs"] == 2
+
+
+def test_evaluate_rejects_non_run(cli, tmp_path):
+    code, _, err = cli("evaluate", tmp_path)
+    assert code == 2 and "not a run folder" in err
