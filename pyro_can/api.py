@@ -18,6 +18,9 @@ def load_data(cfg: Config) -> tuple[Dataset, Dataset | None]:
     loader = registry.lookup("data set", registry.DATA, cfg.data)
     data = loader(path=cfg.path, seed=cfg.seed, noise_rate=cfg.resolved_noise_rate(),
                   test_fraction=cfg.test_fraction)
+    if cfg.train_fraction < 1.0:
+        keep = np.random.default_rng([cfg.seed, 4]).permutation(data.num_items)
+        data = data.subset(np.sort(keep[:max(1, round(cfg.train_fraction * data.num_items))]))
     data = data.with_crowd(cfg.crowd, np.random.default_rng([cfg.seed, 3]))
     return validation_split(data, cfg.val_fraction, cfg.seed)
 

@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -21,7 +22,10 @@ HELP = {
     "test_fraction": "test share when the data has no split",
     "val_fraction": "training share held out as a noisy-label validation set",
     "crowd": "several answers per item: model (one y, one z per answer), majority, repeat",
-    "method": "can, plain",
+    "method": "can, plain, learnq, icnm, bootstrap",
+    "bootstrap": "bootstrap target: soft (probabilities) or hard (predicted label)",
+    "learnq_trace": "LearnQ trace penalty on Q",
+    "train_fraction": "share of training items kept",
     "guide": "variational guide for latent methods",
     "prior": "p(y): classifier or uniform",
     "decoder": "p(ỹ|y,z) network: mlp or linear",
@@ -137,3 +141,78 @@ def evaluate(run_dir, as_json):
     click.echo(f"test_mAP {m['test_mAP']:.6f}")
     if m["test_accuracy"] is not None:
         click.echo(f"test_accuracy {m['test_accuracy']:.6f}")
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise PyroCanError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def _grid_command(cells, out, jobs, column, title, figure, xlabel):
+    from . import experiments
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(cells), unit="run", file=sys.stderr, dynamic_ncols=True)
+
+    def on_cell(cell, row, skipped):
+        bar.set_postfix_str(f"{cell.name}{' (done before)' if skipped else ''}: "
+                            f"mAP {row['test_mAP']:.3f}")
+        bar.update(1)
+
+    rows = experiments.run_grid(cells, out, jobs=jobs, on_cell=on_cell)
+    bar.close()
+    experiments.write_summary(Path(out), rows, column, title, figure, xlabel)
+    click.echo((Path(out) / "table.md").read_text())
+    click.echo(f"results in {out}/ (results.csv, table.md, {figure}, cells/)")
+
+
+@main.command()
+@config_options
+@click.option("--methods", default="plain,learnq,icnm,bootstrap,can", show_default=True)
+@click.option("--noise-rates", default="0,0.2,0.4,0.6,0.8", show_default=True)
+@click.option("--seeds", default="0,1,2", show_default=True)
+@click.option("--out", type=click.Path(), required=True, help="grid folder")
+@click.option("--jobs", type=int, default=1, show_default=True, help="parallel processes")
+@user_errors
+def compare(methods, noise_rates, seeds, out, jobs, **options):
+    """Methods × noise rates × seeds (paper Table VI); resumable."""
+    from . import experiments
+
+    options.pop("method")
+    options.pop("noise_rate")
+    options.pop("seed")
+    base = Config(**options)
+    cells = experiments.grid(base, [m.strip() for m in methods.split(",") if m.strip()],
+                             _floats(noise_rates), [int(s) for s in _floats(seeds)])
+    _grid_command(cells, out, jobs, "noise_rate", "P", "map_vs_noise.png", "noise rate P")
+
+
+@main.command()
+@config_options
+@click.option("--param", required=True,
+              help="lambda, train-fraction, noise-rate, quality-dim, kl-z-weight, "
+                   "warmup-epochs, alpha-max, beta")
+@click.option("--values", required=True, help="comma-separated values")
+@click.option("--methods", default="can", show_default=True)
+@click.option("--seeds", default="0,1,2", show_default=True)
+@click.option("--out", type=click.Path(), required=True, help="grid folder")
+@click.option("--jobs", type=int, default=1, show_default=True, help="parallel processes")
+@user_errors
+def sweep(param, values, methods, seeds, out, jobs, **options):
+    """One parameter over values (paper Table V: lambda; Fig. 6: train-fraction); resumable."""
+    from . import experiments
+    from .registry import lookup
+
+    field = lookup("sweep parameter", experiments.SWEEP_PARAMS, param)
+    options.pop("method")
+    options.pop("seed")
+    base = Config(**options)
+    kind = type(getattr(Config, field)) if getattr(Config, field) is not None else float
+    vals = [kind(v) for v in _floats(values)]
+    cells = experiments.grid(base, [m.strip() for m in methods.split(",") if m.strip()],
+                             [base.noise_rate], [int(s) for s in _floats(seeds)], param, vals)
+    _grid_command(cells, out, jobs, "value", param, f"map_vs_{param.replace('-', '_')}.png",
+                  param)

@@ -16,6 +16,7 @@ class Config:
     noise_rate: float | None = None  # None: 0.4 on digits (the demo), 0 elsewhere
     test_fraction: float = 0.25
     val_fraction: float = 0.0  # carved from training items, scored against their noisy labels
+    train_fraction: float = 1.0  # keep this share of the training items (paper Fig. 6)
     crowd: str = "model"  # model | majority | repeat
     # method and its parts
     method: str = "can"
@@ -26,7 +27,9 @@ class Config:
     quality_dim: int = 4
     kl_z_weight: float = 1.0
     hidden: str = "1024,30"
-    beta: float = 0.8  # bootstrap
+    beta: float = 0.8  # bootstrap: weight of ỹ in the target
+    bootstrap: str = "soft"  # soft | hard
+    learnq_trace: float = 0.01  # LearnQ: weight of the trace penalty on Q, per item
     # objective and schedules
     elbo: str = "meanfield"  # meanfield (closed-form KL) | tracegraph | trace
     lam: float = 0.3
@@ -74,6 +77,8 @@ class Config:
             v = getattr(self, name)
             if not (lo <= v < hi):
                 raise PyroCanError(f"--{name.replace('_', '-')} must be in [{lo}, {hi}), got {v}")
+        if not 0.0 < self.train_fraction <= 1.0:
+            raise PyroCanError(f"--train-fraction must be in (0, 1], got {self.train_fraction}")
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise PyroCanError(f"--{name.replace('_', '-')} must be at least 1")

@@ -7,9 +7,14 @@ from types import ModuleType
 
 import pyro.infer
 
+from pyro_can.guides import additive as additive_guide
 from pyro_can.guides import can as can_guide
 from pyro_can.guides import empty as empty_guide
+from pyro_can.guides import mean_field as mean_field_guide
+from pyro_can.models import bootstrap as bootstrap_model
 from pyro_can.models import can as can_model
+from pyro_can.models import icnm as icnm_model
+from pyro_can.models import learnq as learnq_model
 from pyro_can.models import plain as plain_model
 
 from . import data as data_sets
@@ -25,10 +30,16 @@ class Method:
 METHODS = {
     "can": Method(can_model, latent=True),
     "plain": Method(plain_model, latent=False),
+    "learnq": Method(learnq_model, latent=False),
+    "icnm": Method(icnm_model, latent=False),
+    "bootstrap": Method(bootstrap_model, latent=False),
 }
 GUIDES = {
     "can": can_guide,
+    "additive": additive_guide,
+    "mean-field": mean_field_guide,
 }
+BOOTSTRAP_KINDS = ("soft", "hard")
 PRIORS = ("classifier", "uniform")
 DECODERS = ("mlp", "linear")
 PRIOR_JUDGEMENTS = ("shared", "separate")
@@ -61,6 +72,7 @@ def check_names(cfg) -> None:
     lookup("crowd mode", CROWD_MODES, cfg.crowd)
     lookup("ELBO", ELBOS, cfg.elbo)
     lookup("data set", DATA, cfg.data)
+    lookup("bootstrap kind", BOOTSTRAP_KINDS, cfg.bootstrap)
 
 
 def model_and_guide(cfg):

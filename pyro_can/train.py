@@ -7,6 +7,7 @@ optimizer state and fused updates.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -134,6 +135,11 @@ class Trainer:
         self.model = lambda batch, hp: self.model_mod.model(self.nets, batch, hp, cfg)
         self.guide = lambda batch, hp: self.guide_mod.guide(self.nets, batch, hp, cfg)
         self.elbo = registry.ELBOS[cfg.elbo]()
+        # the loss is reported and stepped per label entry, like torch's mean-reduced BCE, so --lr
+        # means what it means for a plain net; the plates scale minibatches to the full data first
+        per_entry = 1.0 / (data.num_items * data.num_classes)
+        self.scaled_model = poutine.scale(self.model, scale=per_entry)
+        self.scaled_guide = poutine.scale(self.guide, scale=per_entry)
         self.optimizer = torch.optim.SGD(self.nets.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                          weight_decay=cfg.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=cfg.lr_step,
@@ -147,24 +153,21 @@ class Trainer:
     # -- one epoch -----------------------------------------------------------------------------
     def train_epoch(self) -> float:
         cfg, n = self.cfg, self.train_set.num_items
-        # per label entry, like torch's mean-reduced BCE, so --lr means what it means for a plain net
-        scale = n * self.data.num_classes
         order = torch.randperm(n, generator=self.generator).to(self.device)
         batches = order.split(cfg.batch_size)
-        total = torch.zeros((), device=self.device)
+        total = 0.0
         for step, items in enumerate(batches):
             hp = step_params(cfg, self.epoch + step / len(batches))
-            loss = self.elbo.differentiable_loss(self.model, self.guide,
-                                                 self.train_set.batch(items), hp) / scale
-            if not torch.isfinite(loss):  # cheap on CPU; one sync per step on GPU
-                raise TrainingError(f"loss became {float(loss)} at epoch {self.epoch + 1}, "
-                                    f"step {step + 1}; the last good checkpoint is kept")
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss = self.elbo.loss_and_grads(self.scaled_model, self.scaled_guide,
+                                            self.train_set.batch(items), hp)
+            if not math.isfinite(loss):
+                raise TrainingError(f"loss became {loss} at epoch {self.epoch + 1}, "
+                                    f"step {step + 1}; the last good checkpoint is kept")
             self.optimizer.step()
-            total += loss.detach() * len(items) * self.data.num_classes
+            total += loss * len(items)
         self.scheduler.step()
-        return float(total) / n
+        return total * self.data.num_classes / n  # per item
 
     def evaluate(self) -> dict:
         scores = torch.sigmoid(torch.as_tensor(self.predict_logits(self.data.x_test))).numpy()

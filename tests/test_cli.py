@@ -89,9 +89,9 @@ def test_good_npz_trains(cli, tmp_path, good_arrays):
 @pytest.mark.parametrize("args,message", [
     (("--noise-rate", "1.5"), "--noise-rate must be in [0, 1]"),
     (("--noise-rate", "-0.1"), "--noise-rate must be in [0, 1]"),
-    (("--method", "magic"), "unknown method 'magic'; known: can, plain"),
+    (("--method", "magic"), "unknown method 'magic'; known: can, plain, learnq"),
     (("--data", "imagenet"), "unknown data set 'imagenet'; known: digits"),
-    (("--guide", "nope"), "unknown guide 'nope'; known: can"),
+    (("--guide", "nope"), "unknown guide 'nope'; known: can, additive, mean-field"),
 ])
 def test_bad_options(cli, tmp_path, args, message):
     out = tmp_path / "run"

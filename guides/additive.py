@@ -1,0 +1,25 @@
+"""Ablation: CAN's guide without the contrastive layer. q(y | x, ỹ) is the additive layer as in
+CAN; z keeps its prior, q(z) = N(0, I), so the quality embedding carries no information."""
+from __future__ import annotations
+
+import pyro
+import torch
+
+from .latents import prior_judgement, sample_latents
+
+
+def build(cfg, in_dim: int, num_classes: int) -> dict:
+    from .can import build as can_build
+
+    nets = can_build(cfg, in_dim, num_classes)
+    nets.pop("contrastive", None)
+    return nets
+
+
+def guide(nets, batch, hp, cfg):
+    p_logits = prior_judgement(nets, batch, cfg)
+    y_logits = pyro.module("additive", nets["additive"])(p_logits, batch.labels, batch.ann_item)
+    k, r = cfg.quality_dim, len(batch.ann_idx)
+    loc = y_logits.new_zeros(r, k) if k else None
+    sample_latents(batch, hp, cfg, y_logits, loc, None if loc is None else torch.ones_like(loc))
+

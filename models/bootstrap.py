@@ -1,0 +1,39 @@
+"""Bootstrap baseline (Reed et al., "Training deep neural networks on noisy labels with
+bootstrapping", 2014): the classifier is trained on β·ỹ + (1 − β)·prediction, soft (the predicted
+probabilities) or hard (the predicted label). β = 1 is the plain net.
+
+Difference from the original: per-class sigmoid cross-entropy instead of softmax; "hard" takes the
+arg-max class for single-label data and a 0.5 threshold for multi-label data. The prediction is a
+constant target (no gradient through it), as in the paper's EM reading.
+"""
+from __future__ import annotations
+
+import pyro
+import torch
+from torch.nn import functional as F
+
+from pyro_can.nets import MLP
+
+
+def build(cfg, in_dim: int, num_classes: int) -> dict:
+    return {"classifier": MLP(in_dim, num_classes, cfg.hidden_sizes)}
+
+
+def prediction_target(logits: torch.Tensor, kind: str, single_label: bool) -> torch.Tensor:
+    probs = torch.sigmoid(logits.detach())
+    if kind == "soft":
+        return probs
+    if single_label:
+        return F.one_hot(probs.argmax(-1), probs.shape[-1]).to(probs.dtype)
+    return (probs > 0.5).to(probs.dtype)
+
+
+def model(nets, batch, hp, cfg):
+    classifier = pyro.module("classifier", nets["classifier"])
+    logits = batch.logits(classifier)[batch.ann_item]
+    single = bool((batch.labels.sum(-1) == 1).all())
+    target = cfg.beta * batch.labels + (1 - cfg.beta) * prediction_target(
+        logits, cfg.bootstrap, single)
+    with pyro.plate("annotations", batch.num_annotations, subsample=batch.ann_idx):
+        nll = F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(-1)
+        pyro.factor("ytilde", -nll)

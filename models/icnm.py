@@ -1,0 +1,34 @@
+"""ICNM baseline (Misra et al., "Seeing through the human reporting bias", CVPR 2016): a visual
+presence head v = σ(f(x)) (the classifier we ship) and a second, human-relevance head r(x) that
+gives p(ỹ=1 | y=1, x) and p(ỹ=1 | y=0, x), so p(ỹ=1 | x) = r1·v + r0·(1 − v).
+
+Difference from the original: the relevance head is a separate MLP of the classifier's shape on the
+same input rather than a branch of a shared convolutional trunk.
+"""
+from __future__ import annotations
+
+import pyro
+import pyro.distributions as dist
+import torch
+
+from pyro_can.nets import MLP
+
+
+def build(cfg, in_dim: int, num_classes: int) -> dict:
+    relevance = MLP(in_dim, 2 * num_classes, cfg.hidden_sizes)
+    with torch.no_grad():  # start from "humans report what is there": r1 high, r0 low
+        bias = relevance.net[-1].bias
+        bias[:num_classes] = 3.0
+        bias[num_classes:] = -3.0
+    return {"classifier": MLP(in_dim, num_classes, cfg.hidden_sizes), "relevance": relevance}
+
+
+def model(nets, batch, hp, cfg):
+    classifier = pyro.module("classifier", nets["classifier"])
+    relevance = pyro.module("relevance", nets["relevance"])
+    v = torch.sigmoid(batch.logits(classifier))
+    r1, r0 = torch.sigmoid(relevance(batch.x)).chunk(2, dim=-1)
+    probs = (r1 * v + r0 * (1 - v)).clamp(1e-6, 1 - 1e-6)
+    with pyro.plate("annotations", batch.num_annotations, subsample=batch.ann_idx):
+        pyro.sample("ytilde", dist.Bernoulli(probs=probs[batch.ann_item]).to_event(1),
+                    obs=batch.labels)

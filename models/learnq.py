@@ -1,0 +1,42 @@
+"""LearnQ baseline (Sukhbaatar et al., "Training convolutional networks with noisy labels", ICLR
+workshop 2015): a linear noise-adaptation layer Q on top of the classifier,
+p(ỹ_j | x) = Σ_i p(y_i | x) Q_ij, with Q row-stochastic and a trace penalty that pushes the noise
+into Q rather than into the classifier.
+
+Differences from the original: the classifier has per-class sigmoid outputs (multi-label is first
+class here), so the noisy-label probability is σ(f(x)) Q clamped to (0, 1) and observed per class;
+Q is parameterized by a row-wise softmax (row-stochastic by construction) instead of projected.
+"""
+from __future__ import annotations
+
+import pyro
+import pyro.distributions as dist
+import torch
+from torch import nn
+
+from pyro_can.nets import MLP
+
+
+class NoiseAdaptation(nn.Module):
+    def __init__(self, num_classes: int, diagonal: float = 4.0):
+        super().__init__()
+        self.weight = nn.Parameter(diagonal * torch.eye(num_classes))  # starts near identity
+
+    def matrix(self) -> torch.Tensor:
+        return torch.softmax(self.weight, dim=1)
+
+
+def build(cfg, in_dim: int, num_classes: int) -> dict:
+    return {"classifier": MLP(in_dim, num_classes, cfg.hidden_sizes),
+            "noise_adaptation": NoiseAdaptation(num_classes)}
+
+
+def model(nets, batch, hp, cfg):
+    classifier = pyro.module("classifier", nets["classifier"])
+    q = pyro.module("noise_adaptation", nets["noise_adaptation"]).matrix()
+    probs = (torch.sigmoid(batch.logits(classifier)) @ q).clamp(1e-6, 1 - 1e-6)
+    with pyro.plate("annotations", batch.num_annotations, subsample=batch.ann_idx):
+        pyro.sample("ytilde", dist.Bernoulli(probs=probs[batch.ann_item]).to_event(1),
+                    obs=batch.labels)
+    # trace penalty, once per item of the data set (the plates scale the likelihood the same way)
+    pyro.factor("trace_penalty", -cfg.learnq_trace * batch.num_items * torch.trace(q))

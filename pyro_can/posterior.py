@@ -1,0 +1,51 @@
+"""Read the guide's posterior for every training item: q(y | x, ỹ), q(z | x, ỹ_r), and the
+classifier's prior p_θ(y | x). Works from a trace of the guide, so any registered guide works."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from pyro import poutine
+
+from . import registry
+from .batch import StepParams
+
+
+@torch.no_grad()
+def posterior(trainer, chunk: int = 4096) -> dict:
+    """Arrays over the trainer's training set:
+
+    ``q_y`` (N, C) posterior probabilities of the clean label, ``prior`` (N, C) classifier
+    probabilities, ``z_loc``/``z_scale`` (R, K) quality embedding per annotation (K = 0 when the
+    run has no z), and the annotations themselves (``ann_item``, ``ann_labels``, ``ann_worker``).
+    Methods without latent variables get ``q_y`` = ``prior``."""
+    data, ts = trainer.data, trainer.train_set
+    latent = registry.METHODS[trainer.cfg.method].latent
+    q_y, prior, z_loc, z_scale = [], [], [], []
+    for nets in trainer.nets.values():
+        nets.eval()
+    try:
+        for start in range(0, ts.num_items, chunk):
+            items = torch.arange(start, min(start + chunk, ts.num_items), device=trainer.device)
+            batch = ts.batch(items)
+            logits = batch.logits(trainer.nets["classifier"])
+            prior.append(torch.sigmoid(logits).cpu())
+            if not latent:
+                q_y.append(prior[-1])
+                continue
+            tr = poutine.trace(trainer.guide).get_trace(batch, StepParams(lam=0.0))
+            q_y.append(torch.sigmoid(tr.nodes["y"]["fn"].base_dist.logits).cpu())
+            if "z" in tr.nodes:
+                fn = tr.nodes["z"]["fn"].base_dist
+                z_loc.append(fn.loc.cpu())
+                z_scale.append(fn.scale.cpu())
+    finally:
+        for nets in trainer.nets.values():
+            nets.train()
+    k = z_loc[0].shape[1] if z_loc else 0
+    r = data.num_annotations
+    return {
+        "q_y": torch.cat(q_y).numpy(), "prior": torch.cat(prior).numpy(),
+        "z_loc": torch.cat(z_loc).numpy() if z_loc else np.zeros((r, k), np.float32),
+        "z_scale": torch.cat(z_scale).numpy() if z_scale else np.zeros((r, k), np.float32),
+        "ann_item": data.ann_item, "ann_labels": data.ann_labels, "ann_worker": data.ann_worker,
+    }
