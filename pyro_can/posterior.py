@@ -20,7 +20,7 @@ def posterior(trainer, chunk: int = 4096) -> dict:
     Methods without latent variables get ``q_y`` = ``prior``."""
     data, ts = trainer.data, trainer.train_set
     latent = registry.METHODS[trainer.cfg.method].latent
-    q_y, prior, z_loc, z_scale = [], [], [], []
+    q_y, prior, z_loc, z_scale, ann_idx = [], [], [], [], []
     for nets in trainer.nets.values():
         nets.eval()
     try:
@@ -38,14 +38,18 @@ def posterior(trainer, chunk: int = 4096) -> dict:
                 fn = tr.nodes["z"]["fn"].base_dist
                 z_loc.append(fn.loc.cpu())
                 z_scale.append(fn.scale.cpu())
+                ann_idx.append(batch.ann_idx.cpu())
     finally:
         for nets in trainer.nets.values():
             nets.train()
     k = z_loc[0].shape[1] if z_loc else 0
-    r = data.num_annotations
+    loc = np.zeros((data.num_annotations, k), np.float32)
+    scale = np.zeros_like(loc)
+    if z_loc:  # batches list annotations item by item; put them back in the data's order
+        order = torch.cat(ann_idx).numpy()
+        loc[order], scale[order] = torch.cat(z_loc).numpy(), torch.cat(z_scale).numpy()
     return {
         "q_y": torch.cat(q_y).numpy(), "prior": torch.cat(prior).numpy(),
-        "z_loc": torch.cat(z_loc).numpy() if z_loc else np.zeros((r, k), np.float32),
-        "z_scale": torch.cat(z_scale).numpy() if z_scale else np.zeros((r, k), np.float32),
+        "z_loc": loc, "z_scale": scale,
         "ann_item": data.ann_item, "ann_labels": data.ann_labels, "ann_worker": data.ann_worker,
     }
