@@ -17,7 +17,7 @@ def load_data(cfg: Config) -> tuple[Dataset, Dataset | None]:
     """The training set (after --crowd) and the optional noisy-label validation split."""
     loader = registry.lookup("data set", registry.DATA, cfg.data)
     data = loader(path=cfg.path, seed=cfg.seed, noise_rate=cfg.resolved_noise_rate(),
-                  test_fraction=cfg.test_fraction)
+                  test_fraction=cfg.test_fraction, cfg=cfg)
     if cfg.train_fraction < 1.0:
         keep = np.random.default_rng([cfg.seed, 4]).permutation(data.num_items)
         data = data.subset(np.sort(keep[:max(1, round(cfg.train_fraction * data.num_items))]))

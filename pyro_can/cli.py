@@ -21,7 +21,17 @@ HELP = {
                   "else 0]",
     "test_fraction": "test share when the data has no split",
     "val_fraction": "training share held out as a noisy-label validation set",
-    "crowd": "several answers per item: model (one y, one z per answer), majority, repeat",
+    "crowd": "several answers per item: model (one y, one z per answer), majority, repeat, "
+             "dawid-skene (needs crowd-kit)",
+    "root": "data folder in the published layout (voc07, voc12, web, amt, sd4, folder)",
+    "split": "VOC image set to test on [default: test for voc07, val for voc12]",
+    "test": "evaluate on a clean set instead, e.g. voc07:DIR",
+    "arch": "classifier: mlp (features) or resnet18/resnet34 (images)",
+    "weights": "local backbone weights (state dict); random init otherwise",
+    "test_crops": "1, or 6 = four corners + centre + full image, averaged",
+    "feature_cache": "run the frozen backbone once and train on cached features",
+    "amp": "mixed precision on CUDA",
+    "workers": "DataLoader workers for image data",
     "method": "can, plain, learnq, icnm, bootstrap",
     "bootstrap": "bootstrap target: soft (probabilities) or hard (predicted label)",
     "learnq_trace": "LearnQ trace penalty on Q",
@@ -51,7 +61,12 @@ def config_options(func):
     for f in reversed(dataclasses.fields(Config)):
         default = f.default
         kind = type(default) if default is not None else float if f.name == "noise_rate" else str
-        func = click.option(f"--{f.name.replace('_', '-')}", f.name, type=kind, default=default,
+        flag = f"--{f.name.replace('_', '-')}"
+        if isinstance(default, bool):
+            func = click.option(flag, f.name, is_flag=True, default=default,
+                                help=HELP.get(f.name, ""))(func)
+            continue
+        func = click.option(flag, f.name, type=kind, default=default,
                             show_default=default is not None, help=HELP.get(f.name, ""))(func)
     return func
 

@@ -17,7 +17,16 @@ class Config:
     test_fraction: float = 0.25
     val_fraction: float = 0.0  # carved from training items, scored against their noisy labels
     train_fraction: float = 1.0  # keep this share of the training items (paper Fig. 6)
-    crowd: str = "model"  # model | majority | repeat
+    crowd: str = "model"  # model | majority | repeat | dawid-skene
+    root: str | None = None  # image data sets: the folder in its published layout
+    split: str | None = None  # VOC: image set used for testing (test for 07, val for 12)
+    test: str | None = None  # evaluate on another (clean) data set, e.g. voc07:DIR
+    arch: str = "mlp"  # mlp | resnet18 | resnet34 (image data)
+    weights: str | None = None  # local ImageNet-style state dict for the backbone
+    test_crops: int = 1  # 1 or 6 (four corners, centre, full image)
+    feature_cache: bool = False  # run the frozen backbone once, train the heads on its features
+    amp: bool = False  # mixed precision on CUDA
+    workers: int = 2  # DataLoader worker processes for image data
     # method and its parts
     method: str = "can"
     guide: str = "can"
