@@ -24,6 +24,13 @@ def prior_judgement(nets, batch, cfg) -> torch.Tensor:
 
 
 def sample_latents(batch, hp, cfg, y_logits, z_loc=None, z_scale=None):
+    from pyro_can.models.can import elbo_weight
+
+    with poutine.scale(scale=elbo_weight(hp, cfg)):
+        _sample_latents(batch, hp, cfg, y_logits, z_loc, z_scale)
+
+
+def _sample_latents(batch, hp, cfg, y_logits, z_loc, z_scale):
     tau = torch.as_tensor(hp.tau, dtype=y_logits.dtype, device=y_logits.device)
     with pyro.plate("items", batch.num_items, subsample=batch.item_idx):
         pyro.sample("y", ConcreteBernoulli(tau, logits=y_logits).to_event(1))

@@ -21,7 +21,8 @@ from pyro_can.nets import MLP, Decoder
 def build(cfg, in_dim: int, num_classes: int) -> dict:
     return {
         "classifier": MLP(in_dim, num_classes, cfg.hidden_sizes),
-        "decoder": Decoder(num_classes, cfg.quality_dim, kind=cfg.decoder),
+        "decoder": Decoder(num_classes, cfg.quality_dim, kind=cfg.decoder,
+                           copy_init=cfg.copy_init),
     }
 
 
@@ -30,26 +31,43 @@ def gradient_share(t: torch.Tensor, share: float) -> torch.Tensor:
     return t if share == 1.0 else share * t + (1.0 - share) * t.detach()
 
 
+def elbo_weight(hp, cfg) -> float:
+    """Eq. 7 read two ways: ``classifier`` scales only the classifier's share of the KL gradient by
+    α; ``all`` scales the whole ELBO by α, so guide and decoder also wait for a trained classifier
+    instead of learning during warm-up that ỹ is always right."""
+    # poutine.scale needs a positive scale: 1e-6 stands for "off" during warm-up
+    return max(hp.alpha, 1e-6) if cfg.warmup_scope == "all" else 1.0
+
+
 def model(nets, batch, hp, cfg):
     classifier = pyro.module("classifier", nets["classifier"])
     decoder = pyro.module("decoder", nets["decoder"])
     logits = batch.logits(classifier)
     if cfg.prior == "uniform":
         prior_logits = torch.zeros_like(logits)
+    elif cfg.warmup_scope == "all":
+        prior_logits = logits
     else:
         prior_logits = gradient_share(logits, hp.alpha)
     tau = torch.as_tensor(hp.tau, dtype=logits.dtype, device=logits.device)
-    with pyro.plate("items", batch.num_items, subsample=batch.item_idx):
-        y = pyro.sample("y", ConcreteBernoulli(tau, logits=prior_logits).to_event(1))
     k = cfg.quality_dim
-    with pyro.plate("annotations", batch.num_annotations, subsample=batch.ann_idx):
-        z = None
-        if k > 0:
-            with poutine.scale(scale=cfg.kl_z_weight):
-                z = pyro.sample("z", dist.Normal(logits.new_zeros(k), 1.0).to_event(1))
-        pyro.sample("ytilde", dist.Bernoulli(logits=decoder(y[batch.ann_item], z)).to_event(1),
-                    obs=batch.labels)
-        if hp.alpha < 1.0:
-            ce = F.binary_cross_entropy_with_logits(
-                logits[batch.ann_item], batch.labels, reduction="none").sum(-1)
-            pyro.factor("warmup_ce", -(1.0 - hp.alpha) * ce)
+    with poutine.scale(scale=elbo_weight(hp, cfg)):
+        with pyro.plate("items", batch.num_items, subsample=batch.item_idx):
+            y = pyro.sample("y", ConcreteBernoulli(tau, logits=prior_logits).to_event(1))
+        with pyro.plate("annotations", batch.num_annotations, subsample=batch.ann_idx):
+            z = None
+            if k > 0:
+                with poutine.scale(scale=cfg.kl_z_weight):
+                    z = pyro.sample("z", dist.Normal(logits.new_zeros(k), 1.0).to_event(1))
+            pyro.sample("ytilde",
+                        dist.Bernoulli(logits=decoder(y[batch.ann_item], z)).to_event(1),
+                        obs=batch.labels)
+    if hp.alpha < 1.0:
+        with pyro.plate("annotations_ce", batch.num_annotations, subsample=batch.ann_idx):
+            pyro.factor("warmup_ce", -(1.0 - hp.alpha) * warmup_ce(logits, batch))
+
+
+def warmup_ce(logits, batch):
+    """Eq. 7's cross-entropy of the classifier against each noisy label, per annotation."""
+    return F.binary_cross_entropy_with_logits(
+        logits[batch.ann_item], batch.labels, reduction="none").sum(-1)

@@ -2,15 +2,21 @@
 presence head v = σ(f(x)) (the classifier we ship) and a second, human-relevance head r(x) that
 gives p(ỹ=1 | y=1, x) and p(ỹ=1 | y=0, x), so p(ỹ=1 | x) = r1·v + r0·(1 − v).
 
-Difference from the original: the relevance head is a separate MLP of the classifier's shape on the
-same input rather than a branch of a shared convolutional trunk.
+Differences from the original: the relevance head is a separate MLP of the classifier's shape on
+the same input rather than a branch of a shared convolutional trunk; and the visual-presence head
+gets CAN's Eq. 7 warm-up (cross-entropy on ỹ, handed over to the ICNM likelihood by α_t). Without
+it the relevance head, as strong as the classifier, explains ỹ alone and leaves v unidentified
+(measured: chance-level test accuracy after 12 epochs on digits).
 """
 from __future__ import annotations
 
 import pyro
 import pyro.distributions as dist
 import torch
+from pyro import poutine
 
+from pyro_can.nets import MLP
+from pyro_can.models.can import warmup_ce
 from pyro_can.nets import MLP
 
 
@@ -26,9 +32,13 @@ def build(cfg, in_dim: int, num_classes: int) -> dict:
 def model(nets, batch, hp, cfg):
     classifier = pyro.module("classifier", nets["classifier"])
     relevance = pyro.module("relevance", nets["relevance"])
-    v = torch.sigmoid(batch.logits(classifier))
+    logits = batch.logits(classifier)
+    v = torch.sigmoid(logits)
     r1, r0 = torch.sigmoid(relevance(batch.x)).chunk(2, dim=-1)
     probs = (r1 * v + r0 * (1 - v)).clamp(1e-6, 1 - 1e-6)
     with pyro.plate("annotations", batch.num_annotations, subsample=batch.ann_idx):
-        pyro.sample("ytilde", dist.Bernoulli(probs=probs[batch.ann_item]).to_event(1),
-                    obs=batch.labels)
+        with poutine.scale(scale=max(hp.alpha, 1e-6)):
+            pyro.sample("ytilde", dist.Bernoulli(probs=probs[batch.ann_item]).to_event(1),
+                        obs=batch.labels)
+        if hp.alpha < 1.0:
+            pyro.factor("warmup_ce", -(1.0 - hp.alpha) * warmup_ce(logits, batch))

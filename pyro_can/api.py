@@ -74,6 +74,10 @@ def _run(trainer: Trainer, run_dir: Path | None, on_epoch: Callable | None) -> F
             on_epoch(tr, record)
 
     result = trainer.run(after_epoch)
+    if run_dir is not None and (trainer.data.ann_worker >= 0).any():
+        from .workers import worker_report
+
+        runs.write_csv(run_dir / "workers.csv", worker_report(trainer))
     if run_dir is not None:
         result.metrics["run_dir"] = str(run_dir)
         runs.write_json(run_dir / runs.METRICS, result.metrics)

@@ -15,7 +15,8 @@ from .config import Config
 from .errors import PyroCanError
 
 HELP = {
-    "data": "data set: digits (bundled), npz (--path), music (bundled real crowd labels)",
+    "data": "data set: digits (bundled), npz (--path), music (bundled real crowd labels), "
+            "voc07, voc12, web, amt, sd4, folder (--root)",
     "path": "input file for --data npz (arrays X and y or Y; optional train_idx/test_idx)",
     "noise_rate": "probability P of shuffling a training label vector [default: 0.4 on digits, "
                   "else 0]",
@@ -28,7 +29,7 @@ HELP = {
     "test": "evaluate on a clean set instead, e.g. voc07:DIR",
     "arch": "classifier: mlp (features) or resnet18/resnet34 (images)",
     "weights": "local backbone weights (state dict); random init otherwise",
-    "test_crops": "1, or 6 = four corners + centre + full image, averaged",
+    "test_crops": "1, or 6 = four corners + centre + full image (their features averaged)",
     "feature_cache": "run the frozen backbone once and train on cached features",
     "amp": "mixed precision on CUDA",
     "workers": "DataLoader workers for image data",

@@ -34,6 +34,8 @@ class Config:
     decoder: str = "mlp"  # mlp | linear
     prior_judgement: str = "shared"  # shared | separate
     quality_dim: int = 4
+    copy_init: float = 2.0  # decoder's initial log-odds that ỹ_c follows y_c
+    label_init: float = 2.0  # additive layer's initial weight of the evidence from ỹ
     kl_z_weight: float = 1.0
     hidden: str = "1024,30"
     beta: float = 0.8  # bootstrap: weight of ỹ in the target
@@ -47,6 +49,7 @@ class Config:
     warmup_epochs: float = 10.0
     ramp_epochs: float = 10.0
     alpha_max: float = 1.0
+    warmup_scope: str = "classifier"  # classifier | all: what α_t scales (see models/can.py)
     # optimization
     epochs: int = 90
     batch_size: int = 50

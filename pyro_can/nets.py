@@ -65,13 +65,13 @@ class AdditiveLayer(nn.Module):
     to ỹ while the MLP part learns the rest.
     """
 
-    def __init__(self, num_classes: int, hidden: int = 128):
+    def __init__(self, num_classes: int, hidden: int = 128, label_init: float = 2.0):
         super().__init__()
         self.g1 = nn.Linear(num_classes, hidden)
         self.g2 = nn.Linear(num_classes, hidden, bias=False)
         self.h = nn.Sequential(nn.ReLU(), nn.Linear(hidden, num_classes))
         self.prior_weight = nn.Parameter(torch.ones(num_classes))
-        self.label_weight = nn.Parameter(torch.full((num_classes,), 2.0))
+        self.label_weight = nn.Parameter(torch.full((num_classes,), float(label_init)))
 
     def forward(self, prior_logits: torch.Tensor, labels: torch.Tensor, ann_item: torch.Tensor):
         """``labels`` holds one row per annotation; ``ann_item`` maps each row to its item."""

@@ -18,6 +18,7 @@ from pyro_can.models import learnq as learnq_model
 from pyro_can.models import plain as plain_model
 
 from . import data as data_sets
+from .datasets import LOADERS as IMAGE_LOADERS
 from .errors import UnknownNameError
 
 
@@ -40,10 +41,11 @@ GUIDES = {
     "mean-field": mean_field_guide,
 }
 BOOTSTRAP_KINDS = ("soft", "hard")
+WARMUP_SCOPES = ("classifier", "all")
 PRIORS = ("classifier", "uniform")
 DECODERS = ("mlp", "linear")
 PRIOR_JUDGEMENTS = ("shared", "separate")
-CROWD_MODES = ("model", "majority", "repeat")
+CROWD_MODES = ("model", "majority", "repeat", "dawid-skene")
 ELBOS = {
     "meanfield": pyro.infer.TraceMeanField_ELBO,
     "tracegraph": pyro.infer.TraceGraph_ELBO,
@@ -53,6 +55,7 @@ DATA = {
     "digits": data_sets.load_digits,
     "npz": data_sets.load_npz,
     "music": data_sets.load_music,
+    **IMAGE_LOADERS,  # voc07, voc12, web, amt, sd4, folder (pyro_can/datasets/)
 }
 
 
@@ -73,6 +76,7 @@ def check_names(cfg) -> None:
     lookup("ELBO", ELBOS, cfg.elbo)
     lookup("data set", DATA, cfg.data)
     lookup("bootstrap kind", BOOTSTRAP_KINDS, cfg.bootstrap)
+    lookup("warm-up scope", WARMUP_SCOPES, cfg.warmup_scope)
 
 
 def model_and_guide(cfg):

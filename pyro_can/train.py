@@ -135,11 +135,10 @@ class Trainer:
         self.model = lambda batch, hp: self.model_mod.model(self.nets, batch, hp, cfg)
         self.guide = lambda batch, hp: self.guide_mod.guide(self.nets, batch, hp, cfg)
         self.elbo = registry.ELBOS[cfg.elbo]()
-        # the loss is reported and stepped per label entry, like torch's mean-reduced BCE, so --lr
-        # means what it means for a plain net; the plates scale minibatches to the full data first
-        per_entry = 1.0 / (data.num_items * data.num_classes)
-        self.scaled_model = poutine.scale(self.model, scale=per_entry)
-        self.scaled_guide = poutine.scale(self.guide, scale=per_entry)
+        # the plates scale a minibatch to the whole data set; dividing by N makes the loss a
+        # per-item mean (summed over classes), so --lr means what it means for a plain net
+        self.scaled_model = poutine.scale(self.model, scale=1.0 / data.num_items)
+        self.scaled_guide = poutine.scale(self.guide, scale=1.0 / data.num_items)
         self.optimizer = torch.optim.SGD(self.nets.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                          weight_decay=cfg.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=cfg.lr_step,
@@ -152,10 +151,18 @@ class Trainer:
 
     # -- one epoch -----------------------------------------------------------------------------
     def train_epoch(self) -> float:
-        cfg, n = self.cfg, self.train_set.num_items
+        n = self.train_set.num_items
         order = torch.randperm(n, generator=self.generator).to(self.device)
-        batches = order.split(cfg.batch_size)
-        total = 0.0
+        batches = order.split(self.cfg.batch_size)
+        # argument validation off while training: it costs time every step, and a diverging run
+        # should reach the finite-loss check below rather than fail inside a distribution
+        with pyro.validation_enabled(False):
+            total = self._steps(batches)
+        self.scheduler.step()
+        return total / n
+
+    def _steps(self, batches) -> float:
+        cfg, total = self.cfg, 0.0
         for step, items in enumerate(batches):
             hp = step_params(cfg, self.epoch + step / len(batches))
             self.optimizer.zero_grad(set_to_none=True)
@@ -166,8 +173,7 @@ class Trainer:
                                     f"step {step + 1}; the last good checkpoint is kept")
             self.optimizer.step()
             total += loss * len(items)
-        self.scheduler.step()
-        return total * self.data.num_classes / n  # per item
+        return total
 
     def evaluate(self) -> dict:
         scores = torch.sigmoid(torch.as_tensor(self.predict_logits(self.data.x_test))).numpy()

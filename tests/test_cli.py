@@ -90,7 +90,7 @@ def test_good_npz_trains(cli, tmp_path, good_arrays):
     (("--noise-rate", "1.5"), "--noise-rate must be in [0, 1]"),
     (("--noise-rate", "-0.1"), "--noise-rate must be in [0, 1]"),
     (("--method", "magic"), "unknown method 'magic'; known: can, plain, learnq"),
-    (("--data", "imagenet"), "unknown data set 'imagenet'; known: digits"),
+    (("--data", "imagenet"), "unknown data set 'imagenet'; known: digits, npz, music, voc07"),
     (("--guide", "nope"), "unknown guide 'nope'; known: can, additive, mean-field"),
 ])
 def test_bad_options(cli, tmp_path, args, message):

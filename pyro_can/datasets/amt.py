@@ -1,0 +1,216 @@
+"""Crowd-labelled feature vectors (e.g. Amazon Mechanical Turk answers), single-label. Every
+worker's answer is kept as its own annotation of the item (several per item).
+
+Layout (``--root ROOT``):
+
+* ``features.npy`` — (N, D) numbers, row ``i`` is item ``i``; or ``features.csv`` — N rows of D
+  comma-separated numbers (an optional header row is skipped).
+* ``annotations.csv`` — header ``item,worker,label``: item row (0-based), worker id (integers
+  >= 0 are kept; any other ids are numbered in sorted order), label (class index 0..C-1, or a
+  class name from ``classes.txt``).
+* ``truth.csv`` — header ``item,label``: clean labels of the test items (more items allowed;
+  when every training item has one, they are kept for inspection, never for training).
+* ``classes.txt`` (optional) — one class name per line; it fixes C. Without it C is one more than
+  the largest label in ``truth.csv`` and the classes are named ``0..C-1``.
+* ``split.json`` (optional) — ``{"train": [items], "test": [items]}``. Without it the test items
+  are those in ``truth.csv`` that no worker labelled, and the training items those with answers.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import warnings
+
+import numpy as np
+
+from ..data import _check_features, crowd_dataset
+from ..errors import DataError
+
+LAYOUT = "ROOT/features.npy (or features.csv), annotations.csv, truth.csv [, split.json]"
+
+
+@dataclasses.dataclass
+class CrowdTable:
+    x: np.ndarray  # (N, D)
+    annotations: np.ndarray  # (R, 3) item, worker, label
+    truth: dict[int, int]  # item -> clean label
+    class_names: list[str]
+    train_idx: np.ndarray
+    test_idx: np.ndarray
+    worker_ids: list[str]  # original id of each worker number
+
+
+def _features(root: str) -> np.ndarray:
+    npy, csv_path = os.path.join(root, "features.npy"), os.path.join(root, "features.csv")
+    if os.path.isfile(npy):
+        try:
+            x = np.load(npy, allow_pickle=False)
+        except Exception as e:
+            raise DataError(f"{npy}: cannot read ({type(e).__name__}: {e})") from None
+        where = npy
+    elif os.path.isfile(csv_path):
+        where = csv_path
+        try:
+            x = np.loadtxt(csv_path, delimiter=",", dtype=np.float64, ndmin=2)
+        except ValueError:
+            try:
+                x = np.loadtxt(csv_path, delimiter=",", dtype=np.float64, ndmin=2, skiprows=1)
+            except ValueError as e:
+                raise DataError(f"{csv_path}: not a table of numbers ({e})") from None
+    else:
+        raise DataError(f"{root}: no features.npy or features.csv (--data amt expects {LAYOUT})")
+    _check_features(np.asarray(x), where)
+    return np.asarray(x)
+
+
+def _rows(path: str, columns: tuple[str, ...]):
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: missing (--data amt expects {LAYOUT})")
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            fields = [f.strip().lower() for f in reader.fieldnames or []]
+            missing = [c for c in columns if c not in fields]
+            if missing:
+                raise DataError(f"{path}: needs a header with columns {','.join(columns)} "
+                                f"(missing {', '.join(missing)})")
+            reader.fieldnames = fields
+            return [(reader.line_num, {k: (v or "").strip() for k, v in row.items() if k})
+                    for row in reader]
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise DataError(f"{path}: cannot read ({type(e).__name__}: {e})") from None
+
+
+def _int(text: str, what: str, where: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise DataError(f"{where}: {what} {text!r} is not an integer") from None
+
+
+def read(root: str) -> CrowdTable:
+    """The raw crowd table: features, (item, worker, label) rows, truth and split."""
+    x = _features(root)
+    n = len(x)
+    classes_txt = os.path.join(root, "classes.txt")
+    names = None
+    if os.path.isfile(classes_txt):
+        with open(classes_txt, encoding="utf-8") as fh:
+            names = [ln.strip() for ln in fh if ln.strip()]
+    truth_csv = os.path.join(root, "truth.csv")
+    truth_rows = _rows(truth_csv, ("item", "label"))
+
+    def label_of(text: str, where: str, num_classes: int | None) -> int:
+        if names is not None and text in names and not text.isdigit():
+            return names.index(text)
+        value = _int(text, "label", where)
+        if num_classes is None:
+            if value < 0:
+                raise DataError(f"{where}: label {value} is negative; expected 0..C-1")
+        elif not 0 <= value < num_classes:
+            source = classes_txt if names is not None else (
+                f"{truth_csv}'s labels; add classes.txt to fix the classes")
+            raise DataError(f"{where}: label {value} is out of range 0..{num_classes - 1} "
+                            f"({num_classes} classes, from {source})")
+        return value
+
+    def item_of(text: str, where: str) -> int:
+        value = _int(text, "item", where)
+        if not 0 <= value < n:
+            raise DataError(f"{where}: item {value} is out of range 0..{n - 1} (rows of the "
+                            "features)")
+        return value
+
+    truth: dict[int, int] = {}
+    for line, row in truth_rows:
+        where = f"{truth_csv} line {line}"
+        truth[item_of(row["item"], where)] = label_of(row["label"], where,
+                                                      len(names) if names else None)
+    if not truth:
+        raise DataError(f"{truth_csv}: no rows")
+    num_classes = len(names) if names is not None else max(truth.values()) + 1
+    names = names if names is not None else [str(c) for c in range(num_classes)]
+
+    ann_csv = os.path.join(root, "annotations.csv")
+    raw = []
+    for line, row in _rows(ann_csv, ("item", "worker", "label")):
+        where = f"{ann_csv} line {line}"
+        if not row["worker"]:
+            raise DataError(f"{where}: empty worker id")
+        raw.append((item_of(row["item"], where), row["worker"],
+                    label_of(row["label"], where, num_classes)))
+    if not raw:
+        raise DataError(f"{ann_csv}: no rows")
+    ids = sorted({w for _, w, _ in raw})
+    if all(w.isdigit() for w in ids):
+        number = {w: int(w) for w in ids}
+        worker_ids = [str(i) for i in range(max(number.values()) + 1)]
+    else:
+        number = {w: i for i, w in enumerate(ids)}
+        worker_ids = ids
+    annotations = np.array([(i, number[w], lab) for i, w, lab in raw], dtype=np.int64)
+
+    split_json = os.path.join(root, "split.json")
+    if os.path.isfile(split_json):
+        try:
+            with open(split_json, encoding="utf-8") as fh:
+                split = json.load(fh)
+            train_idx = np.array(split["train"], dtype=np.int64)
+            test_idx = np.array(split["test"], dtype=np.int64)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise DataError(f"{split_json}: expected {{\"train\": [items], \"test\": [items]}} "
+                            f"({type(e).__name__}: {e})") from None
+        for key, idx in (("train", train_idx), ("test", test_idx)):
+            if idx.ndim != 1 or not len(idx) or idx.min() < 0 or idx.max() >= n:
+                raise DataError(f"{split_json}: '{key}' must be a non-empty list of items in "
+                                f"0..{n - 1}")
+        both = np.intersect1d(train_idx, test_idx)
+        if len(both):
+            raise DataError(f"{split_json}: item {both[0]} is in both 'train' and 'test'")
+    else:
+        annotated = np.unique(annotations[:, 0])
+        test_idx = np.array(sorted(set(truth) - set(annotated.tolist())), dtype=np.int64)
+        train_idx = annotated
+        if not len(test_idx):
+            raise DataError(f"{root}: every item in truth.csv has worker answers, so there is no "
+                            "test set; add split.json with 'train' and 'test' item lists")
+    no_truth = [int(i) for i in test_idx if int(i) not in truth]
+    if no_truth:
+        raise DataError(f"{truth_csv}: test item {no_truth[0]} has no clean label")
+    return CrowdTable(x=x, annotations=annotations, truth=truth, class_names=names,
+                      train_idx=np.sort(train_idx), test_idx=np.sort(test_idx),
+                      worker_ids=worker_ids)
+
+
+def load_amt(path=None, seed=0, noise_rate=0.0, test_fraction=0.25, cfg=None, **_):
+    """Crowd answers on feature vectors from --root (layout above); every answer is kept."""
+    if cfg is not None and cfg.arch != "mlp":
+        raise DataError(f"--data amt reads feature vectors, not images; use --arch mlp "
+                        f"(got --arch {cfg.arch})")
+    if cfg is not None and cfg.test:
+        raise DataError(f"--test {cfg.test}: --data amt has its own test set (truth.csv)")
+    if noise_rate:
+        raise DataError("--data amt carries real crowd noise; --noise-rate must be 0")
+    root = (cfg.root if cfg is not None else None) or path
+    if not root:
+        raise DataError(f"--data amt needs --root DIR ({LAYOUT})")
+    if not os.path.isdir(root):
+        raise DataError(f"--root {root}: no such folder (--data amt expects {LAYOUT})")
+    t = read(root)
+    answered = np.isin(t.train_idx, t.annotations[:, 0])
+    if not answered.all():
+        warnings.warn(f"{root}: {int((~answered).sum())} training item(s) have no worker answer; "
+                      "left out", UserWarning, stacklevel=2)
+    train_idx = t.train_idx[answered]
+    if not len(train_idx):
+        raise DataError(f"{root}: no training item has a worker answer")
+    y_true = np.zeros(len(t.x), dtype=np.int64)
+    for i, c in t.truth.items():
+        y_true[i] = c
+    data = crowd_dataset("amt", t.x, t.annotations, y_true, train_idx, t.test_idx,
+                         t.class_names, where=os.path.join(root, "annotations.csv"))
+    if not all(int(i) in t.truth for i in train_idx):
+        data = dataclasses.replace(data, y_train_clean=None)
+    return data

@@ -1,0 +1,119 @@
+"""Any folder of images with clean labels, in one of two layouts:
+
+* ``ROOT/<class>/*.jpg`` (torchvision ``ImageFolder``; single-label; class folders sorted by
+  name; folders starting with ``.`` are skipped), or
+* ``ROOT/labels.csv`` with columns ``image,labels``: the image path relative to ``ROOT`` and its
+  labels, separated by commas or semicolons when there are any, else by spaces. Rows may carry
+  several labels (multi-label); when every row has exactly one the set is single-label. Classes
+  are the labels seen, sorted, or the lines of ``ROOT/classes.txt`` in that order when present.
+
+The items are split by ``--test-fraction`` and ``--seed`` (stratified for single-label data), and
+``--noise-rate`` applies the paper's shuffle noise to the training labels.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..data import _split, one_hot
+from ..errors import DataError
+from .images import ImageItems, external_test, image_config, image_dataset, parse_test, \
+    read_rows, resolve_image, split_labels
+
+LAYOUT = "ROOT/<class>/*.jpg, or ROOT/labels.csv with columns image,labels"
+
+
+def image_folder(path: str):
+    """``(paths, class indices, class names)`` of an ImageFolder tree, hidden folders (such as the
+    feature cache) skipped."""
+    from torchvision.datasets import ImageFolder
+
+    class _Visible(ImageFolder):
+        def find_classes(self, directory):
+            classes = sorted(e.name for e in os.scandir(directory)
+                             if e.is_dir() and not e.name.startswith("."))
+            if not classes:
+                raise FileNotFoundError(f"no class folder in {directory}")
+            return classes, {c: i for i, c in enumerate(classes)}
+
+    if not os.path.isdir(path):
+        raise DataError(f"{path}: no such folder")
+    try:
+        tree = _Visible(path)
+    except (FileNotFoundError, OSError) as e:
+        raise DataError(f"{path}: not an image-folder tree <class>/<image> ({e})") from None
+    paths = [p for p, _ in tree.samples]
+    return paths, np.array([c for _, c in tree.samples], dtype=np.int64), list(tree.classes)
+
+
+def read_label_table(root: str):
+    """``(paths, ids, 0/1 labels, class names)`` from ``ROOT/labels.csv``."""
+    table = os.path.join(root, "labels.csv")
+    rows = read_rows(table)
+    if not rows:
+        raise DataError(f"{table}: no image rows")
+    classes_txt = os.path.join(root, "classes.txt")
+    fixed = None
+    if os.path.isfile(classes_txt):
+        with open(classes_txt, encoding="utf-8") as fh:
+            fixed = [ln.strip() for ln in fh if ln.strip()]
+    order: dict[str, int] = {}
+    paths, sets = [], []
+    for line, image, text in rows:
+        labels = split_labels(text)
+        if fixed is not None:
+            unknown = [lab for lab in labels if lab not in fixed]
+            if unknown:
+                raise DataError(f"{table} line {line}: label {unknown[0]!r} is not in "
+                                f"{classes_txt}")
+        if image not in order:  # a repeated image gets the union of its rows' labels
+            order[image] = len(paths)
+            paths.append(resolve_image(root, image, f"{table} line {line}"))
+            sets.append(set())
+        sets[order[image]].update(labels)
+    names = fixed if fixed is not None else sorted(set().union(*sets))
+    if not names:
+        raise DataError(f"{table}: no labels in any row")
+    index = {c: i for i, c in enumerate(names)}
+    y = np.zeros((len(paths), len(names)), dtype=np.float32)
+    for i, labels in enumerate(sets):
+        y[i, [index[lab] for lab in labels]] = 1.0
+    return paths, list(order), y, names
+
+
+def items(root: str, test_fraction: float = 0.25, seed: int = 0,
+          hold_out: bool = True) -> ImageItems:
+    """The raw item list, with ``test_fraction`` of it marked ``test`` (stratified by class for
+    single-label data) when ``hold_out``."""
+    if os.path.isfile(os.path.join(root, "labels.csv")):
+        paths, ids, y, names = read_label_table(root)
+        single = bool((y.sum(1) == 1).all())
+    else:
+        paths, target, names = image_folder(root)
+        if not paths:
+            raise DataError(f"{root}: no images found ({LAYOUT})")
+        ids = [os.path.relpath(p, root) for p in paths]
+        y, single = one_hot(target, len(names)), True
+    n = len(paths)
+    split = np.full(n, "train", dtype=object)
+    if hold_out:
+        n_test = int(round(test_fraction * n))
+        if n_test < 1 or n_test >= n:
+            raise DataError(f"--data folder: --test-fraction {test_fraction} of {n} images "
+                            "leaves no test or no training image")
+        _, test_idx = _split(n, y.argmax(1) if single else None, test_fraction, seed)
+        split[test_idx] = "test"
+    return ImageItems(root=root, paths=paths, labels=y, split=split.astype(str),
+                      class_names=names, single_label=single, ids=ids)
+
+
+def load_folder(path=None, seed=0, noise_rate=0.0, test_fraction=0.25, cfg=None, **_):
+    """Images with clean labels from --root (layout above), split by --test-fraction/--seed;
+    --noise-rate shuffles training labels. --test voc07:DIR tests on VOC instead."""
+    cfg, root = image_config(cfg, path, "folder", LAYOUT)
+    parse_test(cfg)  # a malformed --test fails before any file is read
+    data = items(root, test_fraction, seed, hold_out=not cfg.test)
+    test = external_test(cfg, data.class_names)
+    return image_dataset("folder", data, cfg, seed, noise_rate, clean_labels=True,
+                         test_items=test)

@@ -1,0 +1,338 @@
+"""What every image loader shares: the raw item list, reading images, the frozen-backbone feature
+cache, and the tail that turns cached features plus labels into a :class:`pyro_can.data.Dataset`.
+
+The training loop trains on feature matrices, so an image data set becomes one: the frozen
+backbone (``pyro_can.backbones``) runs once over the images and its pooled features are cached in
+``<root>/.pyro_can_cache/<arch>-<view>-<hash>.npz`` (``$PYRO_CAN_CACHE`` overrides the folder;
+``~/.cache/pyro_can/features`` is used when the root is read-only). The hash covers the backbone,
+its weights file's content, the view, mixed precision, and every image's path, size and
+modification time, so editing any of them recomputes the features.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import json
+import os
+import re
+import sys
+import warnings
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import backbones
+from ..data import Dataset, _check_features, _standardize
+from ..errors import DataError
+from ..noise import shuffle_labels
+
+CACHE_DIRNAME = ".pyro_can_cache"
+CACHE_VERSION = 1  # bump when the views or the extraction change
+EXTRACT_BATCH = {"centre": 32, "six": 8}
+HEADER_NAMES = ("image", "path", "file", "filename")
+
+
+@dataclass
+class ImageItems:
+    """The raw item list of an image data set, before any backbone runs: what an end-to-end
+    trainer would iterate over. ``ids[i]`` names item ``i`` as the source does (VOC id, path
+    relative to the root); ``split[i]`` is ``"train"`` or ``"test"``; ``labels`` is the 0/1
+    matrix (one-hot when ``single_label``)."""
+
+    root: str
+    paths: list[str]
+    labels: np.ndarray  # (N, C) float32, 0/1
+    split: np.ndarray  # (N,) "train" | "test"
+    class_names: list[str]
+    single_label: bool
+    ids: list[str]
+    dropped: int = 0  # items the loader left out (web: no tag maps to a class)
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def indices(self, split: str) -> np.ndarray:
+        return np.flatnonzero(self.split == split)
+
+
+# -- options -------------------------------------------------------------------------------------
+def image_config(cfg, path, name: str, layout: str):
+    """The config an image loader runs with and its root folder; config errors come first."""
+    from ..config import Config
+
+    if cfg is None:  # called directly, not through the CLI/API: cached resnet34 features
+        cfg = Config(data=name, root=path, arch="resnet34", feature_cache=True)
+    if cfg.arch == "mlp":
+        raise DataError(f"--data {name} reads images: choose a backbone with --arch resnet18 or "
+                        "--arch resnet34, and add --feature-cache")
+    backbones.check_arch(cfg.arch)
+    if not cfg.feature_cache:
+        raise DataError("end-to-end fine-tuning of the backbone is not implemented yet; "
+                        "add --feature-cache")
+    if cfg.test_crops not in (1, 6):
+        raise DataError(f"--test-crops must be 1 or 6, got {cfg.test_crops}")
+    return cfg, require_root(cfg.root or path, name, layout)
+
+
+def require_root(root, name: str, layout: str) -> str:
+    if not root:
+        raise DataError(f"--data {name} needs --root DIR ({layout})")
+    if not os.path.isdir(root):
+        raise DataError(f"--root {root}: no such folder (--data {name} expects {layout})")
+    return str(root)
+
+
+# -- reading lists -------------------------------------------------------------------------------
+def read_rows(path: str | Path):
+    """``(line, image, rest)`` for each row of a CSV whose first column names an image and whose
+    other columns hold label text. A first row whose first field is image/path/file/filename is a
+    header. Unquoted commas in the label text are kept: ``a.jpg,dog,cat`` gives ``"dog,cat"``."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            rows = []
+            for row in reader:
+                if not row or not any(c.strip() for c in row):
+                    continue
+                if not rows and reader.line_num == 1 and row[0].strip().lower() in HEADER_NAMES:
+                    continue
+                rows.append((reader.line_num, row[0].strip(), ",".join(row[1:])))
+            return rows
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise DataError(f"{path}: cannot read ({type(e).__name__}: {e})") from None
+
+
+def split_labels(text: str) -> list[str]:
+    """Labels or tags in one field: separated by commas or semicolons when there are any (so a
+    label may hold spaces), else by whitespace."""
+    text = text.strip()
+    if not text:
+        return []
+    parts = re.split(r"[,;]", text) if re.search(r"[,;]", text) else text.split()
+    return [p.strip() for p in parts if p.strip()]
+
+
+def resolve_image(base: str, name: str, where: str) -> str:
+    path = name if os.path.isabs(name) else os.path.join(base, name)
+    if not os.path.isfile(path):
+        raise DataError(f"{where}: image {name!r} not found (looked for {path})")
+    return path
+
+
+# -- images -> tensors ---------------------------------------------------------------------------
+class ImageFiles(torch.utils.data.Dataset):
+    """Images at ``paths`` through ``transform``. An unreadable file does not raise inside a
+    DataLoader worker: the item comes back with an error text, and the caller raises one clean
+    DataError naming the file."""
+
+    def __init__(self, paths: list[str], transform, shape: tuple[int, ...]):
+        self.paths, self.transform, self.shape = list(paths), transform, shape
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        from PIL import Image
+
+        try:
+            with Image.open(self.paths[i]) as im:
+                img = im.convert("RGB")
+            return self.transform(img), i, ""
+        except Exception as e:  # PIL.UnidentifiedImageError, truncated files, missing files
+            return torch.zeros(self.shape), i, f"{type(e).__name__}: {e}"
+
+
+def raise_unreadable(paths, idx, errors) -> None:
+    for i, err in zip(idx.tolist(), errors):
+        if err:
+            raise DataError(f"{paths[i]}: cannot read image ({err})")
+
+
+# -- the feature cache ---------------------------------------------------------------------------
+def cache_dir(root: str) -> Path:
+    env = os.environ.get("PYRO_CAN_CACHE")
+    if env:
+        return Path(env)
+    d = Path(root) / CACHE_DIRNAME
+    try:
+        d.mkdir(exist_ok=True)
+        if os.access(d, os.W_OK):
+            return d
+    except OSError:
+        pass
+    return Path.home() / ".cache" / "pyro_can" / "features"
+
+
+class Extractor:
+    """Frozen-backbone features for lists of images, from the cache when it has them; the
+    backbone is built only on the first cache miss."""
+
+    def __init__(self, cfg):
+        from ..train import resolve_device
+
+        self.cfg = cfg
+        self.device = resolve_device(cfg.device)
+        self.half = bool(cfg.amp and self.device.type == "cuda")
+        self.weights_id = backbones.weights_digest(cfg.weights)
+        self._net = None
+        self.computed = 0  # images run through the backbone (cache misses), for tests and logs
+
+    @property
+    def net(self):
+        if self._net is None:
+            self._net = backbones.build_backbone(self.cfg.arch, self.cfg.weights,
+                                                 warn=False).to(self.device)
+        return self._net
+
+    def key(self, paths: list[str], view: str, root: str) -> str:
+        import torchvision
+
+        h = hashlib.sha256(json.dumps({
+            "version": CACHE_VERSION, "arch": self.cfg.arch, "weights": self.weights_id,
+            "view": view, "fp16": self.half, "torchvision": torchvision.__version__.split("+")[0],
+        }, sort_keys=True).encode())
+        for p in paths:
+            st = os.stat(p)
+            h.update(f"{os.path.relpath(p, root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        return h.hexdigest()[:20]
+
+    def features(self, paths: list[str], view: str, root: str, desc: str = "") -> np.ndarray:
+        """(len(paths), 512) float32 features of ``paths`` seen through ``view``."""
+        try:
+            key = self.key(paths, view, root)
+        except OSError as e:
+            raise DataError(f"{e.filename}: cannot read image ({e.strerror})") from None
+        path = cache_dir(root) / f"{self.cfg.arch}-{view}-{key}.npz"
+        if path.is_file():
+            try:
+                with np.load(path, allow_pickle=False) as f:
+                    x = f["features"]
+                if x.shape == (len(paths), backbones.FEATURE_DIM[self.cfg.arch]):
+                    return x.astype(np.float32)
+            except Exception as e:
+                warnings.warn(f"{path}: unreadable feature cache ({type(e).__name__}); "
+                              "recomputing", UserWarning, stacklevel=2)
+        x = self.extract(paths, view, desc)
+        self.save(path, x, paths, root)
+        return x
+
+    @staticmethod
+    def save(path: Path, x: np.ndarray, paths: list[str], root: str) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+            np.savez(tmp, features=x, paths=np.array([os.path.relpath(p, root) for p in paths]))
+            os.replace(tmp, path)
+        except OSError as e:  # a cache that cannot be written only costs time
+            warnings.warn(f"{path}: cannot write the feature cache ({e})", UserWarning,
+                          stacklevel=2)
+
+    def extract(self, paths: list[str], view: str, desc: str = "") -> np.ndarray:
+        from tqdm.auto import tqdm
+
+        dim = backbones.FEATURE_DIM[self.cfg.arch]
+        out = np.empty((len(paths), dim), dtype=np.float32)
+        if not paths:
+            return out
+        data = ImageFiles(paths, backbones.VIEWS[view](), backbones.VIEW_SHAPES[view])
+        loader = torch.utils.data.DataLoader(
+            data, batch_size=EXTRACT_BATCH[view], shuffle=False,
+            num_workers=max(0, int(self.cfg.workers)), pin_memory=self.device.type == "cuda")
+        net = self.net
+        amp = (torch.autocast("cuda", dtype=torch.float16) if self.half
+               else contextlib.nullcontext())
+        bar = tqdm(loader, desc=f"{self.cfg.arch} features{' ' + desc if desc else ''}",
+                   unit="batch", file=sys.stderr, disable=None, leave=False)
+        with torch.inference_mode():
+            for x, idx, errors in bar:
+                raise_unreadable(paths, idx, errors)
+                x = x.to(self.device, non_blocking=True)
+                with amp:
+                    if view == "six":  # average the six crops' features, not their predictions
+                        f = net(x.flatten(0, 1)).view(x.shape[0], x.shape[1], -1).mean(1)
+                    else:
+                        f = net(x)
+                out[idx.numpy()] = f.float().cpu().numpy()
+                self.computed += len(idx)
+        return out
+
+
+# -- features + labels -> Dataset ----------------------------------------------------------------
+def image_dataset(name: str, items: ImageItems, cfg, seed: int, noise_rate: float,
+                  clean_labels: bool, test_items: ImageItems | None = None,
+                  extractor: Extractor | None = None) -> Dataset:
+    """Cached backbone features of the training items (centre view) and test items (centre view,
+    or six crops averaged), standardized with training statistics; ``noise_rate`` shuffles
+    training labels as in the paper. ``clean_labels``: the source's training labels are clean
+    (VOC, folder), so ``y_train_clean`` is known; web and SD4 training labels are noisy already.
+    ``test_items`` (all of them test items) replace ``items``' own test split."""
+    train_idx = items.indices("train")
+    test_src = items if test_items is None else test_items
+    test_idx = items.indices("test") if test_items is None else np.arange(len(test_items))
+    if not len(train_idx):
+        raise DataError(f"--data {name}: no training images in {items.root}")
+    if not len(test_idx):
+        raise DataError(f"--data {name}: no test images in {test_src.root}")
+    if not cfg.weights:
+        backbones.warn_random_init(cfg.arch)
+    ex = extractor or Extractor(cfg)
+    x_tr = ex.features([items.paths[i] for i in train_idx], "centre", items.root, "(train)")
+    test_view = "six" if cfg.test_crops == 6 else "centre"
+    x_te = ex.features([test_src.paths[i] for i in test_idx], test_view, test_src.root, "(test)")
+    _check_features(x_tr, f"{name} training features")
+    _check_features(x_te, f"{name} test features")
+    x_train, x_test = _standardize(x_tr.astype(np.float64), x_te.astype(np.float64))
+    y = items.labels[train_idx].astype(np.float32)
+    noisy, changed = shuffle_labels(y, noise_rate, np.random.default_rng([seed, 1]))
+    n = len(train_idx)
+    return Dataset(
+        name=name, x_train=x_train, ann_item=np.arange(n), ann_labels=noisy.astype(np.float32),
+        ann_worker=np.full(n, -1), x_test=x_test,
+        y_test=test_src.labels[test_idx].astype(np.float32), class_names=list(items.class_names),
+        single_label=items.single_label and test_src.single_label,
+        train_ids=train_idx, test_ids=test_idx,
+        y_train_clean=y if clean_labels else None,
+        corrupted=changed if clean_labels or noise_rate > 0 else None)
+
+
+def parse_test(cfg) -> tuple[str, str] | None:
+    """``(name, DIR)`` of ``--test NAME:DIR``, checked; None without ``--test``."""
+    if not cfg.test:
+        return None
+    from .voc import YEARS
+
+    kind, sep, where = str(cfg.test).partition(":")
+    if not sep or not where:
+        raise DataError(f"--test {cfg.test!r}: expected NAME:DIR, e.g. voc07:/data/voc")
+    if kind not in YEARS:
+        raise DataError(f"--test {kind!r}: supported test sets are "
+                        f"{', '.join(f'{k}:DIR' for k in YEARS)}")
+    return kind, where
+
+
+def external_test(cfg, class_names: list[str]) -> ImageItems | None:
+    """``--test voc07:DIR`` (or ``voc12:DIR``): a clean VOC test image set whose label columns
+    follow ``class_names``; None without ``--test``."""
+    spec = parse_test(cfg)
+    if spec is None:
+        return None
+    from . import voc
+
+    kind, where = spec
+    year = voc.YEARS[kind]
+    test = voc.image_set_items(where, year, cfg.split or voc.DEFAULT_TEST[year], split="test")
+    if sorted(class_names) != sorted(test.class_names):
+        raise DataError(f"--test {kind}: the training classes ({', '.join(class_names)}) are not "
+                        f"the 20 VOC classes ({', '.join(test.class_names)})")
+    order = [test.class_names.index(c) for c in class_names]
+    return replace(test, labels=test.labels[:, order], class_names=list(class_names))
+
+
+def no_external_test(cfg, name: str) -> None:
+    if cfg.test:
+        raise DataError(f"--test {cfg.test}: --data {name} has its own test set; --test applies "
+                        "to image data sets without one (web, folder)")
