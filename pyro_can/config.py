@@ -46,10 +46,10 @@ class Config:
     lam: float = 0.3
     tau_start: float = 1.0
     tau_end: float = 0.5
-    warmup_epochs: float = 10.0
+    warmup_epochs: float = 20.0
     ramp_epochs: float = 10.0
     alpha_max: float = 1.0
-    warmup_scope: str = "classifier"  # classifier | all: what α_t scales (see models/can.py)
+    warmup_scope: str = "all"  # classifier | all: what α_t scales (see models/can.py)
     # optimization
     epochs: int = 90
     batch_size: int = 50

@@ -8,7 +8,8 @@ import pytest
 def test_fit_then_evaluate_reproduces_metrics(cli, tmp_path):
     run = tmp_path / "run"
     code, out, err = cli("fit", "--data", "digits", "--noise-rate", "0.4", "--method", "can",
-                         "--epochs", "12", "--seed", "0", "--out", run)
+                         "--epochs", "12", "--warmup-epochs", "4", "--ramp-epochs", "4",
+                         "--seed", "0", "--out", run)
     assert code == 0, err
     for f in ("config.json", "metrics.json", "history.csv", "checkpoint.pt"):
         assert (run / f).exists()
