@@ -84,11 +84,17 @@ def user_errors(func):
 
 
 def progress(total: int, start: int = 0):
+    """An epoch progress bar, opened on the first finished epoch so that input errors, which are
+    raised before training starts, print alone."""
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, initial=start, unit="epoch", file=sys.stderr, dynamic_ncols=True)
+    state = {}
 
     def on_epoch(trainer, record):
+        if "bar" not in state:
+            state["bar"] = tqdm(total=total, initial=record["epoch"] - 1, unit="epoch",
+                                file=sys.stderr, dynamic_ncols=True)
+        bar = state["bar"]
         bar.set_postfix(loss=f"{record['loss']:.4f}", test_mAP=f"{record['test_mAP']:.4f}")
         bar.update(1)
         if record["epoch"] >= trainer.cfg.epochs:
@@ -127,21 +133,12 @@ def fit(out, overwrite, resume_dir, **options):
     """Train a method and write a run folder."""
     if resume_dir:
         cfg = Config.from_dict(api.runs.read_json(api.runs.require(resume_dir, "config.json")))
-        result = api.resume(resume_dir, on_epoch=progress(cfg.epochs, _epochs_done(resume_dir)))
+        result = api.resume(resume_dir, on_epoch=progress(cfg.epochs))
     else:
         cfg = Config(**options)
         out = out or api.runs.default_out(cfg)
         result = api.fit(cfg, out=out, overwrite=overwrite, on_epoch=progress(cfg.epochs))
     report(result)
-
-
-def _epochs_done(run_dir) -> int:
-    import csv
-    try:
-        with open(f"{run_dir}/history.csv") as fh:
-            return sum(1 for _ in csv.DictReader(fh))
-    except FileNotFoundError:
-        return 0
 
 
 @main.command()

@@ -9,7 +9,8 @@ classifier to chance. Registering the closed-form KL on this subclass lets Pyro'
 from __future__ import annotations
 
 from pyro.distributions import Bernoulli, RelaxedBernoulli
-from pyro.distributions.kl import kl_divergence, register_kl
+from pyro.distributions.kl import register_kl
+from torch.nn import functional as F
 
 
 class ConcreteBernoulli(RelaxedBernoulli):
@@ -23,6 +24,14 @@ class ConcreteBernoulli(RelaxedBernoulli):
         return self.as_bernoulli().entropy()
 
 
+def bernoulli_kl_from_logits(q_logits, p_logits):
+    """KL(Bernoulli(σ q) ‖ Bernoulli(σ p)) computed from logits with softplus, finite for any
+    logits (torch's probability-space formula gives inf once σ(p) rounds to 1, near logit 17)."""
+    q = q_logits.sigmoid()
+    return (q * (F.softplus(-p_logits) - F.softplus(-q_logits))
+            + (1 - q) * (F.softplus(p_logits) - F.softplus(q_logits)))
+
+
 @register_kl(ConcreteBernoulli, ConcreteBernoulli)
 def _kl_concrete_concrete(q, p):
-    return kl_divergence(q.as_bernoulli(), p.as_bernoulli())
+    return bernoulli_kl_from_logits(q.logits, p.logits)

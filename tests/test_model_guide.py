@@ -29,8 +29,10 @@ def test_can_trace_sites_and_shapes():
     assert obs["is_observed"] and obs["value"].shape == (7, 10)
     assert set(torch.unique(obs["value"]).tolist()) <= {0.0, 1.0}
     assert model_tr.nodes["y"]["fn"].event_shape == (10,)
-    # the plates scale minibatch terms to the training set
-    assert math.isclose(model_tr.nodes["ytilde"]["scale"], tr.data.num_items / 7)
+    # the plates scale minibatch terms to the training set; with the default warm-up scope the
+    # whole ELBO is weighted by α (0.5 here) and the warm-up CE by 1 - α
+    assert math.isclose(model_tr.nodes["ytilde"]["scale"], tr.data.num_items / 7 * 0.5)
+    assert math.isclose(model_tr.nodes["warmup_ce"]["scale"], tr.data.num_items / 7)
     assert {"warmup_ce", "y", "z", "ytilde"} <= set(model_tr.nodes)
 
 
@@ -93,3 +95,20 @@ def test_gradient_share_keeps_value_scales_gradient():
     assert torch.equal(out.detach(), t.detach())
     out.sum().backward()
     assert np.allclose(t.grad.numpy(), 0.25)
+
+
+def test_bernoulli_kl_is_finite_and_exact_for_extreme_logits():
+    from pyro.distributions.kl import kl_divergence
+
+    from pyro_can.distributions import ConcreteBernoulli
+
+    tau = torch.tensor(0.5)
+    q = ConcreteBernoulli(tau, logits=torch.tensor([5.0, 0.3, -40.0]))
+    p = ConcreteBernoulli(tau, logits=torch.tensor([17.0, -1.0, 30.0]))
+    kl = kl_divergence(q, p)
+    assert torch.isfinite(kl).all()
+    q64, p64 = torch.tensor([5.0, 0.3, -40.0], dtype=torch.float64), \
+        torch.tensor([17.0, -1.0, 30.0], dtype=torch.float64)
+    expected = kl_divergence(torch.distributions.Bernoulli(logits=q64),
+                             torch.distributions.Bernoulli(logits=p64))
+    torch.testing.assert_close(kl.double(), expected, rtol=1e-4, atol=1e-5)
