@@ -229,3 +229,13 @@ def sweep(param, values, methods, seeds, out, jobs, **options):
                              [base.noise_rate], [int(s) for s in _floats(seeds)], param, vals)
     _grid_command(cells, out, jobs, "value", param, f"map_vs_{param.replace('-', '_')}.png",
                   param)
+
+
+def _add_inspection_commands():
+    from .cli_inspect import inspect_command, posterior_command
+
+    main.add_command(inspect_command)
+    main.add_command(posterior_command)
+
+
+_add_inspection_commands()

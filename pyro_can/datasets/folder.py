@@ -16,10 +16,10 @@ import os
 
 import numpy as np
 
-from ..data import _split, one_hot
+from ..data import one_hot
 from ..errors import DataError
-from .images import ImageItems, external_test, image_config, image_dataset, parse_test, \
-    read_rows, resolve_image, split_labels
+from .images import ImageItems, external_test, hold_out_split, image_config, image_dataset, \
+    parse_test, read_rows, resolve_image, split_labels
 
 LAYOUT = "ROOT/<class>/*.jpg, or ROOT/labels.csv with columns image,labels"
 
@@ -96,15 +96,9 @@ def items(root: str, test_fraction: float = 0.25, seed: int = 0,
         ids = [os.path.relpath(p, root) for p in paths]
         y, single = one_hot(target, len(names)), True
     n = len(paths)
-    split = np.full(n, "train", dtype=object)
-    if hold_out:
-        n_test = int(round(test_fraction * n))
-        if n_test < 1 or n_test >= n:
-            raise DataError(f"--data folder: --test-fraction {test_fraction} of {n} images "
-                            "leaves no test or no training image")
-        _, test_idx = _split(n, y.argmax(1) if single else None, test_fraction, seed)
-        split[test_idx] = "test"
-    return ImageItems(root=root, paths=paths, labels=y, split=split.astype(str),
+    split = (hold_out_split(n, test_fraction, seed, y.argmax(1) if single else None,
+                            "--data folder") if hold_out else np.full(n, "train"))
+    return ImageItems(root=root, paths=paths, labels=y, split=split,
                       class_names=names, single_label=single, ids=ids)
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from .. import backbones
-from ..data import Dataset, _check_features, _standardize
+from ..data import Dataset, _check_features, _split, _standardize
 from ..errors import DataError
 from ..noise import shuffle_labels
 
@@ -336,3 +336,15 @@ def no_external_test(cfg, name: str) -> None:
     if cfg.test:
         raise DataError(f"--test {cfg.test}: --data {name} has its own test set; --test applies "
                         "to image data sets without one (web, folder)")
+
+
+def hold_out_split(n: int, test_fraction: float, seed: int, strata, what: str) -> np.ndarray:
+    """'train'/'test' per image: ``test_fraction`` held out (stratified when ``strata`` is given)
+    for data sets that ship no test split of their own."""
+    n_test = int(round(test_fraction * n))
+    if n_test < 1 or n_test >= n:
+        raise DataError(f"{what}: --test-fraction {test_fraction} of {n} images leaves no test "
+                        "or no training image")
+    split = np.full(n, "train", dtype=object)
+    split[_split(n, strata, test_fraction, seed)[1]] = "test"
+    return split.astype(str)

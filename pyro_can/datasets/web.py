@@ -24,8 +24,8 @@ from importlib import resources
 import numpy as np
 
 from ..errors import DataError
-from .images import ImageItems, external_test, image_config, image_dataset, parse_test, \
-    read_rows, resolve_image, split_labels
+from .images import ImageItems, external_test, hold_out_split, image_config, image_dataset, \
+    parse_test, read_rows, resolve_image, split_labels
 
 LAYOUT = "ROOT/images/... and ROOT/tags.csv with columns image,tags"
 SYNONYMS_FILE = "synonyms.json"
@@ -110,16 +110,9 @@ def items(root: str, test_fraction: float = 0.25, seed: int = 0,
         warnings.warn(f"{tags_csv}: {dropped} of {len(rows)} images have no tag that maps to a "
                       f"class in {source}; dropped", UserWarning, stacklevel=2)
     n = len(paths)
-    split = np.full(n, "train", dtype=object)
-    if hold_out:
-        n_test = int(round(test_fraction * n))
-        if n_test < 1 or n_test >= n:
-            raise DataError(f"--data web: holding out --test-fraction {test_fraction} of {n} "
-                            "images leaves no test or no training image; give --test voc07:DIR "
-                            "or change --test-fraction")
-        perm = np.random.default_rng([seed, 5]).permutation(n)
-        split[perm[:n_test]] = "test"
-    return ImageItems(root=root, paths=paths, labels=np.stack(labels), split=split.astype(str),
+    split = (hold_out_split(n, test_fraction, seed, None, "--data web (or give --test voc07:DIR)")
+             if hold_out else np.full(n, "train"))
+    return ImageItems(root=root, paths=paths, labels=np.stack(labels), split=split,
                       class_names=names, single_label=False, ids=list(order), dropped=dropped)
 
 

@@ -1,0 +1,461 @@
+"""scikit-learn estimators over the CAN trainer: ``CANClassifier`` and ``PlainClassifier``.
+
+They train the same networks with the same SVI loop as ``pyro-can fit`` (``Trainer.run``), on
+arrays given to ``fit`` instead of a named data set::
+
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from pyro_can.estimator import CANClassifier
+
+    clf = make_pipeline(StandardScaler(), CANClassifier(epochs=30)).fit(X_noisy, y_noisy)
+    clf.predict(X_test)
+
+Differences from the CLI, all deliberate:
+
+* The estimator trains on ``X`` as given: it does not standardize it (put a ``StandardScaler`` in a
+  ``Pipeline``) and adds no artificial noise (``y`` is taken as the noisy labels).
+* Nothing is held out as a test set; ``val_fraction`` carves a validation split scored against its
+  *noisy* labels, as in the CLI.
+* Data-source options (``data``, ``path``, ``noise_rate``, ``test_fraction``, ``train_fraction``,
+  ``root``, ``split``, ``test``) are not constructor arguments: the estimator gets arrays.
+* Only the feature classifier (``arch="mlp"``) exists here; the image path (ResNet classifiers on a
+  ``torch.utils.data.Dataset`` of images) is not built yet and is refused with a ``ValueError``.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import inspect
+import random
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pyro
+import scipy.sparse as sp
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.metrics import average_precision_score
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from . import metrics, runs
+from .config import Config
+from .data import Dataset, one_hot, validation_split
+from .errors import PyroCanError, RunFolderError
+from .posterior import posterior
+from .train import Trainer, TrainingSet, build_nets, predict_logits, resolve_device
+
+#: Config fields that say where the data comes from; the estimator gets arrays instead.
+DATA_SOURCE_FIELDS = ("data", "path", "noise_rate", "test_fraction", "train_fraction", "root",
+                      "split", "test")
+ESTIMATOR_FILE = "estimator.json"  # classes_, n_features_in_, ... (the rest is the CLI's layout)
+POSTERIOR_FILE = "posterior.npz"  # posterior_, label_quality_, quality_ of the training items
+FORMAT_VERSION = 1
+
+
+class _ArrayTrainer(Trainer):
+    """The CLI's trainer, minus the test set: arrays given to ``fit`` come without one, so the
+    evaluation after each epoch scores only the noisy-label validation split, if any."""
+
+    def evaluate(self) -> dict:
+        if self.val is None:
+            return {}
+        scores = torch.sigmoid(torch.as_tensor(self.predict_logits(self.val.x_train))).numpy()
+        return metrics.score(self.val.item_labels(), scores, self.val.class_names,
+                             self.val.single_label, prefix="val_noisy_")
+
+
+@contextlib.contextmanager
+def _private_global_state():
+    """``Trainer`` seeds Python's, NumPy's and torch's global RNGs and clears Pyro's param store;
+    give the caller's back afterwards, so fitting an estimator has no effect outside it."""
+    states = (random.getstate(), np.random.get_state(), torch.get_rng_state(),
+              torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+              pyro.get_param_store().get_state())
+    try:
+        yield
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+        torch.set_rng_state(states[2])
+        if states[3] is not None:
+            torch.cuda.set_rng_state_all(states[3])
+        pyro.clear_param_store()
+        pyro.get_param_store().set_state(states[4])
+
+
+def _init_from_config(**defaults):
+    """An ``__init__`` whose keyword-only arguments are Config's fields (less the data-source ones)
+    with Config's defaults, or ``defaults``. scikit-learn reads an estimator's parameters from
+    ``__init__``'s signature, so generating it keeps get_params, clone and repr in step with
+    Config as options are added, with no list to maintain here."""
+    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    for f in dataclasses.fields(Config):
+        if f.name in DATA_SOURCE_FIELDS:
+            continue
+        if f.default is dataclasses.MISSING:  # a default_factory would be a mutable default
+            raise TypeError(f"Config.{f.name} needs a plain default to be an estimator argument")
+        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY,
+                                        default=defaults.pop(f.name, f.default)))
+    if defaults:
+        raise TypeError(f"not Config fields: {', '.join(defaults)}")
+    signature = inspect.Signature(params)
+
+    def __init__(self, **params):
+        bound = signature.bind(self, **params)  # unknown names: TypeError, as for any __init__
+        bound.apply_defaults()
+        for name, value in list(bound.arguments.items())[1:]:
+            setattr(self, name, value)
+
+    __init__.__signature__ = signature
+    __init__.__doc__ = "Every argument is the Config field of the same name (see Config)."
+    return __init__
+
+
+def _option_names(message: str) -> str:
+    """CLI wording to estimator wording: ``--lr-step`` becomes ``lr_step``."""
+    return re.sub(r"--([a-z][a-z-]*)", lambda m: m.group(1).replace("-", "_"), message)
+
+
+def _int_column(values: np.ndarray, what: str) -> np.ndarray:
+    try:
+        as_float = values.astype(np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"annotations: the {what} column must hold integers") from None
+    if not np.isfinite(as_float).all() or (as_float != np.round(as_float)).any():
+        raise ValueError(f"annotations: the {what} column must hold integers")
+    return as_float.astype(np.int64)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits.astype(np.float64)
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+
+
+def _per_owner_mean(values: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+    """Mean of ``values`` rows grouped by ``owner`` (row -> item in 0..n-1); NaN for no rows."""
+    values = values.reshape(len(values), -1).astype(np.float64)
+    total = np.zeros((n, values.shape[1]))
+    np.add.at(total, owner, values)
+    count = np.bincount(owner, minlength=n).astype(np.float64)[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / count, np.nan)
+
+
+class CANClassifier(ClassifierMixin, BaseEstimator):
+    """CAN (Yao et al.): a classifier trained through a latent-variable model of its noisy labels.
+
+    Every constructor argument is the :class:`pyro_can.config.Config` field of the same name, with
+    the same default (``pyro-can fit --help`` describes each); see the module docstring for the
+    options that do not apply. Validation of the values happens in ``fit``.
+
+    ``fit(X, y)`` takes single-label targets (any labels, mapped through ``classes_``) or a 0/1
+    label matrix (multi-label). ``fit(X, annotations=rows)`` takes crowd answers instead: rows of
+    ``(item, worker, label)`` where ``item`` indexes the rows of ``X`` (single-label only).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The labels (single-label) or ``arange(n_classes)`` (multi-label).
+    n_features_in_, feature_names_in_ :
+        As for every scikit-learn estimator.
+    posterior_ : ndarray of shape (n_samples, n_classes)
+        q(y | x, ỹ) for each training item: the guide's per-class probability that the clean label
+        holds the class (for methods without latent variables: the classifier's own score). Rows of
+        single-label data need not sum to 1; ``predict_proba`` style normalization is up to you.
+    quality_ : tuple (loc, scale) of ndarrays of shape (n_annotations, quality_dim)
+        Mean and standard deviation of q(z | x, ỹ), the quality embedding of each annotation, in
+        the order of the training annotations: the rows of ``annotations``, or one per item when
+        ``y`` is given or ``crowd`` aggregates the answers (``"majority"``, ``"dawid-skene"``).
+        Width 0 without z.
+    label_quality_ : ndarray of shape (n_samples,)
+        Trust in each item's given label, in [0, 1]; higher means more likely correct. Single-label:
+        the posterior probability of the noisy class normalized over the classes
+        (``posterior_[i, c] / posterior_[i].sum()``), averaged over the item's annotations.
+        Multi-label: the posterior probability of agreeing with the noisy label, averaged over the
+        classes and the item's annotations. The annotations are those the model saw (with
+        ``crowd="majority"``, the voted label). NaN for an item without annotations. Sort
+        ascending to review the likeliest label errors first.
+    history_ : list of dict
+        One record per epoch (loss, ELBO terms, schedule values, validation scores), as the CLI's
+        ``history.csv``.
+    metrics_ : dict
+        The CLI's final metrics (method, epochs, seconds, sizes, ``val_noisy_*`` scores).
+    nets_ : torch.nn.ModuleDict
+        The trained networks; ``nets_["classifier"]`` maps features to per-class logits.
+    config_ : pyro_can.config.Config
+        The options the networks were trained with (what ``save`` writes to ``config.json``).
+    """
+
+    __init__ = _init_from_config()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+    # -- configuration -------------------------------------------------------------------------
+    def _config(self) -> Config:
+        """The run's Config: this estimator's parameters, checked as the CLI checks them."""
+        if self.arch != "mlp":
+            raise ValueError(
+                f"arch={self.arch!r}: the image path (ResNet classifiers trained on a torch "
+                "Dataset of images) is not built yet; CANClassifier supports arch='mlp' on 2-D "
+                "feature arrays only")
+        options = self.get_params()
+        # a valid Config that no CLI command can load data for: npz with no file
+        cfg = Config(**options, data="npz", path=None, noise_rate=0.0)
+        try:
+            cfg.hidden_sizes
+        except ValueError:
+            raise ValueError(f"hidden must list layer widths like '1024,30', got "
+                             f"{self.hidden!r}") from None
+        try:
+            return cfg.validate()
+        except PyroCanError as e:  # UnknownNameError is a KeyError: every bad value a ValueError
+            raise ValueError(_option_names(str(e))) from e
+
+    # -- fit -----------------------------------------------------------------------------------
+    def fit(self, X, y=None, annotations=None):
+        """Train on features ``X`` and noisy labels: ``y`` (1-D labels or a 0/1 label matrix for
+        multi-label data) or ``annotations``, rows of ``(item, worker, label)`` with ``item`` a row
+        of ``X`` (single-label crowd data; several answers per item; ``y`` must then be None)."""
+        if isinstance(X, torch.utils.data.Dataset):
+            raise ValueError("a torch Dataset of images needs the image path (arch='resnet18' "
+                             "etc.), which is not built yet; pass a 2-D array of features")
+        cfg = self._config()
+        if annotations is None:
+            X, y = validate_data(self, X, y, dtype=np.float32, multi_output=True)
+            data, learned = self._labelled_data(X, y)
+        else:
+            if y is not None:
+                raise ValueError("pass either y or annotations, not both")
+            X = validate_data(self, X, dtype=np.float32)
+            data, learned = self._crowd_data(X, annotations)
+        data = data.with_crowd(cfg.crowd, np.random.default_rng([cfg.seed, 3]))
+        train, val = validation_split(data, cfg.val_fraction, cfg.seed)
+        with _private_global_state():
+            trainer = _ArrayTrainer(cfg, train, val)
+            result = trainer.run()
+            # the guide is amortized: read q(y | x, ỹ) for every item, validation items included
+            post = posterior(SimpleNamespace(
+                cfg=cfg, data=data, train_set=TrainingSet(data, trainer.device), nets=trainer.nets,
+                guide=trainer.guide, device=trainer.device))
+        for p in trainer.nets.parameters():  # Pyro's param store tags them with weakrefs,
+            p.__dict__.pop("unconstrained", None)  # which would make the estimator unpicklable
+        for name, value in learned.items():
+            setattr(self, name, value)
+        self.config_ = cfg
+        self.nets_ = trainer.nets
+        self.history_ = list(trainer.history)
+        self.metrics_ = result.metrics
+        self._checkpoint = trainer.state_dict()
+        self._annotations = {"ann_item": data.ann_item, "ann_labels": data.ann_labels,
+                             "ann_worker": data.ann_worker, "train_ids": data.train_ids}
+        self._set_posterior(post, data, len(X))
+        return self
+
+    def _labelled_data(self, X: np.ndarray, y) -> tuple[Dataset, dict]:
+        if sp.issparse(y):
+            y = y.toarray()
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        kind = type_of_target(y, input_name="y")
+        if kind == "multilabel-indicator":
+            if not np.isin(y, (0, 1)).all():
+                raise ValueError("a multi-label y must be a 0/1 indicator matrix")
+            learned = {"multi_label_": True, "classes_": np.arange(y.shape[1]),
+                       "_y_dtype": y.dtype}
+            labels = y.astype(np.float32)
+        elif kind in ("binary", "multiclass"):
+            classes, codes = np.unique(y, return_inverse=True)
+            learned = {"multi_label_": False, "classes_": classes}
+            labels = one_hot(codes.reshape(-1), len(classes))
+        else:
+            raise ValueError(f"{type(self).__name__} supports single-label and multi-label "
+                             f"(0/1 matrix) targets, got {kind}")
+        n = len(X)
+        return self._dataset(X, np.arange(n), labels, np.full(n, -1), learned), learned
+
+    def _crowd_data(self, X: np.ndarray, annotations) -> tuple[Dataset, dict]:
+        rows = np.asarray(annotations)
+        if rows.ndim != 2 or rows.shape[1] != 3 or len(rows) == 0:
+            raise ValueError("annotations must be (item, worker, label) rows, got shape "
+                             f"{rows.shape}")
+        item = _int_column(rows[:, 0], "item")
+        bad = np.flatnonzero((item < 0) | (item >= len(X)))
+        if len(bad):
+            raise ValueError(f"annotations: row {bad[0]} has item {item[bad[0]]}; items index the "
+                             f"rows of X, 0..{len(X) - 1}")
+        try:
+            _, worker = np.unique(rows[:, 1], return_inverse=True)
+            label = rows[:, 2]
+            check_classification_targets(label)
+            classes, codes = np.unique(label, return_inverse=True)
+        except TypeError as e:  # unorderable mixed types
+            raise ValueError(f"annotations: workers and labels must be comparable values ({e})") \
+                from None
+        learned = {"multi_label_": False, "classes_": classes}
+        labels = one_hot(codes.reshape(-1), len(classes))
+        return self._dataset(X, item, labels, worker.reshape(-1), learned), learned
+
+    @staticmethod
+    def _dataset(X, ann_item, labels, ann_worker, learned) -> Dataset:
+        n, c = len(X), labels.shape[1]
+        x = np.require(X, np.float32, ["C", "W"])  # torch wants writable memory
+        return Dataset(
+            name="arrays", x_train=x, ann_item=ann_item.astype(np.int64),
+            ann_labels=labels.astype(np.float32), ann_worker=ann_worker.astype(np.int64),
+            x_test=x[:0], y_test=np.zeros((0, c), np.float32),  # never used: no test set
+            class_names=[str(k) for k in learned["classes_"]],
+            single_label=not learned["multi_label_"],
+            train_ids=np.arange(n), test_ids=np.arange(0))
+
+    def _set_posterior(self, post: dict, data: Dataset, n: int) -> None:
+        """Per-item attributes from the posterior over ``data`` (whose items may be copies of the
+        rows of X, with ``crowd="repeat"``: ``data.train_ids`` maps them back)."""
+        owner = data.train_ids
+        self.posterior_ = _per_owner_mean(post["q_y"], owner, n).astype(np.float32)
+        q = np.clip(post["q_y"].astype(np.float64), 0.0, 1.0)
+        ann_item, ann_labels = data.ann_item, data.ann_labels
+        if data.single_label:
+            total = q.sum(1, keepdims=True)
+            normalized = np.divide(q, total, out=np.full_like(q, 1.0 / q.shape[1]),
+                                   where=total > 0)
+            per_row = normalized[ann_item, ann_labels.argmax(1)]
+        else:
+            per_row = np.where(ann_labels > 0.5, q[ann_item], 1.0 - q[ann_item]).mean(1)
+        self.label_quality_ = _per_owner_mean(per_row, owner[ann_item], n)[:, 0]
+        self.quality_ = (post["z_loc"], post["z_scale"])
+
+    # -- predict -------------------------------------------------------------------------------
+    def _logits(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        classifier = self.nets_["classifier"]
+        device = next(classifier.parameters()).device
+        return predict_logits(classifier, np.require(X, np.float32, ["C", "W"]), device)
+
+    def predict_scores(self, X) -> np.ndarray:
+        """The classifier's own per-class sigmoid scores, shape (n_samples, n_classes): what the
+        CLI's metrics rank. For multi-label data these are ``predict_proba``."""
+        return _sigmoid(self._logits(X))
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, shape (n_samples, n_classes).
+
+        Multi-label: the per-class sigmoid scores. Single-label: the per-class scores conditioned
+        on exactly one class being on, which for independent per-class Bernoullis is the softmax
+        of the logits; rows sum to 1 and the arg-max is that of the sigmoid scores."""
+        logits = self._logits(X)
+        return _sigmoid(logits) if self.multi_label_ else _softmax(logits)
+
+    def predict(self, X) -> np.ndarray:
+        """Labels from ``classes_`` (single-label) or a 0/1 matrix, score > 0.5 (multi-label)."""
+        logits = self._logits(X)
+        if self.multi_label_:
+            return (logits > 0).astype(self._y_dtype)
+        return self.classes_[logits.argmax(1)]
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Accuracy for single-label data; mAP (mean over classes with a positive item of the
+        average precision) for multi-label data, as the CLI reports."""
+        if not self.multi_label_:
+            return super().score(X, y, sample_weight=sample_weight)
+        y = np.asarray(y.toarray() if sp.issparse(y) else y)
+        keep = y.sum(0) > 0
+        if not keep.any():
+            raise ValueError("mAP needs at least one positive label in y")
+        scores = self.predict_proba(X)
+        return float(average_precision_score(y[:, keep], scores[:, keep], average="macro",
+                                             sample_weight=sample_weight))
+
+    # -- save / load ---------------------------------------------------------------------------
+    def save(self, path, overwrite: bool = False) -> Path:
+        """Write a run folder in the CLI's layout (``config.json``, ``checkpoint.pt``,
+        ``history.csv``, ``metrics.json``, ``train_data.npz``) plus ``estimator.json`` (classes,
+        feature count) and ``posterior.npz`` (the per-item attributes). Refuses a folder that
+        already holds a run unless ``overwrite``. The CLI cannot re-evaluate such a folder: it has
+        no copy of the data (``config.json`` says ``data="npz"`` with no path)."""
+        check_is_fitted(self)
+        run_dir = runs.prepare(path, overwrite=overwrite)
+        runs.write_json(run_dir / runs.CONFIG, self.config_.to_dict())
+        runs.save_torch(run_dir / runs.CHECKPOINT, self._checkpoint)
+        runs.write_csv(run_dir / runs.HISTORY, self.history_)
+        runs.save_npz(run_dir / runs.TRAIN_DATA, **self._annotations)
+        runs.save_npz(run_dir / POSTERIOR_FILE, posterior=self.posterior_,
+                      label_quality=self.label_quality_, z_loc=self.quality_[0],
+                      z_scale=self.quality_[1])
+        classes = self.classes_
+        runs.write_json(run_dir / ESTIMATOR_FILE, {
+            "format": FORMAT_VERSION,
+            "estimator": type(self).__name__,
+            "classes": classes.tolist(),
+            "classes_dtype": classes.dtype.str if classes.dtype != object else "object",
+            "multi_label": bool(self.multi_label_),
+            "y_dtype": self._y_dtype.str if self.multi_label_ else None,
+            "n_features_in": int(self.n_features_in_),
+            "feature_names_in": (self.feature_names_in_.tolist()
+                                 if hasattr(self, "feature_names_in_") else None),
+        })
+        runs.write_json(run_dir / runs.METRICS, self.metrics_)  # last: marks the run finished
+        return run_dir
+
+    @classmethod
+    def load(cls, path) -> "CANClassifier":
+        """The fitted estimator saved in ``path`` by :meth:`save`. The checkpoint is a pickle:
+        load only folders you trust."""
+        run_dir = Path(path)
+        if not (run_dir / ESTIMATOR_FILE).exists() and (run_dir / runs.CONFIG).exists():
+            raise RunFolderError(f"{run_dir}: a CLI run folder (no {ESTIMATOR_FILE}); reload it "
+                                 "with pyro_can.api.load")
+        meta = runs.read_json(runs.require(run_dir, ESTIMATOR_FILE))
+        if meta.get("format") != FORMAT_VERSION:
+            raise RunFolderError(f"{run_dir}: {ESTIMATOR_FILE} has format {meta.get('format')}, "
+                                 f"expected {FORMAT_VERSION}")
+        options = runs.read_json(runs.require(run_dir, runs.CONFIG))
+        names = set(cls._get_param_names())
+        est = cls(**{k: v for k, v in options.items() if k in names})
+        est._config()  # the same checks as fit
+        cfg = est.config_ = Config.from_dict(options)
+        runs.require(run_dir, runs.METRICS)
+        device = resolve_device("cpu" if cfg.device == "cpu" else "auto")
+        state = torch.load(runs.require(run_dir, runs.CHECKPOINT), map_location=device,
+                           weights_only=False)
+        dtype = meta["classes_dtype"]
+        est.classes_ = np.asarray(meta["classes"], dtype=object if dtype == "object" else dtype)
+        est.multi_label_ = meta["multi_label"]
+        if est.multi_label_:
+            est._y_dtype = np.dtype(meta["y_dtype"])
+        est.n_features_in_ = meta["n_features_in"]
+        if meta.get("feature_names_in") is not None:
+            est.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
+        with _private_global_state():  # building nets draws initial weights from torch's RNG
+            est.nets_ = build_nets(cfg, est.n_features_in_, len(est.classes_)).to(device)
+        est.nets_.load_state_dict(state["nets"])
+        est._checkpoint = state
+        est.history_ = list(state["history"])
+        est.metrics_ = runs.read_json(run_dir / runs.METRICS)
+        with np.load(runs.require(run_dir, runs.TRAIN_DATA)) as f:
+            est._annotations = {k: f[k] for k in f.files}
+        with np.load(runs.require(run_dir, POSTERIOR_FILE)) as f:
+            est.posterior_, est.label_quality_ = f["posterior"], f["label_quality"]
+            est.quality_ = (f["z_loc"], f["z_scale"])
+        return est
+
+
+class PlainClassifier(CANClassifier):
+    """The plain baseline (the classifier trained directly on the noisy labels): ``CANClassifier``
+    with ``method="plain"`` by default. ``posterior_`` is the classifier's own score and
+    ``quality_`` is empty (no latent variables)."""
+
+    __init__ = _init_from_config(method="plain")
