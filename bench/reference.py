@@ -1,0 +1,119 @@
+"""CAN's training loss written directly in PyTorch, with no Pyro in the step.
+
+It reuses the Trainer's ``nn.Module``s (classifier, decoder, additive and contrastive layers) and
+computes the scalar that ``TraceMeanField_ELBO`` (the default ``elbo=meanfield``) minimizes for
+``models/can.py`` + ``guides/can.py`` with the default config (``prior=classifier``,
+``prior_judgement=shared``, ``warmup_scope=classifier``)::
+
+    loss = 1/N · [ N/B · Σ_items  KL(Bern(q_y) ‖ Bern(p_θ))                      (w·)
+                 + R/R_b · Σ_ann   kl_z_weight · KL(N(μ,σ) ‖ N(0,I))            (w·)
+                 − R/R_b · Σ_ann   log Bern(ỹ | decoder(y, z))                  (w·)
+                 + N/B · Σ_items  λ·H(q_y)   +   R/R_b · Σ_ann λ·H(q_z)        (w·)
+                 + R/R_b · Σ_ann   (1−α)·CE(f_θ(x), ỹ) ]                         (only when α<1)
+
+with w = ``elbo_weight`` (1 unless ``warmup_scope=all``). The plates' N/B and R/R_b factors and the
+trainer's ``poutine.scale(1/N)`` are applied exactly as Pyro applies them. y and z are drawn with the
+same ``torch.distributions`` ``rsample`` calls, in the same order (guide: y, then z), as the Pyro
+guide, so after the same seed the two losses agree to float rounding.
+
+``kl="mc"`` gives the objective of ``Trace_ELBO`` / ``TraceGraph_ELBO`` instead (the KL terms are
+replaced by log q − log p at the sample, using the relaxed-Bernoulli density for y); for this fully
+reparameterized model both Pyro ELBOs minimize that value.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import distributions as td
+from torch.nn import functional as F
+
+_HALF_LOG_2PI_E = 0.5 + 0.5 * math.log(2 * math.pi)
+
+
+def _check_supported(cfg) -> None:
+    unsupported = {
+        "method": ("can", cfg.method), "guide": ("can", cfg.guide),
+        "prior": ("classifier", cfg.prior), "prior_judgement": ("shared", cfg.prior_judgement),
+    }
+    bad = {k: v for k, (want, v) in unsupported.items() if v != want}
+    if bad:
+        raise NotImplementedError(f"reference loss covers the default CAN config only, got {bad}")
+    if cfg.quality_dim <= 0:
+        raise NotImplementedError("reference loss needs quality_dim > 0")
+
+
+def _gradient_share(t: torch.Tensor, share: float) -> torch.Tensor:
+    return t if share == 1.0 else share * t + (1.0 - share) * t.detach()
+
+
+def _bernoulli_entropy(logits: torch.Tensor) -> torch.Tensor:
+    # = torch Bernoulli(logits).entropy()
+    return F.binary_cross_entropy_with_logits(logits, torch.sigmoid(logits), reduction="none")
+
+
+def _bernoulli_kl(q_logits: torch.Tensor, p_logits: torch.Tensor) -> torch.Tensor:
+    """KL(Bern(q) ‖ Bern(p)) from logits; same formula as torch's _kl_bernoulli_bernoulli."""
+    q = torch.sigmoid(q_logits)
+    t1 = q * (F.softplus(-p_logits) - F.softplus(-q_logits))
+    t1 = torch.where(q == 0, torch.zeros_like(t1), t1)
+    t2 = (1 - q) * (F.softplus(p_logits) - F.softplus(q_logits))
+    t2 = torch.where(q == 1, torch.zeros_like(t2), t2)
+    return t1 + t2
+
+
+def reference_loss(nets, batch, hp, cfg, kl: str = "closed") -> torch.Tensor:
+    """The differentiable scalar the Pyro step minimizes (see the module docstring)."""
+    _check_supported(cfg)
+    n_items, n_ann = batch.num_items, batch.num_annotations
+    b, rb = len(batch.item_idx), len(batch.ann_idx)
+    w = max(hp.alpha, 1e-6) if cfg.warmup_scope == "all" else 1.0
+    s_items = (n_items / b) / n_items * w  # plate "items" scale, then poutine.scale(1/N)
+    s_ann = (n_ann / rb) / n_items * w  # plate "annotations"
+    labels, ann_item = batch.labels, batch.ann_item
+
+    # -- guide: prior judgement (shared classifier, gradient stopped), q(y), q(z) ----------------
+    logits = nets["classifier"](batch.x)
+    p_logits = logits.detach()
+    y_logits = nets["additive"](p_logits, labels, ann_item)
+    loc, scale = nets["contrastive"](torch.sigmoid(p_logits)[ann_item], labels)
+    tau = torch.as_tensor(hp.tau, dtype=y_logits.dtype, device=y_logits.device)
+    qy = td.RelaxedBernoulli(tau, logits=y_logits, validate_args=False)
+    y = qy.rsample()  # same draw as the guide's pyro.sample("y", ...)
+    qz = td.Normal(loc, scale, validate_args=False)
+    z = qz.rsample()  # same draw as the guide's pyro.sample("z", ...)
+
+    # -- model ----------------------------------------------------------------------------------
+    prior_logits = logits if cfg.warmup_scope == "all" else _gradient_share(logits, hp.alpha)
+    dec_logits = nets["decoder"](y[ann_item], z)
+    recon = -F.binary_cross_entropy_with_logits(dec_logits, labels, reduction="none").sum()
+
+    if kl == "closed":
+        kl_y = _bernoulli_kl(y_logits, prior_logits).sum()
+        kl_z = (-torch.log(scale) + 0.5 * (scale * scale + loc * loc) - 0.5).sum()
+    elif kl == "mc":
+        py = td.RelaxedBernoulli(tau, logits=prior_logits, validate_args=False)
+        kl_y = (qy.log_prob(y) - py.log_prob(y)).sum()
+        pz = td.Normal(torch.zeros_like(loc), torch.ones_like(scale), validate_args=False)
+        kl_z = (qz.log_prob(z) - pz.log_prob(z)).sum()
+    else:
+        raise ValueError(f"kl must be 'closed' or 'mc', got {kl!r}")
+
+    loss = s_items * kl_y + s_ann * (cfg.kl_z_weight * kl_z - recon)
+    if hp.lam:
+        h_y = _bernoulli_entropy(y_logits).sum()
+        h_z = (_HALF_LOG_2PI_E + torch.log(scale)).sum()
+        loss = loss + hp.lam * (s_items * h_y + s_ann * h_z)
+    if hp.alpha < 1.0:
+        ce = F.binary_cross_entropy_with_logits(logits[ann_item], labels, reduction="none").sum()
+        loss = loss + (1.0 - hp.alpha) * ce * (n_ann / rb) / n_items
+    return loss
+
+
+def reference_step(nets, optimizer, batch, hp, cfg, kl: str = "closed") -> float:
+    """One hand-written SGD step: zero_grad, loss, backward, step. Returns the loss value."""
+    optimizer.zero_grad(set_to_none=True)
+    loss = reference_loss(nets, batch, hp, cfg, kl=kl)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
