@@ -23,6 +23,9 @@ import torch
 
 from .errors import RunFolderError
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 CONFIG, METRICS, HISTORY, CHECKPOINT, TRAIN_DATA = (
     "config.json", "metrics.json", "history.csv", "checkpoint.pt", "train_data.npz")
 
@@ -30,6 +33,7 @@ CONFIG, METRICS, HISTORY, CHECKPOINT, TRAIN_DATA = (
 def _atomic_write(path: Path, write) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
