@@ -17,7 +17,6 @@ from pyro import poutine
 
 from pyro_can.nets import MLP
 from pyro_can.models.can import warmup_ce
-from pyro_can.nets import MLP
 
 
 def build(cfg, in_dim: int, num_classes: int) -> dict:

@@ -139,7 +139,7 @@ def table_markdown(rows: list[dict], column: str = "noise_rate", title: str = "P
     labels = list(dict.fromkeys(k[0] for k in stats))
     cols = sorted({k[1] for k in stats}, key=lambda v: (v is None, v))
     best = {c: max(stats[(m, c)][0] for m in labels if (m, c) in stats) for c in cols}
-    lines = [f"| method | " + " | ".join(f"{title}={_fmt(c)}" for c in cols) + " |",
+    lines = ["| method | " + " | ".join(f"{title}={_fmt(c)}" for c in cols) + " |",
              "|---" * (len(cols) + 1) + "|"]
     for m in labels:
         cells = []

@@ -1,6 +1,5 @@
 """Baselines, the name registry, and the compare grid."""
 import csv
-import dataclasses
 import json
 
 import numpy as np
