@@ -31,12 +31,16 @@ def gradient_share(t: torch.Tensor, share: float) -> torch.Tensor:
     return t if share == 1.0 else share * t + (1.0 - share) * t.detach()
 
 
+def alpha_scale(hp) -> float:
+    """α_t as a ``poutine.scale`` factor, which must be positive: 1e-6 stands for "off"."""
+    return max(hp.alpha, 1e-6)
+
+
 def elbo_weight(hp, cfg) -> float:
     """Eq. 7 read two ways: ``classifier`` scales only the classifier's share of the KL gradient by
     α; ``all`` scales the whole ELBO by α, so guide and decoder also wait for a trained classifier
     instead of learning during warm-up that ỹ is always right."""
-    # poutine.scale needs a positive scale: 1e-6 stands for "off" during warm-up
-    return max(hp.alpha, 1e-6) if cfg.warmup_scope == "all" else 1.0
+    return alpha_scale(hp) if cfg.warmup_scope == "all" else 1.0
 
 
 def model(nets, batch, hp, cfg):

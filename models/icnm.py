@@ -16,7 +16,7 @@ import torch
 from pyro import poutine
 
 from pyro_can.nets import MLP
-from pyro_can.models.can import warmup_ce
+from pyro_can.models.can import alpha_scale, warmup_ce
 
 
 def build(cfg, in_dim: int, num_classes: int) -> dict:
@@ -36,7 +36,7 @@ def model(nets, batch, hp, cfg):
     r1, r0 = torch.sigmoid(relevance(batch.x)).chunk(2, dim=-1)
     probs = (r1 * v + r0 * (1 - v)).clamp(1e-6, 1 - 1e-6)
     with pyro.plate("annotations", batch.num_annotations, subsample=batch.ann_idx):
-        with poutine.scale(scale=max(hp.alpha, 1e-6)):
+        with poutine.scale(scale=alpha_scale(hp)):
             pyro.sample("ytilde", dist.Bernoulli(probs=probs[batch.ann_item]).to_event(1),
                         obs=batch.labels)
         if hp.alpha < 1.0:

@@ -55,14 +55,22 @@ def fit(cfg: Config, out: str | Path | None = None, overwrite: bool = False,
 def resume(run_dir: str | Path, on_epoch: Callable | None = None) -> FitResult:
     """Continue a run from its last complete epoch, with the optimizer, scheduler and RNG state it
     had then, so the end result matches an uninterrupted run."""
-    run_dir = Path(run_dir)
+    return _run(_trainer_from(Path(run_dir), finished=False), Path(run_dir), on_epoch)
+
+
+def _trainer_from(run_dir: Path, finished: bool) -> Trainer:
+    """Rebuild a run's data and trainer from its config and load its checkpoint (required for a
+    finished run; a run killed before its first epoch has none and starts afresh)."""
     cfg = Config.from_dict(runs.read_json(runs.require(run_dir, runs.CONFIG)))
+    if finished:
+        runs.require(run_dir, runs.METRICS)
+        runs.require(run_dir, runs.CHECKPOINT)
     data, val = load_data(cfg)
     trainer = Trainer(cfg, data, val)
     ckpt = run_dir / runs.CHECKPOINT
     if ckpt.exists():
         trainer.load_state_dict(torch.load(ckpt, map_location=trainer.device, weights_only=False))
-    return _run(trainer, run_dir, on_epoch)
+    return trainer
 
 
 def _run(trainer: Trainer, run_dir: Path | None, on_epoch: Callable | None) -> FitResult:
@@ -87,15 +95,7 @@ def _run(trainer: Trainer, run_dir: Path | None, on_epoch: Callable | None) -> F
 
 def load(run_dir: str | Path) -> Trainer:
     """A finished run's trainer with its final weights and the data it was trained on."""
-    run_dir = Path(run_dir)
-    cfg = Config.from_dict(runs.read_json(runs.require(run_dir, runs.CONFIG)))
-    runs.require(run_dir, runs.METRICS)
-    data, val = load_data(cfg)
-    trainer = Trainer(cfg, data, val)
-    state = torch.load(runs.require(run_dir, runs.CHECKPOINT), map_location=trainer.device,
-                       weights_only=False)
-    trainer.load_state_dict(state)
-    return trainer
+    return _trainer_from(Path(run_dir), finished=True)
 
 
 def evaluate(run_dir: str | Path) -> dict:
