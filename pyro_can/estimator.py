@@ -44,7 +44,7 @@ from . import metrics, runs
 from .config import Config
 from .data import Dataset, one_hot, validation_split
 from .errors import PyroCanError, RunFolderError
-from .posterior import posterior
+from .posterior import answer_trust, posterior
 from .train import Trainer, TrainingSet, build_nets, predict_logits, resolve_device
 
 #: Config fields that say where the data comes from; the estimator gets arrays instead.
@@ -179,10 +179,11 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
         Trust in each item's given label, in [0, 1]; higher means more likely correct. Single-label:
         the posterior probability of the noisy class normalized over the classes
         (``posterior_[i, c] / posterior_[i].sum()``), averaged over the item's annotations.
-        Multi-label: the posterior probability of agreeing with the noisy label, averaged over the
-        classes and the item's annotations. The annotations are those the model saw (with
-        ``crowd="majority"``, the voted label). NaN for an item without annotations. Sort
-        ascending to review the likeliest label errors first.
+        Multi-label: the geometric mean over classes of the posterior probability of agreeing
+        with the noisy label, averaged over the item's annotations (the trust of ``inspect``).
+        The annotations are those the model saw (with ``crowd="majority"``, the voted label).
+        NaN for an item without annotations. Sort ascending to review the likeliest label errors
+        first.
     history_ : list of dict
         One record per epoch (loss, ELBO terms, schedule values, validation scores), as the CLI's
         ``history.csv``.
@@ -325,16 +326,8 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
         rows of X, with ``crowd="repeat"``: ``data.train_ids`` maps them back)."""
         owner = data.train_ids
         self.posterior_ = _per_owner_mean(post["q_y"], owner, n).astype(np.float32)
-        q = np.clip(post["q_y"].astype(np.float64), 0.0, 1.0)
-        ann_item, ann_labels = data.ann_item, data.ann_labels
-        if data.single_label:
-            total = q.sum(1, keepdims=True)
-            normalized = np.divide(q, total, out=np.full_like(q, 1.0 / q.shape[1]),
-                                   where=total > 0)
-            per_row = normalized[ann_item, ann_labels.argmax(1)]
-        else:
-            per_row = np.where(ann_labels > 0.5, q[ann_item], 1.0 - q[ann_item]).mean(1)
-        self.label_quality_ = _per_owner_mean(per_row, owner[ann_item], n)[:, 0]
+        per_row = answer_trust(post["q_y"], data.ann_item, data.ann_labels, data.single_label)
+        self.label_quality_ = _per_owner_mean(per_row, owner[data.ann_item], n)[:, 0]
         self.quality_ = (post["z_loc"], post["z_scale"])
 
     # -- predict -------------------------------------------------------------------------------

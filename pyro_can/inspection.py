@@ -62,6 +62,7 @@ import numpy as np
 
 from . import registry, runs
 from .errors import PyroCanError, RunFolderError
+from .posterior import answer_trust
 
 INSPECT_DIR = "inspect"
 FILES = ("items.csv", "issues.csv", "summary.json", "quality_tsne.png", "latent_labels.png",
@@ -108,14 +109,8 @@ def _label_text(row: np.ndarray, names: list[str], single: bool) -> str:
 
 
 def _trust(q: np.ndarray, ann_item: np.ndarray, ann_labels: np.ndarray, single: bool) -> np.ndarray:
-    """See the module docstring."""
-    qa = q[ann_item].astype(np.float64)
-    y = ann_labels.astype(np.float64)
-    if single:
-        per_ann = (qa * y).sum(1) / np.maximum(qa.sum(1), _EPS)
-    else:
-        agree = y * qa + (1.0 - y) * (1.0 - qa)
-        per_ann = np.exp(np.log(np.clip(agree, _EPS, 1.0)).mean(1))
+    """Per item, the mean over its annotations of ``posterior.answer_trust`` (NaN without any)."""
+    per_ann = answer_trust(q, ann_item, ann_labels, single)
     n = len(q)
     counts = np.bincount(ann_item, minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):  # an item without answers: NaN

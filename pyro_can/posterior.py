@@ -53,3 +53,18 @@ def posterior(trainer, chunk: int = 4096) -> dict:
         "z_loc": loc, "z_scale": scale,
         "ann_item": data.ann_item, "ann_labels": data.ann_labels, "ann_worker": data.ann_worker,
     }
+
+
+def answer_trust(q_y: np.ndarray, ann_item: np.ndarray, ann_labels: np.ndarray,
+                 single_label: bool) -> np.ndarray:
+    """Per annotation, the posterior probability that its label is right (the formula is
+    explained in ``pyro_can/inspection.py``): single-label, q of the answered class normalized
+    over classes; multi-label, the geometric mean over classes of the agreement
+    ỹ·q + (1 − ỹ)(1 − q)."""
+    eps = 1e-12
+    qa = q_y[ann_item].astype(np.float64)
+    y = ann_labels.astype(np.float64)
+    if single_label:
+        return (qa * y).sum(1) / np.maximum(qa.sum(1), eps)
+    agree = y * qa + (1.0 - y) * (1.0 - qa)
+    return np.exp(np.log(np.clip(agree, eps, 1.0)).mean(1))

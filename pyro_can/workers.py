@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .posterior import posterior
+from .posterior import answer_trust, posterior
 
 
 def worker_report(trainer) -> list[dict]:
@@ -15,11 +15,9 @@ def worker_report(trainer) -> list[dict]:
     and ``truth_accuracy`` when the training set's true labels are known (analysis only)."""
     data = trainer.data
     post = posterior(trainer)
-    q = post["q_y"] / np.maximum(post["q_y"].sum(1, keepdims=True), 1e-12)
     answer = data.ann_labels.argmax(1)
-    q_ann = q[data.ann_item]
-    agree = q_ann.argmax(1) == answer
-    trust = q_ann[np.arange(len(answer)), answer]
+    agree = post["q_y"][data.ann_item].argmax(1) == answer
+    trust = answer_trust(post["q_y"], data.ann_item, data.ann_labels, single_label=True)
     znorm = np.linalg.norm(post["z_loc"], axis=1) if post["z_loc"].size else np.zeros(len(answer))
     truth = data.y_train_clean.argmax(1)[data.ann_item] if data.y_train_clean is not None else None
     rows = []
