@@ -157,9 +157,10 @@ class _JitArgs:
         return self.t.model_mod.model(self.t.nets, self._batch(*args, fresh=False), self.hp, self.t.cfg)
 
     def _guide(self, *args):
-        # the guide reads the classifier (prior judgement) before the model registers it; register
-        # it here too so that JIT tracing sees its weights as param-store inputs, not constants
-        pyro.module("classifier", self.t.nets["classifier"])
+        # JIT tracing must see the weights as param-store inputs, not constants: register every
+        # net (the models and guides read them directly, without pyro.module)
+        for name, net in self.t.nets.items():
+            pyro.module(name, net)
         return self.t.guide_mod.guide(self.t.nets, self._batch(*args, fresh=True), self.hp, self.t.cfg)
 
 
@@ -188,17 +189,16 @@ def worker_steps(spec: dict) -> dict:
         trainer = _trainer(data, device, batch_size=bs, **cfg_kw)
         hp = StepParams(tau=0.5, alpha=alpha, lam=0.3)
         ts, items_d = trainer.train_set, items.to(dev)
-        model, guide, elbo, argf = trainer.scaled_model, trainer.scaled_guide, trainer.elbo, None
+        jit = None
         if name.startswith("Jit"):
             elbo = pyro.infer.JitTraceMeanField_ELBO(ignore_jit_warnings=True)
             jit = _JitArgs(trainer, hp)
-            model, guide, argf = jit.model, jit.guide, jit.args
 
         def pyro_step():
+            if jit is None:  # the training loop's own step
+                return trainer.step(ts.batch(items_d), hp)
             trainer.optimizer.zero_grad(set_to_none=True)
-            batch = ts.batch(items_d)
-            args = argf(batch) if argf else (batch, hp)
-            loss = elbo.loss_and_grads(model, guide, *args)
+            loss = elbo.loss_and_grads(jit.model, jit.guide, *jit.args(ts.batch(items_d)))
             trainer.optimizer.step()
             return loss
 
@@ -323,10 +323,7 @@ def worker_profile(spec: dict) -> dict:
 
     def steps(k):
         for _ in range(k):
-            trainer.optimizer.zero_grad(set_to_none=True)
-            trainer.elbo.loss_and_grads(trainer.scaled_model, trainer.scaled_guide,
-                                        trainer.train_set.batch(items), hp)
-            trainer.optimizer.step()
+            trainer.step(trainer.train_set.batch(items), hp)
 
     with pyro.validation_enabled(False):
         steps(10)

@@ -2,7 +2,6 @@
 CAN; z keeps its prior, q(z) = N(0, I), so the quality embedding carries no information."""
 from __future__ import annotations
 
-import pyro
 import torch
 
 from .latents import prior_judgement, sample_latents
@@ -18,7 +17,7 @@ def build(cfg, in_dim: int, num_classes: int) -> dict:
 
 def guide(nets, batch, hp, cfg):
     p_logits = prior_judgement(nets, batch, cfg)
-    y_logits = pyro.module("additive", nets["additive"])(p_logits, batch.labels, batch.ann_item)
+    y_logits = nets["additive"](p_logits, batch.labels, batch.ann_item)
     k, r = cfg.quality_dim, len(batch.ann_idx)
     loc = y_logits.new_zeros(r, k) if k else None
     sample_latents(batch, hp, cfg, y_logits, loc, None if loc is None else torch.ones_like(loc))

@@ -2,10 +2,9 @@
 for q(y | x, ỹ) and the contrastive layer for one q(z | x, ỹ_r) per annotation."""
 from __future__ import annotations
 
-import pyro
 import torch
 
-from pyro_can.nets import MLP, AdditiveLayer, ContrastiveLayer
+from pyro_can.nets import AdditiveLayer, ContrastiveLayer, input_net
 
 from .latents import prior_judgement, sample_latents
 
@@ -15,16 +14,16 @@ def build(cfg, in_dim: int, num_classes: int) -> dict:
     if cfg.quality_dim > 0:
         nets["contrastive"] = ContrastiveLayer(num_classes, cfg.quality_dim)
     if cfg.prior_judgement == "separate":
-        nets["prior_judgement"] = MLP(in_dim, num_classes, cfg.hidden_sizes)
+        nets["prior_judgement"] = input_net(cfg, in_dim, num_classes)
     return nets
 
 
 def guide(nets, batch, hp, cfg):
     p_logits = prior_judgement(nets, batch, cfg)
-    additive = pyro.module("additive", nets["additive"])
+    additive = nets["additive"]
     y_logits = additive(p_logits, batch.labels, batch.ann_item)
     loc = scale = None
     if cfg.quality_dim > 0:
-        contrastive = pyro.module("contrastive", nets["contrastive"])
+        contrastive = nets["contrastive"]
         loc, scale = contrastive(torch.sigmoid(p_logits)[batch.ann_item], batch.labels)
     sample_latents(batch, hp, cfg, y_logits, loc, scale)

@@ -18,7 +18,7 @@ def prior_judgement(nets, batch, cfg) -> torch.Tensor:
     """Logits of p = sigmoid f_φ(x): the guide's own net (``separate``) or the classifier's
     forward pass reused with its gradient stopped (``shared``, the default: one forward per step)."""
     if cfg.prior_judgement == "separate":
-        return batch.logits(pyro.module("prior_judgement", nets["prior_judgement"]))
+        return batch.logits(nets["prior_judgement"])
     logits = batch.logits(nets["classifier"])
     return logits if cfg.prior == "uniform" else logits.detach()
 

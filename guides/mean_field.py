@@ -2,12 +2,11 @@
 with its own network f_φ; q(z) = N(μ, σ) with μ, σ learned but shared by all annotations."""
 from __future__ import annotations
 
-import pyro
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from pyro_can.nets import MLP
+from pyro_can.nets import input_net
 
 from .latents import sample_latents
 
@@ -23,15 +22,15 @@ class GlobalNormal(nn.Module):
 
 
 def build(cfg, in_dim: int, num_classes: int) -> dict:
-    nets = {"mean_field_y": MLP(in_dim, num_classes, cfg.hidden_sizes)}
+    nets = {"mean_field_y": input_net(cfg, in_dim, num_classes)}
     if cfg.quality_dim > 0:
         nets["mean_field_z"] = GlobalNormal(cfg.quality_dim)
     return nets
 
 
 def guide(nets, batch, hp, cfg):
-    y_logits = batch.logits(pyro.module("mean_field_y", nets["mean_field_y"]))
+    y_logits = batch.logits(nets["mean_field_y"])
     loc = scale = None
     if cfg.quality_dim > 0:
-        loc, scale = pyro.module("mean_field_z", nets["mean_field_z"])(len(batch.ann_idx))
+        loc, scale = nets["mean_field_z"](len(batch.ann_idx))
     sample_latents(batch, hp, cfg, y_logits, loc, scale)

@@ -12,11 +12,11 @@ import pyro
 import torch
 from torch.nn import functional as F
 
-from pyro_can.nets import MLP
+from pyro_can.nets import input_net
 
 
 def build(cfg, in_dim: int, num_classes: int) -> dict:
-    return {"classifier": MLP(in_dim, num_classes, cfg.hidden_sizes)}
+    return {"classifier": input_net(cfg, in_dim, num_classes)}
 
 
 def prediction_target(logits: torch.Tensor, kind: str, single_label: bool) -> torch.Tensor:
@@ -29,7 +29,7 @@ def prediction_target(logits: torch.Tensor, kind: str, single_label: bool) -> to
 
 
 def model(nets, batch, hp, cfg):
-    classifier = pyro.module("classifier", nets["classifier"])
+    classifier = nets["classifier"]
     logits = batch.logits(classifier)[batch.ann_item]
     single = bool((batch.labels.sum(-1) == 1).all())
     target = cfg.beta * batch.labels + (1 - cfg.beta) * prediction_target(

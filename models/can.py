@@ -15,12 +15,12 @@ from pyro import poutine
 from torch.nn import functional as F
 
 from pyro_can.distributions import ConcreteBernoulli
-from pyro_can.nets import MLP, Decoder
+from pyro_can.nets import Decoder, input_net
 
 
 def build(cfg, in_dim: int, num_classes: int) -> dict:
     return {
-        "classifier": MLP(in_dim, num_classes, cfg.hidden_sizes),
+        "classifier": input_net(cfg, in_dim, num_classes),
         "decoder": Decoder(num_classes, cfg.quality_dim, kind=cfg.decoder,
                            copy_init=cfg.copy_init),
     }
@@ -44,8 +44,8 @@ def elbo_weight(hp, cfg) -> float:
 
 
 def model(nets, batch, hp, cfg):
-    classifier = pyro.module("classifier", nets["classifier"])
-    decoder = pyro.module("decoder", nets["decoder"])
+    classifier = nets["classifier"]
+    decoder = nets["decoder"]
     logits = batch.logits(classifier)
     if cfg.prior == "uniform":
         prior_logits = torch.zeros_like(logits)

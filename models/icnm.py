@@ -15,22 +15,22 @@ import pyro.distributions as dist
 import torch
 from pyro import poutine
 
-from pyro_can.nets import MLP
+from pyro_can.nets import input_net
 from pyro_can.models.can import alpha_scale, warmup_ce
 
 
 def build(cfg, in_dim: int, num_classes: int) -> dict:
-    relevance = MLP(in_dim, 2 * num_classes, cfg.hidden_sizes)
+    relevance = input_net(cfg, in_dim, 2 * num_classes)
     with torch.no_grad():  # start from "humans report what is there": r1 high, r0 low
-        bias = relevance.net[-1].bias
+        bias = relevance.output_layer.bias
         bias[:num_classes] = 3.0
         bias[num_classes:] = -3.0
-    return {"classifier": MLP(in_dim, num_classes, cfg.hidden_sizes), "relevance": relevance}
+    return {"classifier": input_net(cfg, in_dim, num_classes), "relevance": relevance}
 
 
 def model(nets, batch, hp, cfg):
-    classifier = pyro.module("classifier", nets["classifier"])
-    relevance = pyro.module("relevance", nets["relevance"])
+    classifier = nets["classifier"]
+    relevance = nets["relevance"]
     logits = batch.logits(classifier)
     v = torch.sigmoid(logits)
     r1, r0 = torch.sigmoid(relevance(batch.x)).chunk(2, dim=-1)

@@ -14,7 +14,7 @@ import pyro.distributions as dist
 import torch
 from torch import nn
 
-from pyro_can.nets import MLP
+from pyro_can.nets import input_net
 
 
 class NoiseAdaptation(nn.Module):
@@ -27,13 +27,13 @@ class NoiseAdaptation(nn.Module):
 
 
 def build(cfg, in_dim: int, num_classes: int) -> dict:
-    return {"classifier": MLP(in_dim, num_classes, cfg.hidden_sizes),
+    return {"classifier": input_net(cfg, in_dim, num_classes),
             "noise_adaptation": NoiseAdaptation(num_classes)}
 
 
 def model(nets, batch, hp, cfg):
-    classifier = pyro.module("classifier", nets["classifier"])
-    q = pyro.module("noise_adaptation", nets["noise_adaptation"]).matrix()
+    classifier = nets["classifier"]
+    q = nets["noise_adaptation"].matrix()
     probs = (torch.sigmoid(batch.logits(classifier)) @ q).clamp(1e-6, 1 - 1e-6)
     with pyro.plate("annotations", batch.num_annotations, subsample=batch.ann_idx):
         pyro.sample("ytilde", dist.Bernoulli(probs=probs[batch.ann_item]).to_event(1),

@@ -9,15 +9,15 @@ from __future__ import annotations
 import pyro
 import pyro.distributions as dist
 
-from pyro_can.nets import MLP
+from pyro_can.nets import input_net
 
 
 def build(cfg, in_dim: int, num_classes: int) -> dict:
-    return {"classifier": MLP(in_dim, num_classes, cfg.hidden_sizes)}
+    return {"classifier": input_net(cfg, in_dim, num_classes)}
 
 
 def model(nets, batch, hp, cfg):
-    classifier = pyro.module("classifier", nets["classifier"])
+    classifier = nets["classifier"]
     logits = batch.logits(classifier)
     with pyro.plate("annotations", batch.num_annotations, subsample=batch.ann_idx):
         pyro.sample("ytilde", dist.Bernoulli(logits=logits[batch.ann_item]).to_event(1),

@@ -7,7 +7,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import registry, runs
+from . import distributed, registry, runs
 from .config import Config
 from .data import Dataset, validation_split
 from .train import FitResult, Trainer
@@ -16,8 +16,9 @@ from .train import FitResult, Trainer
 def load_data(cfg: Config) -> tuple[Dataset, Dataset | None]:
     """The training set (after --crowd) and the optional noisy-label validation split."""
     loader = registry.lookup("data set", registry.DATA, cfg.data)
-    data = loader(path=cfg.path, seed=cfg.seed, noise_rate=cfg.resolved_noise_rate(),
-                  test_fraction=cfg.test_fraction, cfg=cfg)
+    with distributed.main_first():  # under torchrun, rank 0 builds any feature cache alone
+        data = loader(path=cfg.path, seed=cfg.seed, noise_rate=cfg.resolved_noise_rate(),
+                      test_fraction=cfg.test_fraction, cfg=cfg)
     if cfg.train_fraction < 1.0:
         keep = np.random.default_rng([cfg.seed, 4]).permutation(data.num_items)
         data = data.subset(np.sort(keep[:max(1, round(cfg.train_fraction * data.num_items))]))
@@ -45,10 +46,13 @@ def fit(cfg: Config, out: str | Path | None = None, overwrite: bool = False,
     data, val = load_data(cfg)
     trainer = Trainer(cfg, data, val)
     run_dir = None
-    if out is not None:
-        run_dir = runs.prepare(out, overwrite=overwrite)
-        runs.write_json(run_dir / runs.CONFIG, cfg.to_dict())
-        _save_train_data(run_dir, data)
+    if out is not None:  # under torchrun every rank checks the folder, then rank 0 writes it
+        run_dir = runs.prepare(out, overwrite=overwrite, create=not distributed.active())
+        distributed.barrier()
+        if distributed.is_main():
+            runs.prepare(out, overwrite=overwrite)
+            runs.write_json(run_dir / runs.CONFIG, cfg.to_dict())
+            _save_train_data(run_dir, data)
     return _run(trainer, run_dir, on_epoch)
 
 
@@ -82,6 +86,8 @@ def _run(trainer: Trainer, run_dir: Path | None, on_epoch: Callable | None) -> F
             on_epoch(tr, record)
 
     result = trainer.run(after_epoch)
+    if not distributed.is_main():  # rank 0 writes the run folder
+        return result
     if run_dir is not None and (trainer.data.ann_worker >= 0).any():
         from .workers import worker_report
 

@@ -9,7 +9,7 @@ seeded so the same features come back every time; a warning says so.
 Views (all end in ImageNet mean/std normalization):
 
 * ``train_view``: the paper's training augmentation — resize the short side to 224, random
-  224×224 crop, random horizontal flip. For end-to-end fine-tuning (not built yet).
+  224×224 crop, random horizontal flip. End-to-end training feeds it to the backbone.
 * ``centre_view``: deterministic — short side to 224, centre 224×224 crop. The feature cache uses
   it for training items, and for test items when ``--test-crops 1``.
 * ``six_crop_view``: ``--test-crops 6`` — short side to 256, the four 224×224 corners and the
@@ -165,5 +165,30 @@ def six_crop_view():
     return SixCrop()
 
 
-VIEWS = {"centre": centre_view, "six": six_crop_view}
-VIEW_SHAPES = {"centre": (3, CROP, CROP), "six": (6, 3, CROP, CROP)}
+VIEWS = {"train": train_view, "centre": centre_view, "six": six_crop_view}
+VIEW_SHAPES = {"train": (3, CROP, CROP), "centre": (3, CROP, CROP), "six": (6, 3, CROP, CROP)}
+
+
+class ImageClassifier(nn.Module):
+    """f_θ end to end on images: the ResNet backbone (trained, not frozen) and the same head the
+    feature-cache mode trains on its features. A (B, 6, 3, H, W) batch (six-crop test) gives the
+    mean of the six crops' logits. ``amp``: the backbone runs under bfloat16 autocast on CUDA (no
+    loss scaling needed); the head and everything Pyro computes stay float32."""
+
+    def __init__(self, arch: str, weights: str | None, head: nn.Module, amp: bool = False):
+        super().__init__()
+        self.backbone = build_backbone(arch, weights, warn=False).train()
+        self.head, self.amp = head, amp
+
+    @property
+    def output_layer(self) -> nn.Linear:
+        return self.head.output_layer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        crops = x.shape[1] if x.dim() == 5 else 0
+        if crops:
+            x = x.flatten(0, 1)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp and x.is_cuda):
+            features = self.backbone(x)
+        logits = self.head(features.float())
+        return logits.view(-1, crops, logits.shape[-1]).mean(1) if crops else logits

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from . import api
+from . import api, distributed
 from .config import Config
 from .errors import PyroCanError
 
@@ -78,7 +78,8 @@ def user_errors(func):
         try:
             return func(*args, **kwargs)
         except PyroCanError as e:
-            click.echo(f"error: {e}", err=True)
+            if distributed.is_main():  # under torchrun every rank fails alike; say it once
+                click.echo(f"error: {e}", err=True)
             sys.exit(2)
     return wrapper
 
@@ -130,15 +131,25 @@ def main():
               help="continue the run in this folder from its last complete epoch")
 @user_errors
 def fit(out, overwrite, resume_dir, **options):
-    """Train a method and write a run folder."""
+    """Train a method and write a run folder.
+
+    Under ``torchrun --nproc_per_node N cli.py fit ...`` the N processes train one model with
+    DistributedDataParallel; rank 0 shows progress and writes the folder."""
     if resume_dir:
         cfg = Config.from_dict(api.runs.read_json(api.runs.require(resume_dir, "config.json")))
-        result = api.resume(resume_dir, on_epoch=progress(cfg.epochs))
     else:
         cfg = Config(**options)
+    if distributed.launched_by_torchrun():
+        if not (out or resume_dir):  # ranks would each pick a default folder name
+            raise PyroCanError("under torchrun, name the run folder with --out")
+        distributed.init_from_env(cfg.device)
+    if resume_dir:
+        result = api.resume(resume_dir, on_epoch=progress(cfg.epochs))
+    else:
         out = out or api.runs.default_out(cfg)
         result = api.fit(cfg, out=out, overwrite=overwrite, on_epoch=progress(cfg.epochs))
-    report(result)
+    if distributed.is_main():
+        report(result)
 
 
 @main.command()

@@ -62,6 +62,11 @@ class Config:
     device: str = "auto"
 
     @property
+    def end_to_end(self) -> bool:
+        """Image data whose backbone trains with the heads (not frozen behind a feature cache)."""
+        return self.arch != "mlp" and not self.feature_cache
+
+    @property
     def hidden_sizes(self) -> tuple[int, ...]:
         return tuple(int(h) for h in str(self.hidden).split(",") if h.strip())
 

@@ -34,6 +34,8 @@ class Dataset:
     y_train_clean: np.ndarray | None = None  # (N, C) when known (for inspection only, never training)
     corrupted: np.ndarray | None = None  # (N,) bool, items whose label the noise protocol changed
     image_shape: tuple[int, ...] | None = None  # e.g. (8, 8) for digits, for figures
+    # end-to-end image data: x_train / x_test hold rows into these images (datasets/pixels.py)
+    pixels: "Pixels | None" = None  # noqa: F821
 
     @property
     def num_classes(self) -> int:

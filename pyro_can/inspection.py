@@ -203,7 +203,7 @@ def _out_of_fold_probs(trainer, folds: int, seed: int, on_step) -> np.ndarray:
                     f"({len(fit_idx)} items, {plain.epochs} epochs)")
         fold_trainer = Trainer(plain, data.subset(np.sort(fit_idx)))
         fold_trainer.run()
-        logits = fold_trainer.predict_logits(data.x_train[held_idx])
+        logits = fold_trainer.predict_logits(data.x_train[held_idx], "train")
         scores[held_idx] = torch.sigmoid(torch.as_tensor(logits)).double().numpy()
     return scores
 

@@ -1,13 +1,26 @@
 """Plain ``torch.nn`` networks used by the Pyro models and guides.
 
 They hold no Pyro code so that they can be timed, reused and tested on their own; the models and
-guides register them with ``pyro.module``.
+guides read them directly, and the training objective (``objective.py``) owns them as a module.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+
+def input_net(cfg, in_dim: int, out_dim: int) -> nn.Module:
+    """A network on the items' inputs (the classifier f_θ, a separate f_φ, ICNM's relevance
+    head): the paper's MLP on feature vectors, or, for image data trained end to end
+    (``--arch resnet18|resnet34`` without ``--feature-cache``), the backbone with that MLP as its
+    head."""
+    if cfg.end_to_end:
+        from .backbones import FEATURE_DIM, ImageClassifier
+
+        head = MLP(FEATURE_DIM[cfg.arch], out_dim, cfg.hidden_sizes)
+        return ImageClassifier(cfg.arch, cfg.weights, head, amp=cfg.amp)
+    return MLP(in_dim, out_dim, cfg.hidden_sizes)
 
 
 class MLP(nn.Module):
@@ -22,6 +35,10 @@ class MLP(nn.Module):
             width = h
         layers.append(nn.Linear(width, out_dim))
         self.net = nn.Sequential(*layers)
+
+    @property
+    def output_layer(self) -> nn.Linear:
+        return self.net[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

@@ -20,6 +20,7 @@ from pyro_can.models import plain as plain_model
 from . import data as data_sets
 from .datasets import LOADERS as IMAGE_LOADERS
 from .errors import UnknownNameError
+from .objective import TraceGraph_ELBO
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ PRIOR_JUDGEMENTS = ("shared", "separate")
 CROWD_MODES = ("model", "majority", "repeat", "dawid-skene")
 ELBOS = {
     "meanfield": pyro.infer.TraceMeanField_ELBO,
-    "tracegraph": pyro.infer.TraceGraph_ELBO,
+    "tracegraph": TraceGraph_ELBO,  # with differentiable_loss (objective.py)
     "trace": pyro.infer.Trace_ELBO,
 }
 DATA = {

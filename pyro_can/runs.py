@@ -82,8 +82,10 @@ def read_json(path: Path):
         return json.load(fh)
 
 
-def prepare(out: str | os.PathLike, overwrite: bool = False, resume: bool = False) -> Path:
-    """Create the run folder, refusing one that already holds a run unless ``overwrite``."""
+def prepare(out: str | os.PathLike, overwrite: bool = False, resume: bool = False,
+            create: bool = True) -> Path:
+    """Create the run folder, refusing one that already holds a run unless ``overwrite``
+    (``create=False``: only check)."""
     path = Path(out)
     if path.exists() and not path.is_dir():
         raise RunFolderError(f"{path}: exists and is not a folder")
@@ -91,6 +93,8 @@ def prepare(out: str | os.PathLike, overwrite: bool = False, resume: bool = Fals
     if holds_run and not (overwrite or resume):
         raise RunFolderError(f"{path}: already holds a run; use --overwrite to replace it "
                              "or --resume to continue it")
+    if not create:
+        return path
     if overwrite and holds_run:
         for f in (CONFIG, METRICS, HISTORY, CHECKPOINT, TRAIN_DATA):
             (path / f).unlink(missing_ok=True)

@@ -1,9 +1,10 @@
 """The one training loop every method runs: stochastic variational inference with a Pyro ELBO.
 
-Pyro's ELBO computes the loss (``differentiable_loss``); a single ``torch.optim.SGD`` over all
-networks steps it, with a ``StepLR`` schedule. That is the pattern Pyro documents for using torch
-optimizers, and unlike ``pyro.optim`` (one optimizer per parameter) it gives one checkpointable
-optimizer state and fused updates.
+The objective is Pyro's ``ELBO(model, guide)`` module (``objective.py``); a single
+``torch.optim.SGD`` over all networks steps its loss, with a ``StepLR`` schedule. That is the
+pattern Pyro documents for using torch optimizers, and unlike ``pyro.optim`` (one optimizer per
+parameter) it gives one checkpointable optimizer state and fused updates. Under ``torchrun`` the
+same module is wrapped in ``DistributedDataParallel`` (``distributed.py``).
 """
 from __future__ import annotations
 
@@ -18,11 +19,12 @@ import torch
 from pyro import poutine
 from pyro.distributions.kl import kl_divergence
 
-from . import metrics, registry
+from . import distributed, metrics, registry
 from .batch import Batch, StepParams
 from .config import Config
 from .data import Dataset
-from .errors import TrainingError
+from .errors import DataError, TrainingError
+from .objective import Program
 from .schedules import step_params
 
 
@@ -42,9 +44,11 @@ def build_nets(cfg: Config, in_dim: int, num_classes: int) -> torch.nn.ModuleDic
 
 
 class TrainingSet:
-    """Training tensors on the device once, and minibatches cut from them by index."""
+    """Training tensors on the device once, and minibatches cut from them by index. For images
+    trained end to end, ``x`` holds image rows and a batch's pixels come from ``data.pixels``."""
 
     def __init__(self, data: Dataset, device: torch.device):
+        self.pixels = data.pixels
         self.x = torch.as_tensor(data.x_train, device=device)
         self.labels = torch.as_tensor(data.ann_labels, device=device)
         self.ann_item = torch.as_tensor(data.ann_item, device=device)
@@ -59,7 +63,14 @@ class TrainingSet:
             table[data.ann_item[order], slot] = order
             self.table = torch.as_tensor(table, device=device)
 
-    def batch(self, items: torch.Tensor) -> Batch:
+    def batch(self, items: torch.Tensor, x: torch.Tensor | None = None) -> Batch:
+        """The minibatch of ``items``; ``x``: their inputs when the caller already has them (an
+        augmented image batch), else cut from the set (images: read with the centre view)."""
+        if x is None:
+            x = self.x[items]
+            if self.pixels is not None:
+                rows = self.pixels.chunks(x.cpu().numpy(), "train")
+                x = torch.cat(list(self.pixels.batches("train", rows, "centre"))).to(items.device)
         if self.identity:
             ann, ann_item = items, torch.arange(len(items), device=items.device)
         else:
@@ -67,7 +78,7 @@ class TrainingSet:
             keep = rows >= 0
             ann = rows[keep]
             ann_item = torch.arange(len(items), device=items.device).unsqueeze(1).expand_as(rows)[keep]
-        return Batch(x=self.x[items], labels=self.labels[ann], ann_item=ann_item, item_idx=items,
+        return Batch(x=x, labels=self.labels[ann], ann_item=ann_item, item_idx=items,
                      ann_idx=ann, num_items=self.num_items, num_annotations=self.num_annotations)
 
     def full(self) -> Batch:
@@ -75,12 +86,18 @@ class TrainingSet:
 
 
 @torch.no_grad()
-def predict_logits(classifier: torch.nn.Module, x, device, batch_size: int = 4096) -> np.ndarray:
+def predict_logits(classifier: torch.nn.Module, x, device, batch_size: int = 4096,
+                   pixels=None, split: str = "test") -> np.ndarray:
+    """Logits of ``x`` in eval mode; with ``pixels``, ``x`` holds rows of ``split``'s images,
+    seen through the prediction view (centre crop, or the six crops for --test-crops 6)."""
     classifier.eval()
-    out = [classifier(torch.as_tensor(x[i:i + batch_size], device=device)).cpu()
-           for i in range(0, len(x), batch_size)]
+    if pixels is None:
+        batches = (torch.as_tensor(x[i:i + batch_size]) for i in range(0, len(x), batch_size))
+    else:
+        batches = pixels.batches(split, pixels.chunks(x, split), pixels.predict_view(split))
+    out = [classifier(b.to(device, non_blocking=True)).float().cpu() for b in batches]
     classifier.train()
-    return torch.cat(out).numpy()
+    return torch.cat(out).numpy() if out else np.zeros((0, 0), dtype=np.float32)
 
 
 @torch.no_grad()
@@ -131,14 +148,20 @@ class Trainer:
         pyro.set_rng_seed(cfg.seed)
         pyro.clear_param_store()
         self.model_mod, self.guide_mod = registry.model_and_guide(cfg)
+        if cfg.end_to_end and data.pixels is None:
+            raise DataError(f"--arch {cfg.arch}: --data {cfg.data} holds feature vectors, not "
+                            "images; use --arch mlp")
         self.nets = build_nets(cfg, data.x_train.shape[1], data.num_classes).to(self.device)
-        self.model = lambda batch, hp: self.model_mod.model(self.nets, batch, hp, cfg)
-        self.guide = lambda batch, hp: self.guide_mod.guide(self.nets, batch, hp, cfg)
+        self.model = Program(self.model_mod.model, self.nets, cfg)
+        self.guide = Program(self.guide_mod.guide, self.nets, cfg)
         self.elbo = registry.ELBOS[cfg.elbo]()
         # the plates scale a minibatch to the whole data set; dividing by N makes the loss a
         # per-item mean (summed over classes), so --lr means what it means for a plain net
-        self.scaled_model = poutine.scale(self.model, scale=1.0 / data.num_items)
-        self.scaled_guide = poutine.scale(self.guide, scale=1.0 / data.num_items)
+        n = data.num_items
+        self.objective = distributed.wrap(self.elbo(Program(self.model_mod.model, self.nets, cfg, 1 / n),
+                                                    Program(self.guide_mod.guide, self.nets, cfg, 1 / n)))
+        if distributed.active():  # different latent noise on each rank (weights: DDP syncs them)
+            pyro.set_rng_seed(cfg.seed + 1000 * distributed.rank())
         self.optimizer = torch.optim.SGD(self.nets.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                          weight_decay=cfg.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=cfg.lr_step,
@@ -152,28 +175,51 @@ class Trainer:
     # -- one epoch -----------------------------------------------------------------------------
     def train_epoch(self) -> float:
         n = self.train_set.num_items
-        order = torch.randperm(n, generator=self.generator).to(self.device)
-        batches = order.split(self.cfg.batch_size)
+        if distributed.active():
+            order = distributed.epoch_order(n, self.epoch, self.cfg.seed, self.device)
+            batches = order.split(distributed.local_batch_size(self.cfg.batch_size))
+        else:
+            order = torch.randperm(n, generator=self.generator).to(self.device)
+            batches = order.split(self.cfg.batch_size)
         # argument validation off while training: it costs time every step, and a diverging run
         # should reach the finite-loss check below rather than fail inside a distribution
+        self.nets.train()
         with pyro.validation_enabled(False):
             total = self._steps(batches)
         self.scheduler.step()
-        return total / n
+        return total / (n if not distributed.active() else len(order))
+
+    def _inputs(self, batches):
+        """Each minibatch's inputs: cut from the tensors on the device, or, for images, the
+        DataLoader's augmented batches (read ahead by its workers)."""
+        pixels = self.train_set.pixels
+        if pixels is None:
+            return (None for _ in batches)
+        rows = [self.train_set.x[items].reshape(-1).tolist() for items in batches]
+        return (x.to(self.device, non_blocking=True)
+                for x in pixels.batches("train", rows, "train"))
 
     def _steps(self, batches) -> float:
         cfg, total = self.cfg, 0.0
-        for step, items in enumerate(batches):
+        for step, (items, x) in enumerate(zip(batches, self._inputs(batches))):
             hp = step_params(cfg, self.epoch + step / len(batches))
-            self.optimizer.zero_grad(set_to_none=True)
-            loss = self.elbo.loss_and_grads(self.scaled_model, self.scaled_guide,
-                                            self.train_set.batch(items), hp)
+            loss = self.step(self.train_set.batch(items, x), hp)
             if not math.isfinite(loss):
                 raise TrainingError(f"loss became {loss} at epoch {self.epoch + 1}, "
                                     f"step {step + 1}; the last good checkpoint is kept")
-            self.optimizer.step()
             total += loss * len(items)
         return total
+
+    def step(self, batch: Batch, hp: StepParams) -> float:
+        """One SVI step on a minibatch; returns its loss (per item; the mean over ranks under
+        torchrun, so that every rank stops together on a non-finite loss)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.objective(batch, hp)
+        loss.backward()
+        value = distributed.sum_all(loss.detach()).item() / distributed.world_size()
+        if math.isfinite(value):
+            self.optimizer.step()
+        return value
 
     def evaluate(self) -> dict:
         scores = torch.sigmoid(torch.as_tensor(self.predict_logits(self.data.x_test))).numpy()
@@ -181,13 +227,16 @@ class Trainer:
                             self.data.single_label)
         out["collapsed"] = metrics.collapsed(scores)
         if self.val is not None:
-            v = torch.sigmoid(torch.as_tensor(self.predict_logits(self.val.x_train))).numpy()
+            v = torch.sigmoid(torch.as_tensor(self.predict_logits(self.val.x_train,
+                                                                  "train"))).numpy()
             out.update(metrics.score(self.val.item_labels(), v, self.val.class_names,
                                      self.val.single_label, prefix="val_noisy_"))
         return out
 
-    def predict_logits(self, x) -> np.ndarray:
-        return predict_logits(self.nets["classifier"], x, self.device)
+    def predict_logits(self, x, split: str = "test") -> np.ndarray:
+        """``split``: which images the rows in ``x`` refer to, for end-to-end image data."""
+        return predict_logits(self.nets["classifier"], x, self.device,
+                              pixels=self.data.pixels, split=split)
 
     def run(self, on_epoch: Callable[["Trainer", dict], None] | None = None) -> FitResult:
         cfg = self.cfg
@@ -199,25 +248,29 @@ class Trainer:
             self.epoch += 1
             record = {"epoch": self.epoch, "loss": loss, "tau": hp.tau, "alpha": hp.alpha,
                       "lr": self.optimizer.param_groups[0]["lr"]}
-            record.update(self.diagnose(hp))
-            ev = self.evaluate()
-            record.update({k: v for k, v in ev.items() if not isinstance(v, (dict, list))})
-            self.history.append(record)
-            if on_epoch is not None:
-                on_epoch(self, record)
-        return FitResult(cfg, self.nets, self.history, self.final_metrics())
+            if distributed.is_main():  # under torchrun, rank 0 alone evaluates and reports
+                record.update(self.diagnose(hp))
+                ev = self.evaluate()
+                record.update({k: v for k, v in ev.items() if not isinstance(v, (dict, list))})
+                self.history.append(record)
+                if on_epoch is not None:
+                    on_epoch(self, record)
+        final = self.final_metrics() if distributed.is_main() else {}
+        return FitResult(cfg, self.nets, self.history, final)
 
     def diagnose(self, hp: StepParams) -> dict:
         if not registry.METHODS[self.cfg.method].latent:
             return {}
-        n = min(self.train_set.num_items, 2000)
-        items = torch.arange(n, device=self.device)
+        # images: one minibatch's worth (a forward pass over 2,000 images at once would not fit)
+        cap = self.cfg.batch_size if self.train_set.pixels is not None else 2000
+        items = torch.arange(min(self.train_set.num_items, cap), device=self.device)
         return elbo_terms(self.model, self.guide, self.train_set.batch(items), hp)
 
     def final_metrics(self) -> dict:
         out = self.evaluate()
         out.update({"method": self.cfg.method, "noise_rate": self.cfg.resolved_noise_rate(),
                     "epochs": self.epoch, "seconds": round(self.seconds, 3),
+                    "processes": distributed.world_size(),
                     "train_items": self.data.num_items,
                     "train_annotations": self.data.num_annotations})
         if self.data.corrupted is not None:
@@ -243,4 +296,6 @@ class Trainer:
         self.generator.set_state(state["rng"]["batches"])
         if state["rng"]["cuda"]:
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        if not distributed.is_main():  # the checkpoint holds rank 0's RNG state
+            pyro.set_rng_seed(self.cfg.seed + 1000 * distributed.rank() + self.epoch)
 

@@ -34,12 +34,14 @@ def test_bootstrap_beta_one_is_plain():
 
 
 def _one_step(cfg):
-    tr = Trainer(cfg, load_digits(seed=0, noise_rate=0.4))
-    batch = tr.train_set.batch(torch.arange(8))
-    loss = tr.elbo.loss_and_grads(tr.model, tr.guide, batch, StepParams(0.5, 0.5, 0.3))
-    assert np.isfinite(loss)
-    grads = [p.grad for p in tr.nets["classifier"].parameters()]
-    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    """Every network gets a finite gradient, during warm-up (α = 0) and after: DDP
+    (pyro_can/distributed.py) relies on it."""
+    for alpha in (0.0, 0.5):
+        tr = Trainer(cfg, load_digits(seed=0, noise_rate=0.4))
+        loss = tr.step(tr.train_set.batch(torch.arange(8)), StepParams(0.5, alpha, 0.3))
+        assert np.isfinite(loss)
+        for name, p in tr.nets.named_parameters():
+            assert p.grad is not None and torch.isfinite(p.grad).all(), (name, alpha)
 
 
 @pytest.mark.parametrize("method", sorted(registry.METHODS))

@@ -27,7 +27,9 @@ def _pyro_loss_and_grads(trainer, batch, hp, seed):
     trainer.nets.zero_grad(set_to_none=True)
     torch.manual_seed(seed)
     with pyro.validation_enabled(False):
-        loss = trainer.elbo.loss_and_grads(trainer.scaled_model, trainer.scaled_guide, batch, hp)
+        loss = trainer.objective(batch, hp)
+        loss.backward()
+    loss = loss.item()
     grads = {k: p.grad.clone() for k, p in trainer.nets.named_parameters() if p.grad is not None}
     return loss, grads
 
@@ -54,11 +56,8 @@ def test_reference_matches_pyro(digits, alpha, elbo, kl):
     items = torch.randperm(digits.num_items, generator=torch.Generator().manual_seed(1))[:50]
     # a few SGD steps first so that the nets are not at their (symmetric) initialization
     for step in range(3):
-        trainer.optimizer.zero_grad(set_to_none=True)
         with pyro.validation_enabled(False):
-            trainer.elbo.loss_and_grads(trainer.scaled_model, trainer.scaled_guide,
-                                        _fresh_batch(trainer, (items + step) % digits.num_items), hp)
-        trainer.optimizer.step()
+            trainer.step(_fresh_batch(trainer, (items + step) % digits.num_items), hp)
 
     for seed in (0, 7):
         loss_p, grads_p = _pyro_loss_and_grads(trainer, _fresh_batch(trainer, items), hp, seed)

@@ -70,9 +70,6 @@ def image_config(cfg, path, name: str, layout: str):
         raise DataError(f"--data {name} reads images: choose a backbone with --arch resnet18 or "
                         "--arch resnet34, and add --feature-cache")
     backbones.check_arch(cfg.arch)
-    if not cfg.feature_cache:
-        raise DataError("end-to-end fine-tuning of the backbone is not implemented yet; "
-                        "add --feature-cache")
     if cfg.test_crops not in (1, 6):
         raise DataError(f"--test-crops must be 1 or 6, got {cfg.test_crops}")
     return cfg, require_root(cfg.root or path, name, layout)
@@ -266,7 +263,8 @@ def image_dataset(name: str, items: ImageItems, cfg, seed: int, noise_rate: floa
                   clean_labels: bool, test_items: ImageItems | None = None,
                   extractor: Extractor | None = None) -> Dataset:
     """Cached backbone features of the training items (centre view) and test items (centre view,
-    or six crops averaged), standardized with training statistics; ``noise_rate`` shuffles
+    or six crops averaged), standardized with training statistics — or, end to end (without
+    ``--feature-cache``), the images themselves (``pixels.py``); ``noise_rate`` shuffles
     training labels as in the paper. ``clean_labels``: the source's training labels are clean
     (VOC, folder), so ``y_train_clean`` is known; web and SD4 training labels are noisy already.
     ``test_items`` (all of them test items) replace ``items``' own test split."""
@@ -279,13 +277,39 @@ def image_dataset(name: str, items: ImageItems, cfg, seed: int, noise_rate: floa
         raise DataError(f"--data {name}: no test images in {test_src.root}")
     if not cfg.weights:
         backbones.warn_random_init(cfg.arch)
+    test_view = "six" if cfg.test_crops == 6 else "centre"
+    if cfg.end_to_end:
+        return _end_to_end(name, items, cfg, seed, noise_rate, clean_labels, test_src, train_idx,
+                           test_idx, test_view)
     ex = extractor or Extractor(cfg)
     x_tr = ex.features([items.paths[i] for i in train_idx], "centre", items.root, "(train)")
-    test_view = "six" if cfg.test_crops == 6 else "centre"
     x_te = ex.features([test_src.paths[i] for i in test_idx], test_view, test_src.root, "(test)")
     _check_features(x_tr, f"{name} training features")
     _check_features(x_te, f"{name} test features")
     x_train, x_test = _standardize(x_tr.astype(np.float64), x_te.astype(np.float64))
+    return _labelled(name, items, x_train, x_test, seed, noise_rate, clean_labels, test_src,
+                     train_idx, test_idx)
+
+
+def _end_to_end(name, items, cfg, seed, noise_rate, clean_labels, test_src, train_idx, test_idx,
+                test_view) -> Dataset:
+    """The images themselves (``x`` = rows into ``Pixels``' path lists), every file checked."""
+    from ..train import resolve_device
+    from .pixels import Pixels, check_readable
+
+    pixels = Pixels(train_paths=[items.paths[i] for i in train_idx],
+                    test_paths=[test_src.paths[i] for i in test_idx], test_view=test_view,
+                    workers=max(0, int(cfg.workers)),
+                    pin_memory=resolve_device(cfg.device).type == "cuda")
+    check_readable(pixels.train_paths + pixels.test_paths)
+    rows = np.arange(len(train_idx))[:, None], np.arange(len(test_idx))[:, None]
+    data = _labelled(name, items, *rows, seed, noise_rate, clean_labels, test_src, train_idx,
+                     test_idx)
+    return replace(data, pixels=pixels)
+
+
+def _labelled(name, items, x_train, x_test, seed, noise_rate, clean_labels, test_src, train_idx,
+              test_idx) -> Dataset:
     y = items.labels[train_idx].astype(np.float32)
     noisy, changed = shuffle_labels(y, noise_rate, np.random.default_rng([seed, 1]))
     n = len(train_idx)

@@ -1,0 +1,67 @@
+"""The pixels of an image data set trained end to end (the backbone learns with the heads).
+
+Its :class:`pyro_can.data.Dataset` keeps one number per item in ``x_train`` / ``x_test``: the row of
+the item's image in ``train_paths`` / ``test_paths``. Everything that slices data sets by item
+(validation splits, ``--train-fraction``, ``--crowd repeat``) therefore works unchanged, and the
+trainer turns rows into image batches here: through a ``DataLoader`` with workers, pinned memory
+and the paper's training augmentation while training, and through deterministic views (centre
+crop, or the six-crop test) when predicting.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .. import backbones
+from .images import ImageFiles, raise_unreadable
+
+PREDICT_BATCH = {"centre": 64, "six": 16}
+
+
+@dataclass
+class Pixels:
+    train_paths: list[str]
+    test_paths: list[str]
+    test_view: str = "centre"  # "centre" | "six" (--test-crops 6)
+    workers: int = 0
+    pin_memory: bool = False
+
+    def loader(self, split: str, rows: list[list[int]], view: str):
+        """Batches of images: ``rows[k]`` lists the rows of the k-th batch."""
+        paths = self.train_paths if split == "train" else self.test_paths
+        data = ImageFiles(paths, backbones.VIEWS[view](), backbones.VIEW_SHAPES[view])
+        return torch.utils.data.DataLoader(data, batch_sampler=rows, num_workers=self.workers,
+                                           pin_memory=self.pin_memory)
+
+    def batches(self, split: str, rows: list[list[int]], view: str):
+        """Image tensors of each batch in ``rows``, in order; an unreadable image raises one
+        DataError naming its file."""
+        paths = self.train_paths if split == "train" else self.test_paths
+        for x, idx, errors in self.loader(split, rows, view):
+            raise_unreadable(paths, idx, errors)
+            yield x
+
+    def predict_view(self, split: str) -> str:
+        return self.test_view if split == "test" else "centre"
+
+    def chunks(self, rows: np.ndarray, split: str) -> list[list[int]]:
+        size = PREDICT_BATCH[self.predict_view(split)]
+        rows = [int(r) for r in np.asarray(rows).reshape(-1)]
+        return [rows[i:i + size] for i in range(0, len(rows), size)]
+
+
+def check_readable(paths: list[str]) -> None:
+    """Open every image's header before a run starts, so a corrupt file is one clear error up
+    front rather than a crash in the middle of an epoch."""
+    from PIL import Image
+
+    from ..errors import DataError
+
+    for p in paths:
+        try:
+            with Image.open(p) as im:
+                im.verify()
+        except Exception as e:  # PIL.UnidentifiedImageError, truncated, missing
+            raise DataError(f"{p}: cannot read image ({type(e).__name__}: {e})") from None
