@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -30,8 +31,9 @@ HELP = {
     "arch": "classifier: mlp (features) or resnet18/resnet34 (images)",
     "weights": "local backbone weights (state dict); random init otherwise",
     "test_crops": "1, or 6 = four corners + centre + full image (their features averaged)",
-    "feature_cache": "run the frozen backbone once and train on cached features",
-    "amp": "mixed precision on CUDA",
+    "feature_cache": "run the frozen backbone once and train the heads on cached features "
+                     "(default for image data: train the backbone end to end)",
+    "amp": "bfloat16 autocast of the backbone on CUDA (feature extraction: float16)",
     "workers": "DataLoader workers for image data",
     "method": "can, plain, learnq, icnm, bootstrap",
     "bootstrap": "bootstrap target: soft (probabilities) or hard (predicted label)",
@@ -120,6 +122,9 @@ def report(result) -> None:
 @click.group()
 def main():
     """pyro-can: CAN (Yao et al.) for learning from noisy labels, in Pyro."""
+    # a non-finite loss stops training with one error naming the epoch and step (train.py);
+    # Pyro's own warning about it would only repeat that
+    warnings.filterwarnings("ignore", message="Encountered NaN: loss")
 
 
 @main.command()

@@ -23,6 +23,8 @@ def posterior(trainer, chunk: int = 4096) -> dict:
     q_y, prior, z_loc, z_scale, ann_idx = [], [], [], [], []
     for nets in trainer.nets.values():
         nets.eval()
+    if ts.pixels is not None:  # images trained end to end: a chunk is read into memory at once
+        chunk = min(chunk, 64)
     try:
         for start in range(0, ts.num_items, chunk):
             items = torch.arange(start, min(start + chunk, ts.num_items), device=trainer.device)

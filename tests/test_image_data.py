@@ -370,8 +370,10 @@ def test_cli_fit_voc07(cli, roots, registered, tmp_path):
 
 # -- end to end: the backbone trains with the heads (no --feature-cache) ---------------------------
 @pytest.mark.filterwarnings("ignore::UserWarning")
-@pytest.mark.parametrize("name", ["web", "folder"])  # voc07: through the CLI below; voc12 and
-def test_two_epoch_end_to_end_fit(  # sd4 take the same path (images.image_dataset) as thesename, roots, registered, tmp_path):
+# voc07 runs end to end through the CLI below; voc12 and sd4 take the same path
+# (images.image_dataset) as these two
+@pytest.mark.parametrize("name", ["web", "folder"])
+def test_two_epoch_end_to_end_fit(name, roots, registered, tmp_path):
     key, extra = FITS[name]
     extra = {k: v.format(voc07=roots["voc07"]) if isinstance(v, str) else v
              for k, v in extra.items()}
