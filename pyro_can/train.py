@@ -158,8 +158,9 @@ class Trainer:
         # the plates scale a minibatch to the whole data set; dividing by N makes the loss a
         # per-item mean (summed over classes), so --lr means what it means for a plain net
         n = data.num_items
-        self.objective = distributed.wrap(self.elbo(Program(self.model_mod.model, self.nets, cfg, 1 / n),
-                                                    Program(self.guide_mod.guide, self.nets, cfg, 1 / n)))
+        self.objective = distributed.wrap(self.elbo(
+            Program(self.model_mod.model, self.nets, cfg, 1 / n),
+            Program(self.guide_mod.guide, self.nets, cfg, 1 / n)))
         if distributed.active():  # different latent noise on each rank (weights: DDP syncs them)
             pyro.set_rng_seed(cfg.seed + 1000 * distributed.rank())
         self.optimizer = torch.optim.SGD(self.nets.parameters(), lr=cfg.lr, momentum=cfg.momentum,
@@ -187,7 +188,7 @@ class Trainer:
         with pyro.validation_enabled(False):
             total = self._steps(batches)
         self.scheduler.step()
-        return total / (n if not distributed.active() else len(order))
+        return total / len(order)  # this rank's items (all of them in one process)
 
     def _inputs(self, batches):
         """Each minibatch's inputs: cut from the tensors on the device, or, for images, the

@@ -19,8 +19,9 @@ def _torchrun(*args, nproc=2):
 
 
 def test_two_processes_match_one_and_write_the_folder_once(tmp_path):
-    one = subprocess.run([sys.executable, str(ROOT / "cli.py"), *ARGS, "--out", str(tmp_path / "one")],
-                         env=ENV, capture_output=True, text=True, timeout=600)
+    one = subprocess.run([sys.executable, str(ROOT / "cli.py"), *ARGS, "--out",
+                          str(tmp_path / "one")], env=ENV, capture_output=True, text=True,
+                         timeout=600)
     assert one.returncode == 0, one.stderr
     two = _torchrun(*ARGS, "--out", str(tmp_path / "two"))
     assert two.returncode == 0, two.stderr[-3000:]
