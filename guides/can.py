@@ -3,15 +3,15 @@ for q(y | x, ỹ) and the contrastive layer for one q(z | x, ỹ_r) per annotati
 from __future__ import annotations
 
 import pyro
-import torch
 
 from pyro_can.nets import MLP, AdditiveLayer, ContrastiveLayer
 
-from .latents import prior_judgement, sample_latents
+from .latents import class_probs, prior_judgement, sample_latents
 
 
 def build(cfg, in_dim: int, num_classes: int) -> dict:
-    nets = {"additive": AdditiveLayer(num_classes, label_init=cfg.label_init)}
+    nets = {"additive": AdditiveLayer(num_classes, label_init=cfg.label_init,
+                                      categorical=cfg.latent == "categorical")}
     if cfg.quality_dim > 0:
         nets["contrastive"] = ContrastiveLayer(num_classes, cfg.quality_dim)
     if cfg.prior_judgement == "separate":
@@ -26,5 +26,5 @@ def guide(nets, batch, hp, cfg):
     loc = scale = None
     if cfg.quality_dim > 0:
         contrastive = pyro.module("contrastive", nets["contrastive"])
-        loc, scale = contrastive(torch.sigmoid(p_logits)[batch.ann_item], batch.labels)
+        loc, scale = contrastive(class_probs(cfg, p_logits)[batch.ann_item], batch.labels)
     sample_latents(batch, hp, cfg, y_logits, loc, scale)
