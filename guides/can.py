@@ -2,15 +2,15 @@
 for q(y | x, ỹ) and the contrastive layer for one q(z | x, ỹ_r) per annotation."""
 from __future__ import annotations
 
-import torch
 
 from pyro_can.nets import AdditiveLayer, ContrastiveLayer, input_net
 
-from .latents import prior_judgement, sample_latents
+from .latents import class_probs, prior_judgement, sample_latents
 
 
 def build(cfg, in_dim: int, num_classes: int) -> dict:
-    nets = {"additive": AdditiveLayer(num_classes, label_init=cfg.label_init)}
+    nets = {"additive": AdditiveLayer(num_classes, label_init=cfg.label_init,
+                                      categorical=cfg.latent == "categorical")}
     if cfg.quality_dim > 0:
         nets["contrastive"] = ContrastiveLayer(num_classes, cfg.quality_dim)
     if cfg.prior_judgement == "separate":
@@ -25,5 +25,5 @@ def guide(nets, batch, hp, cfg):
     loc = scale = None
     if cfg.quality_dim > 0:
         contrastive = nets["contrastive"]
-        loc, scale = contrastive(torch.sigmoid(p_logits)[batch.ann_item], batch.labels)
+        loc, scale = contrastive(class_probs(cfg, p_logits)[batch.ann_item], batch.labels)
     sample_latents(batch, hp, cfg, y_logits, loc, scale)

@@ -2,7 +2,7 @@
 
 The regularizer λ·(H(q(y)) + H(q(z))) is added to the loss as a guide factor (a guide factor's
 value is added to the loss); minimizing it makes the posteriors confident. H(q(y)) is the
-closed-form Bernoulli entropy, H(q(z)) the Normal one.
+closed-form Bernoulli (or, for a categorical y, categorical) entropy, H(q(z)) the Normal one.
 """
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import pyro.distributions as dist
 import torch
 from pyro import poutine
 
-from pyro_can.distributions import ConcreteBernoulli
 
 
 def prior_judgement(nets, batch, cfg) -> torch.Tensor:
@@ -23,6 +22,11 @@ def prior_judgement(nets, batch, cfg) -> torch.Tensor:
     return logits if cfg.prior == "uniform" else logits.detach()
 
 
+def class_probs(cfg, logits: torch.Tensor) -> torch.Tensor:
+    """The prior judgement as probabilities: softmax for a categorical y, sigmoid otherwise."""
+    return torch.softmax(logits, -1) if cfg.categorical_y else torch.sigmoid(logits)
+
+
 def sample_latents(batch, hp, cfg, y_logits, z_loc=None, z_scale=None):
     from pyro_can.models.can import elbo_weight
 
@@ -31,11 +35,14 @@ def sample_latents(batch, hp, cfg, y_logits, z_loc=None, z_scale=None):
 
 
 def _sample_latents(batch, hp, cfg, y_logits, z_loc, z_scale):
+    from pyro_can.models.can import y_dist
+
     tau = torch.as_tensor(hp.tau, dtype=y_logits.dtype, device=y_logits.device)
     with pyro.plate("items", batch.num_items, subsample=batch.item_idx):
-        pyro.sample("y", ConcreteBernoulli(tau, logits=y_logits).to_event(1))
+        qy = y_dist(cfg, tau, y_logits)
+        pyro.sample("y", qy)
         if hp.lam:
-            entropy_y = dist.Bernoulli(logits=y_logits).entropy().sum(-1)
+            entropy_y = qy.entropy()
             pyro.factor("mi_y", hp.lam * entropy_y, has_rsample=True)
     if cfg.quality_dim == 0:
         return

@@ -1,6 +1,8 @@
 """CAN's generative model (Yao et al., Sec. III-A).
 
     y_i  ~ Bernoulli(sigmoid f_θ(x_i))          per class, relaxed at temperature τ for training
+           (``--latent categorical``: y_i ~ Categorical(softmax f_θ(x_i)), one class per item,
+           relaxed to the simplex; the default for single-label data)
     z_ir ~ Normal(0, I_K)                        one quality vector per annotation r of item i
     ỹ_ir ~ Bernoulli(decoder(y_i, z_ir))         observed
 
@@ -14,7 +16,7 @@ import torch
 from pyro import poutine
 from torch.nn import functional as F
 
-from pyro_can.distributions import ConcreteBernoulli
+from pyro_can.distributions import ConcreteBernoulli, ConcreteCategorical
 from pyro_can.nets import Decoder, input_net
 
 
@@ -57,21 +59,39 @@ def model(nets, batch, hp, cfg):
     k = cfg.quality_dim
     with poutine.scale(scale=elbo_weight(hp, cfg)):
         with pyro.plate("items", batch.num_items, subsample=batch.item_idx):
-            y = pyro.sample("y", ConcreteBernoulli(tau, logits=prior_logits).to_event(1))
+            y = pyro.sample("y", y_dist(cfg, tau, prior_logits))
         with pyro.plate("annotations", batch.num_annotations, subsample=batch.ann_idx):
             z = None
             if k > 0:
                 with poutine.scale(scale=cfg.kl_z_weight):
                     z = pyro.sample("z", dist.Normal(logits.new_zeros(k), 1.0).to_event(1))
-            pyro.sample("ytilde",
-                        dist.Bernoulli(logits=decoder(y[batch.ann_item], z)).to_event(1),
+            pyro.sample("ytilde", ytilde_dist(cfg, decoder(y[batch.ann_item], z)),
                         obs=batch.labels)
     if hp.alpha < 1.0:
         with pyro.plate("annotations_ce", batch.num_annotations, subsample=batch.ann_idx):
-            pyro.factor("warmup_ce", -(1.0 - hp.alpha) * warmup_ce(logits, batch))
+            pyro.factor("warmup_ce", -(1.0 - hp.alpha) * warmup_ce(logits, batch, cfg))
 
 
-def warmup_ce(logits, batch):
-    """Eq. 7's cross-entropy of the classifier against each noisy label, per annotation."""
+def y_dist(cfg, tau, logits):
+    """The relaxed clean-label distribution of one item: per-class Bernoullis, or one categorical
+    (``cfg.categorical_y``). Both carry the closed-form KL of their discrete counterparts."""
+    if cfg.categorical_y:
+        return ConcreteCategorical(tau, logits=logits)
+    return ConcreteBernoulli(tau, logits=logits).to_event(1)
+
+
+def ytilde_dist(cfg, logits):
+    """p(ỹ | y, z) from the decoder's logits: per-class Bernoullis, or one categorical over the
+    answered class (``--ytilde-likelihood categorical``, single-label answers)."""
+    if cfg.ytilde_likelihood == "categorical":
+        return dist.OneHotCategorical(logits=logits)
+    return dist.Bernoulli(logits=logits).to_event(1)
+
+
+def warmup_ce(logits, batch, cfg=None):
+    """Eq. 7's cross-entropy of the classifier against each noisy label, per annotation: softmax
+    cross-entropy when y is categorical, per-class binary cross-entropy otherwise."""
+    if cfg is not None and cfg.categorical_y:
+        return -(batch.labels * torch.log_softmax(logits[batch.ann_item], -1)).sum(-1)
     return F.binary_cross_entropy_with_logits(
         logits[batch.ann_item], batch.labels, reduction="none").sum(-1)

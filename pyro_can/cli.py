@@ -43,6 +43,11 @@ HELP = {
     "prior": "p(y): classifier or uniform",
     "decoder": "p(ỹ|y,z) network: mlp or linear",
     "prior_judgement": "guide's p: shared (classifier, no gradient) or separate f_φ",
+    "latent": "CAN's clean label y: bernoulli (per class, sigmoid scores), categorical (one "
+              "class: softmax classifier and scores, closed-form categorical KL; single-label "
+              "data) or auto (categorical for single-label data)",
+    "ytilde_likelihood": "p(ỹ|y,z): categorical (one answered class), bernoulli (per class) or "
+                         "auto (as --latent)",
     "quality_dim": "K, dimensions of the quality embedding z (0 removes z)",
     "kl_z_weight": "weight of KL(q(z)||p(z))",
     "hidden": "classifier hidden widths",

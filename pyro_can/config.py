@@ -33,6 +33,8 @@ class Config:
     prior: str = "classifier"  # classifier | uniform
     decoder: str = "mlp"  # mlp | linear
     prior_judgement: str = "shared"  # shared | separate
+    latent: str = "bernoulli"  # bernoulli | categorical | auto (categorical for single-label data)
+    ytilde_likelihood: str = "auto"  # categorical | bernoulli | auto (follows --latent)
     quality_dim: int = 4
     copy_init: float = 2.0  # decoder's initial log-odds that ỹ_c follows y_c
     label_init: float = 2.0  # additive layer's initial weight of the evidence from ỹ
@@ -69,6 +71,29 @@ class Config:
     @property
     def hidden_sizes(self) -> tuple[int, ...]:
         return tuple(int(h) for h in str(self.hidden).split(",") if h.strip())
+
+    def resolve_latent(self, single_label: bool) -> "Config":
+        """This config with ``latent``/``ytilde_likelihood`` made explicit for a data set: ``auto``
+        is ``categorical`` for single-label data and ``bernoulli`` otherwise; methods without
+        latent variables always get ``bernoulli`` (their per-class sigmoid scores)."""
+        from . import registry
+
+        latent = self.latent
+        if not registry.METHODS[self.method].latent:
+            latent = "bernoulli"
+        elif latent == "auto":
+            latent = "categorical" if single_label else "bernoulli"
+        elif latent == "categorical" and not single_label:
+            raise PyroCanError("--latent categorical needs single-label data")
+        lik = latent if self.ytilde_likelihood == "auto" else self.ytilde_likelihood
+        if lik == "categorical" and not single_label:
+            raise PyroCanError("--ytilde-likelihood categorical needs single-label data")
+        return dataclasses.replace(self, latent=latent, ytilde_likelihood=lik)
+
+    @property
+    def categorical_y(self) -> bool:
+        """y is one class (softmax classifier, categorical q); needs ``resolve_latent`` first."""
+        return self.latent == "categorical"
 
     def resolved_noise_rate(self) -> float:
         return (0.4 if self.data == "digits" else 0.0) if self.noise_rate is None else self.noise_rate

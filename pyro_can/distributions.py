@@ -8,7 +8,8 @@ classifier to chance. Registering the closed-form KL on this subclass lets Pyro'
 """
 from __future__ import annotations
 
-from pyro.distributions import Bernoulli, RelaxedBernoulli
+import torch
+from pyro.distributions import Bernoulli, Categorical, RelaxedBernoulli, RelaxedOneHotCategorical
 from pyro.distributions.kl import register_kl
 from torch.nn import functional as F
 
@@ -35,3 +36,26 @@ def bernoulli_kl_from_logits(q_logits, p_logits):
 @register_kl(ConcreteBernoulli, ConcreteBernoulli)
 def _kl_concrete_concrete(q, p):
     return bernoulli_kl_from_logits(q.logits, p.logits)
+
+
+class ConcreteCategorical(RelaxedOneHotCategorical):
+    """RelaxedOneHotCategorical(temperature, logits) (Gumbel-softmax samples on the simplex) whose
+    ``kl_divergence`` to another one and ``entropy`` are those of the underlying categorical: the
+    clean label of a single-label item is one class, and the posterior over it sums to one."""
+
+    def as_categorical(self) -> Categorical:
+        return Categorical(logits=self.logits)
+
+    def entropy(self):
+        return self.as_categorical().entropy()
+
+
+def categorical_kl_from_logits(q_logits, p_logits):
+    """KL(Categorical(softmax q) ‖ Categorical(softmax p)) over the last dimension."""
+    log_q = torch.log_softmax(q_logits, -1)
+    return (log_q.exp() * (log_q - torch.log_softmax(p_logits, -1))).sum(-1)
+
+
+@register_kl(ConcreteCategorical, ConcreteCategorical)
+def _kl_concrete_categorical(q, p):
+    return categorical_kl_from_logits(q.logits, p.logits)

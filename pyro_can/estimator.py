@@ -45,7 +45,7 @@ from .config import Config
 from .data import Dataset, one_hot, validation_split
 from .errors import PyroCanError, RunFolderError
 from .posterior import answer_trust, posterior
-from .train import Trainer, TrainingSet, build_nets, predict_logits, resolve_device
+from .train import Trainer, TrainingSet, build_nets, class_scores, predict_logits, resolve_device
 
 #: Config fields that say where the data comes from; the estimator gets arrays instead.
 DATA_SOURCE_FIELDS = ("data", "path", "noise_rate", "test_fraction", "train_fraction", "root",
@@ -62,7 +62,7 @@ class _ArrayTrainer(Trainer):
     def evaluate(self) -> dict:
         if self.val is None:
             return {}
-        scores = torch.sigmoid(torch.as_tensor(self.predict_logits(self.val.x_train))).numpy()
+        scores = class_scores(self.cfg, self.predict_logits(self.val.x_train))
         return metrics.score(self.val.item_labels(), scores, self.val.class_names,
                              self.val.single_label, prefix="val_noisy_")
 
@@ -247,8 +247,8 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
             result = trainer.run()
             # the guide is amortized: read q(y | x, ỹ) for every item, validation items included
             post = posterior(SimpleNamespace(
-                cfg=cfg, data=data, train_set=TrainingSet(data, trainer.device), nets=trainer.nets,
-                guide=trainer.guide, device=trainer.device))
+                cfg=trainer.cfg, data=data, train_set=TrainingSet(data, trainer.device),
+                nets=trainer.nets, guide=trainer.guide, device=trainer.device))
         for p in trainer.nets.parameters():  # Pyro's param store tags them with weakrefs,
             p.__dict__.pop("unconstrained", None)  # which would make the estimator unpicklable
         for name, value in learned.items():
@@ -339,9 +339,11 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
         return predict_logits(classifier, np.require(X, np.float32, ["C", "W"]), device)
 
     def predict_scores(self, X) -> np.ndarray:
-        """The classifier's own per-class sigmoid scores, shape (n_samples, n_classes): what the
-        CLI's metrics rank. For multi-label data these are ``predict_proba``."""
-        return _sigmoid(self._logits(X))
+        """The classifier's own per-class scores, shape (n_samples, n_classes): what the CLI's
+        metrics rank (sigmoid; softmax when CAN's y is categorical). For multi-label data these
+        are ``predict_proba``."""
+        cfg = self.config_.resolve_latent(single_label=not self.multi_label_)
+        return class_scores(cfg, self._logits(X)).astype(np.float64)
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, shape (n_samples, n_classes).
@@ -433,7 +435,8 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
         if meta.get("feature_names_in") is not None:
             est.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
         with _private_global_state():  # building nets draws initial weights from torch's RNG
-            est.nets_ = build_nets(cfg, est.n_features_in_, len(est.classes_)).to(device)
+            est.nets_ = build_nets(cfg.resolve_latent(not est.multi_label_), est.n_features_in_,
+                                   len(est.classes_)).to(device)
         est.nets_.load_state_dict(state["nets"])
         est._checkpoint = state
         est.history_ = list(state["history"])

@@ -78,12 +78,15 @@ class AdditiveLayer(nn.Module):
     ``g2`` is summed over an item's annotations, so several crowd answers add their evidence as
     independent observations would. A per-class residual ``a·logit(p) + b·(2ỹ-1)`` is added to h's
     output: with it the layer can represent the exact Bayes posterior for symmetric label noise
-    (prior log-odds plus a likelihood ratio per answer) from the first step, which keeps q anchored
+    (prior log-odds plus a likelihood ratio per answer; for a categorical y the same sum is the
+    posterior's softmax logits) from the first step, which keeps q anchored
     to ỹ while the MLP part learns the rest.
     """
 
-    def __init__(self, num_classes: int, hidden: int = 128, label_init: float = 2.0):
+    def __init__(self, num_classes: int, hidden: int = 128, label_init: float = 2.0,
+                 categorical: bool = False):
         super().__init__()
+        self.categorical = categorical  # p enters g1 as softmax (categorical y) or sigmoid probs
         self.g1 = nn.Linear(num_classes, hidden)
         self.g2 = nn.Linear(num_classes, hidden, bias=False)
         self.h = nn.Sequential(nn.ReLU(), nn.Linear(hidden, num_classes))
@@ -92,7 +95,7 @@ class AdditiveLayer(nn.Module):
 
     def forward(self, prior_logits: torch.Tensor, labels: torch.Tensor, ann_item: torch.Tensor):
         """``labels`` holds one row per annotation; ``ann_item`` maps each row to its item."""
-        p = torch.sigmoid(prior_logits)
+        p = torch.softmax(prior_logits, -1) if self.categorical else torch.sigmoid(prior_logits)
         evidence = torch.zeros(p.shape[0], self.g2.out_features, dtype=p.dtype, device=p.device)
         evidence = evidence.index_add(0, ann_item, self.g2(labels))
         signed = torch.zeros_like(p).index_add(0, ann_item, 2.0 * labels - 1.0)

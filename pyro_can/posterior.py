@@ -30,12 +30,16 @@ def posterior(trainer, chunk: int = 4096) -> dict:
             items = torch.arange(start, min(start + chunk, ts.num_items), device=trainer.device)
             batch = ts.batch(items)
             logits = batch.logits(trainer.nets["classifier"])
-            prior.append(torch.sigmoid(logits).cpu())
+            categorical = trainer.cfg.categorical_y
+            probs = torch.softmax(logits, -1) if categorical else torch.sigmoid(logits)
+            prior.append(probs.cpu())
             if not latent:
                 q_y.append(prior[-1])
                 continue
             tr = poutine.trace(trainer.guide).get_trace(batch, StepParams(lam=0.0))
-            q_y.append(torch.sigmoid(tr.nodes["y"]["fn"].base_dist.logits).cpu())
+            fn = tr.nodes["y"]["fn"]
+            q_y.append((torch.softmax(fn.logits, -1) if categorical
+                        else torch.sigmoid(fn.base_dist.logits)).cpu())
             if "z" in tr.nodes:
                 fn = tr.nodes["z"]["fn"].base_dist
                 z_loc.append(fn.loc.cpu())

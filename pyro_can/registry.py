@@ -46,6 +46,7 @@ WARMUP_SCOPES = ("classifier", "all")
 PRIORS = ("classifier", "uniform")
 DECODERS = ("mlp", "linear")
 PRIOR_JUDGEMENTS = ("shared", "separate")
+LATENTS = ("auto", "categorical", "bernoulli")
 CROWD_MODES = ("model", "majority", "repeat", "dawid-skene")
 ELBOS = {
     "meanfield": pyro.infer.TraceMeanField_ELBO,
@@ -78,6 +79,8 @@ def check_names(cfg) -> None:
     lookup("data set", DATA, cfg.data)
     lookup("bootstrap kind", BOOTSTRAP_KINDS, cfg.bootstrap)
     lookup("warm-up scope", WARMUP_SCOPES, cfg.warmup_scope)
+    lookup("latent type", LATENTS, cfg.latent)
+    lookup("ỹ likelihood", LATENTS, cfg.ytilde_likelihood)
 
 
 def model_and_guide(cfg):

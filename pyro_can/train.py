@@ -100,6 +100,13 @@ def predict_logits(classifier: torch.nn.Module, x, device, batch_size: int = 409
     return torch.cat(out).numpy() if out else np.zeros((0, 0), dtype=np.float32)
 
 
+def class_scores(cfg: Config, logits: np.ndarray) -> np.ndarray:
+    """Per-class scores the metrics rank: softmax of the logits when the classifier is a
+    categorical y's prior (``cfg.categorical_y``), per-class sigmoid otherwise."""
+    t = torch.as_tensor(logits)
+    return (torch.softmax(t, -1) if cfg.categorical_y else torch.sigmoid(t)).numpy()
+
+
 @torch.no_grad()
 def elbo_terms(model, guide, batch: Batch, hp: StepParams) -> dict:
     """Per-item ELBO terms from one trace: reconstruction log-likelihood, closed-form KL of y and
@@ -143,6 +150,7 @@ class Trainer:
     resumable at epoch boundaries with identical results."""
 
     def __init__(self, cfg: Config, data: Dataset, val: Dataset | None = None):
+        cfg = cfg.resolve_latent(data.single_label)  # --latent auto -> categorical | bernoulli
         self.cfg, self.data, self.val = cfg, data, val
         self.device = resolve_device(cfg.device)
         pyro.set_rng_seed(cfg.seed)
@@ -223,13 +231,12 @@ class Trainer:
         return value
 
     def evaluate(self) -> dict:
-        scores = torch.sigmoid(torch.as_tensor(self.predict_logits(self.data.x_test))).numpy()
+        scores = class_scores(self.cfg, self.predict_logits(self.data.x_test))
         out = metrics.score(self.data.y_test, scores, self.data.class_names,
                             self.data.single_label)
         out["collapsed"] = metrics.collapsed(scores)
         if self.val is not None:
-            v = torch.sigmoid(torch.as_tensor(self.predict_logits(self.val.x_train,
-                                                                  "train"))).numpy()
+            v = class_scores(self.cfg, self.predict_logits(self.val.x_train, "train"))
             out.update(metrics.score(self.val.item_labels(), v, self.val.class_names,
                                      self.val.single_label, prefix="val_noisy_"))
         return out
