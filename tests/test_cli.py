@@ -101,6 +101,15 @@ def test_bad_options(cli, tmp_path, args, message):
     assert not out.exists()
 
 
+def test_categorical_latent_needs_single_label_data(cli, tmp_path, good_arrays):
+    multi = (good_arrays["X"][:, :3] > 0).astype(np.float32)  # several classes on per row
+    path = _npz(tmp_path / "m.npz", X=good_arrays["X"], Y=multi)
+    code, _, err = cli("fit", "--data", "npz", "--path", path, "--latent", "categorical",
+                       "--epochs", "1", "--out", tmp_path / "run")
+    assert code == 2 and "error: --latent categorical needs single-label data" in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_existing_run_needs_overwrite(cli, tmp_path):
     out = tmp_path / "run"
     assert cli("fit", "--epochs", "1", "--method", "plain", "--out", out)[0] == 0
