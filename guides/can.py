@@ -2,10 +2,10 @@
 for q(y | x, ỹ) and the contrastive layer for one q(z | x, ỹ_r) per annotation."""
 from __future__ import annotations
 
-
+from pyro_can.distributions import class_probs
 from pyro_can.nets import AdditiveLayer, ContrastiveLayer, input_net
 
-from .latents import class_probs, prior_judgement, sample_latents
+from .latents import prior_judgement, sample_latents
 
 
 def build(cfg, in_dim: int, num_classes: int) -> dict:

@@ -22,11 +22,6 @@ def prior_judgement(nets, batch, cfg) -> torch.Tensor:
     return logits if cfg.prior == "uniform" else logits.detach()
 
 
-def class_probs(cfg, logits: torch.Tensor) -> torch.Tensor:
-    """The prior judgement as probabilities: softmax for a categorical y, sigmoid otherwise."""
-    return torch.softmax(logits, -1) if cfg.categorical_y else torch.sigmoid(logits)
-
-
 def sample_latents(batch, hp, cfg, y_logits, z_loc=None, z_scale=None):
     from pyro_can.models.can import elbo_weight
 

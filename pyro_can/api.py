@@ -47,7 +47,7 @@ def fit(cfg: Config, out: str | Path | None = None, overwrite: bool = False,
     trainer = Trainer(cfg, data, val)
     run_dir = None
     if out is not None:  # under torchrun every rank checks the folder, then rank 0 writes it
-        run_dir = runs.prepare(out, overwrite=overwrite, create=not distributed.active())
+        run_dir = runs.prepare(out, overwrite=overwrite, create=False)
         distributed.barrier()
         if distributed.is_main():
             runs.prepare(out, overwrite=overwrite)

@@ -59,3 +59,9 @@ def categorical_kl_from_logits(q_logits, p_logits):
 @register_kl(ConcreteCategorical, ConcreteCategorical)
 def _kl_concrete_categorical(q, p):
     return categorical_kl_from_logits(q.logits, p.logits)
+
+
+def class_probs(cfg, logits: torch.Tensor) -> torch.Tensor:
+    """Per-class probabilities of the clean label from logits: softmax for a categorical y
+    (``cfg.categorical_y``), per-class sigmoid otherwise."""
+    return torch.softmax(logits, -1) if cfg.categorical_y else torch.sigmoid(logits)

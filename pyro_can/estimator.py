@@ -32,7 +32,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
-import pyro
 import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -69,11 +68,10 @@ class _ArrayTrainer(Trainer):
 
 @contextlib.contextmanager
 def _private_global_state():
-    """``Trainer`` seeds Python's, NumPy's and torch's global RNGs and clears Pyro's param store;
-    give the caller's back afterwards, so fitting an estimator has no effect outside it."""
+    """``Trainer`` seeds Python's, NumPy's and torch's global RNGs; give the caller's back
+    afterwards, so fitting an estimator has no effect outside it."""
     states = (random.getstate(), np.random.get_state(), torch.get_rng_state(),
-              torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-              pyro.get_param_store().get_state())
+              torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
     try:
         yield
     finally:
@@ -82,8 +80,6 @@ def _private_global_state():
         torch.set_rng_state(states[2])
         if states[3] is not None:
             torch.cuda.set_rng_state_all(states[3])
-        pyro.clear_param_store()
-        pyro.get_param_store().set_state(states[4])
 
 
 def _init_from_config(**defaults):
@@ -249,8 +245,6 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
             post = posterior(SimpleNamespace(
                 cfg=trainer.cfg, data=data, train_set=TrainingSet(data, trainer.device),
                 nets=trainer.nets, guide=trainer.guide, device=trainer.device))
-        for p in trainer.nets.parameters():  # Pyro's param store tags them with weakrefs,
-            p.__dict__.pop("unconstrained", None)  # which would make the estimator unpicklable
         for name, value in learned.items():
             setattr(self, name, value)
         self.config_ = cfg

@@ -8,6 +8,7 @@ from pyro import poutine
 
 from . import registry
 from .batch import StepParams
+from .distributions import class_probs
 
 
 @torch.no_grad()
@@ -30,16 +31,14 @@ def posterior(trainer, chunk: int = 4096) -> dict:
             items = torch.arange(start, min(start + chunk, ts.num_items), device=trainer.device)
             batch = ts.batch(items)
             logits = batch.logits(trainer.nets["classifier"])
-            categorical = trainer.cfg.categorical_y
-            probs = torch.softmax(logits, -1) if categorical else torch.sigmoid(logits)
-            prior.append(probs.cpu())
+            prior.append(class_probs(trainer.cfg, logits).cpu())
             if not latent:
                 q_y.append(prior[-1])
                 continue
             tr = poutine.trace(trainer.guide).get_trace(batch, StepParams(lam=0.0))
-            fn = tr.nodes["y"]["fn"]
-            q_y.append((torch.softmax(fn.logits, -1) if categorical
-                        else torch.sigmoid(fn.base_dist.logits)).cpu())
+            fn = tr.nodes["y"]["fn"]  # ConcreteCategorical, or Independent(ConcreteBernoulli)
+            q_logits = fn.logits if trainer.cfg.categorical_y else fn.base_dist.logits
+            q_y.append(class_probs(trainer.cfg, q_logits).cpu())
             if "z" in tr.nodes:
                 fn = tr.nodes["z"]["fn"].base_dist
                 z_loc.append(fn.loc.cpu())

@@ -23,6 +23,7 @@ from . import distributed, metrics, registry
 from .batch import Batch, StepParams
 from .config import Config
 from .data import Dataset
+from .distributions import class_probs
 from .errors import DataError, TrainingError
 from .objective import Program
 from .schedules import step_params
@@ -69,8 +70,8 @@ class TrainingSet:
         if x is None:
             x = self.x[items]
             if self.pixels is not None:
-                rows = self.pixels.chunks(x.cpu().numpy(), "train")
-                x = torch.cat(list(self.pixels.batches("train", rows, "centre"))).to(items.device)
+                x = torch.cat(list(self.pixels.predict_batches(x.cpu().numpy(), "train")))
+                x = x.to(items.device)
         if self.identity:
             ann, ann_item = items, torch.arange(len(items), device=items.device)
         else:
@@ -80,9 +81,6 @@ class TrainingSet:
             ann_item = torch.arange(len(items), device=items.device).unsqueeze(1).expand_as(rows)[keep]
         return Batch(x=x, labels=self.labels[ann], ann_item=ann_item, item_idx=items,
                      ann_idx=ann, num_items=self.num_items, num_annotations=self.num_annotations)
-
-    def full(self) -> Batch:
-        return self.batch(torch.arange(self.num_items, device=self.x.device))
 
 
 @torch.no_grad()
@@ -94,7 +92,7 @@ def predict_logits(classifier: torch.nn.Module, x, device, batch_size: int = 409
     if pixels is None:
         batches = (torch.as_tensor(x[i:i + batch_size]) for i in range(0, len(x), batch_size))
     else:
-        batches = pixels.batches(split, pixels.chunks(x, split), pixels.predict_view(split))
+        batches = pixels.predict_batches(x, split)
     out = [classifier(b.to(device, non_blocking=True)).float().cpu() for b in batches]
     classifier.train()
     return torch.cat(out).numpy() if out else np.zeros((0, 0), dtype=np.float32)
@@ -103,8 +101,7 @@ def predict_logits(classifier: torch.nn.Module, x, device, batch_size: int = 409
 def class_scores(cfg: Config, logits: np.ndarray) -> np.ndarray:
     """Per-class scores the metrics rank: softmax of the logits when the classifier is a
     categorical y's prior (``cfg.categorical_y``), per-class sigmoid otherwise."""
-    t = torch.as_tensor(logits)
-    return (torch.softmax(t, -1) if cfg.categorical_y else torch.sigmoid(t)).numpy()
+    return class_probs(cfg, torch.as_tensor(logits)).numpy()
 
 
 @torch.no_grad()
@@ -154,7 +151,6 @@ class Trainer:
         self.cfg, self.data, self.val = cfg, data, val
         self.device = resolve_device(cfg.device)
         pyro.set_rng_seed(cfg.seed)
-        pyro.clear_param_store()
         self.model_mod, self.guide_mod = registry.model_and_guide(cfg)
         if cfg.end_to_end and data.pixels is None:
             raise DataError(f"--arch {cfg.arch}: --data {cfg.data} holds feature vectors, not "
@@ -247,7 +243,7 @@ class Trainer:
                               pixels=self.data.pixels, split=split)
 
     def run(self, on_epoch: Callable[["Trainer", dict], None] | None = None) -> FitResult:
-        cfg = self.cfg
+        cfg, ev = self.cfg, None
         while self.epoch < cfg.epochs:
             start = time.perf_counter()
             loss = self.train_epoch()
@@ -263,7 +259,7 @@ class Trainer:
                 self.history.append(record)
                 if on_epoch is not None:
                     on_epoch(self, record)
-        final = self.final_metrics() if distributed.is_main() else {}
+        final = self.final_metrics(ev) if distributed.is_main() else {}
         return FitResult(cfg, self.nets, self.history, final)
 
     def diagnose(self, hp: StepParams) -> dict:
@@ -274,8 +270,10 @@ class Trainer:
         items = torch.arange(min(self.train_set.num_items, cap), device=self.device)
         return elbo_terms(self.model, self.guide, self.train_set.batch(items), hp)
 
-    def final_metrics(self) -> dict:
-        out = self.evaluate()
+    def final_metrics(self, ev: dict | None = None) -> dict:
+        """``ev``: the last epoch's evaluation, when there was one (the weights have not changed
+        since, so the test set is not scored twice)."""
+        out = dict(ev) if ev is not None else self.evaluate()
         out.update({"method": self.cfg.method, "noise_rate": self.cfg.resolved_noise_rate(),
                     "epochs": self.epoch, "seconds": round(self.seconds, 3),
                     "processes": distributed.world_size(),

@@ -28,28 +28,28 @@ class Pixels:
     workers: int = 0
     pin_memory: bool = False
 
-    def loader(self, split: str, rows: list[list[int]], view: str):
-        """Batches of images: ``rows[k]`` lists the rows of the k-th batch."""
-        paths = self.train_paths if split == "train" else self.test_paths
-        data = ImageFiles(paths, backbones.VIEWS[view](), backbones.VIEW_SHAPES[view])
-        return torch.utils.data.DataLoader(data, batch_sampler=rows, num_workers=self.workers,
-                                           pin_memory=self.pin_memory)
+    def paths(self, split: str) -> list[str]:
+        return self.train_paths if split == "train" else self.test_paths
 
     def batches(self, split: str, rows: list[list[int]], view: str):
-        """Image tensors of each batch in ``rows``, in order; an unreadable image raises one
-        DataError naming its file."""
-        paths = self.train_paths if split == "train" else self.test_paths
-        for x, idx, errors in self.loader(split, rows, view):
+        """Image tensors of each batch in ``rows`` (``rows[k]``: the rows of the k-th batch), in
+        order, read ahead by the DataLoader's workers; an unreadable image raises one DataError
+        naming its file."""
+        paths = self.paths(split)
+        data = ImageFiles(paths, backbones.VIEWS[view](), backbones.VIEW_SHAPES[view])
+        loader = torch.utils.data.DataLoader(data, batch_sampler=rows, num_workers=self.workers,
+                                             pin_memory=self.pin_memory)
+        for x, idx, errors in loader:
             raise_unreadable(paths, idx, errors)
             yield x
 
-    def predict_view(self, split: str) -> str:
-        return self.test_view if split == "test" else "centre"
-
-    def chunks(self, rows: np.ndarray, split: str) -> list[list[int]]:
-        size = PREDICT_BATCH[self.predict_view(split)]
+    def predict_batches(self, rows: np.ndarray, split: str):
+        """``rows`` of ``split`` in chunks, through the prediction view: the centre crop, or the
+        six crops (``--test-crops 6``) for test images."""
+        view = self.test_view if split == "test" else "centre"
+        size = PREDICT_BATCH[view]
         rows = [int(r) for r in np.asarray(rows).reshape(-1)]
-        return [rows[i:i + size] for i in range(0, len(rows), size)]
+        return self.batches(split, [rows[i:i + size] for i in range(0, len(rows), size)], view)
 
 
 def check_readable(paths: list[str]) -> None:
