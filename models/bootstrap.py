@@ -2,8 +2,9 @@
 bootstrapping", 2014): the classifier is trained on β·ỹ + (1 − β)·prediction, soft (the predicted
 probabilities) or hard (the predicted label). β = 1 is the plain net.
 
-Difference from the original: per-class sigmoid cross-entropy instead of softmax; "hard" takes the
-arg-max class for single-label data and a 0.5 threshold for multi-label data. The prediction is a
+With a softmax classifier (``--latent categorical``, single-label data) this is the original's
+softmax cross-entropy; otherwise per-class sigmoid cross-entropy, where "hard" takes a 0.5
+threshold for multi-label data. The prediction is a
 constant target (no gradient through it), as in the paper's EM reading.
 """
 from __future__ import annotations
@@ -19,8 +20,9 @@ def build(cfg, in_dim: int, num_classes: int) -> dict:
     return {"classifier": input_net(cfg, in_dim, num_classes)}
 
 
-def prediction_target(logits: torch.Tensor, kind: str, single_label: bool) -> torch.Tensor:
-    probs = torch.sigmoid(logits.detach())
+def prediction_target(logits: torch.Tensor, kind: str, single_label: bool,
+                      softmax: bool = False) -> torch.Tensor:
+    probs = torch.softmax(logits.detach(), -1) if softmax else torch.sigmoid(logits.detach())
     if kind == "soft":
         return probs
     if single_label:
@@ -33,7 +35,10 @@ def model(nets, batch, hp, cfg):
     logits = batch.logits(classifier)[batch.ann_item]
     single = bool((batch.labels.sum(-1) == 1).all())
     target = cfg.beta * batch.labels + (1 - cfg.beta) * prediction_target(
-        logits, cfg.bootstrap, single)
+        logits, cfg.bootstrap, single, cfg.categorical_y)
     with pyro.plate("annotations", batch.num_annotations, subsample=batch.ann_idx):
-        nll = F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(-1)
+        if cfg.categorical_y:
+            nll = -(target * torch.log_softmax(logits, -1)).sum(-1)
+        else:
+            nll = F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(-1)
         pyro.factor("ytilde", -nll)

@@ -16,7 +16,8 @@ import torch
 from pyro import poutine
 from torch.nn import functional as F
 
-from pyro_can.distributions import ConcreteBernoulli, ConcreteCategorical
+from pyro_can.anchors import evidence_weights, label_reliability
+from pyro_can.distributions import ConcreteBernoulli, ConcreteCategorical, label_dist
 from pyro_can.nets import Decoder, input_net
 
 
@@ -65,7 +66,7 @@ def model(nets, batch, hp, cfg):
             if k > 0:
                 with poutine.scale(scale=cfg.kl_z_weight):
                     z = pyro.sample("z", dist.Normal(logits.new_zeros(k), 1.0).to_event(1))
-            pyro.sample("ytilde", ytilde_dist(cfg, decoder(y[batch.ann_item], z)),
+            pyro.sample("ytilde", label_dist(cfg, decoder(y[batch.ann_item], z)),
                         obs=batch.labels)
     if hp.alpha < 1.0:
         with pyro.plate("annotations_ce", batch.num_annotations, subsample=batch.ann_idx):
@@ -80,14 +81,6 @@ def y_dist(cfg, tau, logits):
     return ConcreteBernoulli(tau, logits=logits).to_event(1)
 
 
-def ytilde_dist(cfg, logits):
-    """p(ỹ | y, z) from the decoder's logits: per-class Bernoullis, or one categorical over the
-    answered class (``--ytilde-likelihood categorical``, single-label answers)."""
-    if cfg.ytilde_likelihood == "categorical":
-        return dist.OneHotCategorical(logits=logits)
-    return dist.Bernoulli(logits=logits).to_event(1)
-
-
 def warmup_ce(logits, batch, cfg=None):
     """Eq. 7's cross-entropy of the classifier against each noisy label, per annotation: softmax
     cross-entropy when y is categorical, per-class binary cross-entropy otherwise."""
@@ -95,3 +88,26 @@ def warmup_ce(logits, batch, cfg=None):
         return -(batch.labels * torch.log_softmax(logits[batch.ann_item], -1)).sum(-1)
     return F.binary_cross_entropy_with_logits(
         logits[batch.ann_item], batch.labels, reduction="none").sum(-1)
+
+
+def handover(nets, scores, data, cfg) -> dict:
+    """Eq. 7's hand-over from ỹ to q (``--noise-init anchor``): start the decoder's identity path
+    and the additive layer's label term at the label reliability estimated from the warm
+    classifier's anchors (``pyro_can/anchors.py``). ``--noise-init fixed`` keeps
+    ``--copy-init``/``--label-init``. Returns the estimate, for the run's record."""
+    if cfg.noise_init != "anchor":
+        return {}
+    hit, false_alarm = label_reliability(scores, data.ann_item, data.ann_labels,
+                                         data.single_label)
+    decoder = nets["decoder"]
+    dev = decoder.copy_weight
+    as_t = lambda a: torch.as_tensor(a, dtype=dev.dtype, device=dev.device)  # noqa: E731
+    if cfg.ytilde_likelihood == "categorical":
+        decoder.set_reliability(as_t(evidence_weights(hit, false_alarm, True)), as_t(0.0 * hit))
+    else:
+        base = 0.5 * (torch.logit(as_t(hit)) + torch.logit(as_t(false_alarm)))
+        decoder.set_reliability(as_t(evidence_weights(hit, false_alarm, False)), base)
+    if "additive" in nets:
+        nets["additive"].set_label_evidence(
+            as_t(evidence_weights(hit, false_alarm, cfg.categorical_y)))
+    return {"label_hit": hit.tolist(), "label_false_alarm": false_alarm.tolist()}

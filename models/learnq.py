@@ -3,9 +3,10 @@ workshop 2015): a linear noise-adaptation layer Q on top of the classifier,
 p(ỹ_j | x) = Σ_i p(y_i | x) Q_ij, with Q row-stochastic and a trace penalty that pushes the noise
 into Q rather than into the classifier.
 
-Differences from the original: the classifier has per-class sigmoid outputs (multi-label is first
-class here), so the noisy-label probability is σ(f(x)) Q clamped to (0, 1) and observed per class;
-Q is parameterized by a row-wise softmax (row-stochastic by construction) instead of projected.
+With a softmax classifier (``--latent categorical``, single-label data) this is the original:
+p(ỹ | x) = softmax(f(x)) Q, one categorical per answer. Otherwise the classifier has per-class
+sigmoid outputs (multi-label is first class here), so the noisy-label probability is σ(f(x)) Q
+clamped to (0, 1) and observed per class. Q is parameterized by a row-wise softmax (row-stochastic by construction) instead of projected.
 """
 from __future__ import annotations
 
@@ -34,9 +35,14 @@ def build(cfg, in_dim: int, num_classes: int) -> dict:
 def model(nets, batch, hp, cfg):
     classifier = nets["classifier"]
     q = nets["noise_adaptation"].matrix()
-    probs = (torch.sigmoid(batch.logits(classifier)) @ q).clamp(1e-6, 1 - 1e-6)
+    logits = batch.logits(classifier)
     with pyro.plate("annotations", batch.num_annotations, subsample=batch.ann_idx):
-        pyro.sample("ytilde", dist.Bernoulli(probs=probs[batch.ann_item]).to_event(1),
-                    obs=batch.labels)
+        if cfg.categorical_y:
+            probs = torch.softmax(logits, -1) @ q
+            noisy = dist.OneHotCategorical(probs=probs[batch.ann_item])
+        else:
+            probs = (torch.sigmoid(logits) @ q).clamp(1e-6, 1 - 1e-6)
+            noisy = dist.Bernoulli(probs=probs[batch.ann_item]).to_event(1)
+        pyro.sample("ytilde", noisy, obs=batch.labels)
     # trace penalty, once per item of the data set (the plates scale the likelihood the same way)
     pyro.factor("trace_penalty", -cfg.learnq_trace * batch.num_items * torch.trace(q))

@@ -1,4 +1,5 @@
-"""The plain baseline (the paper's MLPN/ResnetN): the classifier trained on ỹ with per-class BCE.
+"""The plain baseline (the paper's MLPN/ResnetN): the classifier trained on ỹ with per-class BCE,
+or with softmax cross-entropy when the classifier is a softmax one (``--latent categorical``).
 
 Written as a Pyro model with no latent variables, so it runs through the same SVI loop and its
 loss is exactly the negative log-likelihood of the noisy labels. Several answers per item are
@@ -7,8 +8,8 @@ several observations of the same prediction.
 from __future__ import annotations
 
 import pyro
-import pyro.distributions as dist
 
+from pyro_can.distributions import label_dist
 from pyro_can.nets import input_net
 
 
@@ -20,5 +21,4 @@ def model(nets, batch, hp, cfg):
     classifier = nets["classifier"]
     logits = batch.logits(classifier)
     with pyro.plate("annotations", batch.num_annotations, subsample=batch.ann_idx):
-        pyro.sample("ytilde", dist.Bernoulli(logits=logits[batch.ann_item]).to_event(1),
-                    obs=batch.labels)
+        pyro.sample("ytilde", label_dist(cfg, logits[batch.ann_item]), obs=batch.labels)

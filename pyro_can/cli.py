@@ -43,13 +43,19 @@ HELP = {
     "prior": "p(y): classifier or uniform",
     "decoder": "p(ỹ|y,z) network: mlp or linear",
     "prior_judgement": "guide's p: shared (classifier, no gradient) or separate f_φ",
-    "latent": "CAN's clean label y: bernoulli (per class, sigmoid scores), categorical (one "
-              "class: softmax classifier and scores, closed-form categorical KL; single-label "
-              "data) or auto (categorical for single-label data)",
+    "latent": "the clean label y: bernoulli (per class, sigmoid classifier and scores), "
+              "categorical (one class: softmax classifier and scores, closed-form categorical "
+              "KL; single-label data) or auto (categorical for single-label data); the "
+              "baselines but ICNM follow it",
     "ytilde_likelihood": "p(ỹ|y,z): categorical (one answered class), bernoulli (per class) or "
                          "auto (as --latent)",
     "quality_dim": "K, dimensions of the quality embedding z (0 removes z)",
     "kl_z_weight": "weight of KL(q(z)||p(z))",
+    "copy_init": "decoder's initial half log-ratio that ỹ_c follows y_c",
+    "label_init": "additive layer's initial weight of each answer's ±1 evidence",
+    "noise_init": "label reliability at the hand-over from ỹ to q: anchor (estimated from the "
+                  "warm classifier's most confident items; replaces --copy-init/--label-init) "
+                  "or fixed (keep them)",
     "hidden": "classifier hidden widths",
     "beta": "bootstrap target weight on ỹ",
     "elbo": "meanfield (closed-form KL), tracegraph or trace",

@@ -33,11 +33,12 @@ class Config:
     prior: str = "classifier"  # classifier | uniform
     decoder: str = "mlp"  # mlp | linear
     prior_judgement: str = "shared"  # shared | separate
-    latent: str = "bernoulli"  # bernoulli | categorical | auto (categorical for single-label data)
+    latent: str = "auto"  # bernoulli | categorical | auto (categorical for single-label data)
     ytilde_likelihood: str = "auto"  # categorical | bernoulli | auto (follows --latent)
     quality_dim: int = 4
     copy_init: float = 2.0  # decoder's initial log-odds that ỹ_c follows y_c
     label_init: float = 2.0  # additive layer's initial weight of the evidence from ỹ
+    noise_init: str = "anchor"  # anchor: both re-estimated at the hand-over | fixed: the inits
     kl_z_weight: float = 1.0
     hidden: str = "1024,30"
     beta: float = 0.8  # bootstrap: weight of ỹ in the target
@@ -45,7 +46,7 @@ class Config:
     learnq_trace: float = 0.01  # LearnQ: weight of the trace penalty on Q, per item
     # objective and schedules
     elbo: str = "meanfield"  # meanfield (closed-form KL) | tracegraph | trace
-    lam: float = 0.3
+    lam: float = 0.0  # the paper's 0.3 collapses q(y) at P = 0.8 (docs/training.md)
     tau_start: float = 1.0
     tau_end: float = 0.5
     warmup_epochs: float = 20.0
@@ -74,18 +75,22 @@ class Config:
 
     def resolve_latent(self, single_label: bool) -> "Config":
         """This config with ``latent``/``ytilde_likelihood`` made explicit for a data set: ``auto``
-        is ``categorical`` for single-label data and ``bernoulli`` otherwise; methods without
-        latent variables always get ``bernoulli`` (their per-class sigmoid scores)."""
+        is ``categorical`` for single-label data and ``bernoulli`` otherwise. For the baselines it
+        picks a softmax (categorical) or per-class sigmoid classifier the same way, so every
+        method is scored alike; ICNM's per-class relevance head is always ``bernoulli``."""
         from . import registry
 
+        method = registry.METHODS[self.method]
         latent = self.latent
-        if not registry.METHODS[self.method].latent:
+        if not method.softmax:
             latent = "bernoulli"
         elif latent == "auto":
             latent = "categorical" if single_label else "bernoulli"
         elif latent == "categorical" and not single_label:
             raise PyroCanError("--latent categorical needs single-label data")
-        lik = latent if self.ytilde_likelihood == "auto" else self.ytilde_likelihood
+        lik = self.ytilde_likelihood
+        if lik == "auto" or not method.latent:  # a baseline's labels follow its classifier
+            lik = latent
         if lik == "categorical" and not single_label:
             raise PyroCanError("--ytilde-likelihood categorical needs single-label data")
         return dataclasses.replace(self, latent=latent, ytilde_likelihood=lik)

@@ -9,7 +9,8 @@ classifier to chance. Registering the closed-form KL on this subclass lets Pyro'
 from __future__ import annotations
 
 import torch
-from pyro.distributions import Bernoulli, Categorical, RelaxedBernoulli, RelaxedOneHotCategorical
+from pyro.distributions import (Bernoulli, Categorical, OneHotCategorical, RelaxedBernoulli,
+                                RelaxedOneHotCategorical)
 from pyro.distributions.kl import register_kl
 from torch.nn import functional as F
 
@@ -65,3 +66,11 @@ def class_probs(cfg, logits: torch.Tensor) -> torch.Tensor:
     """Per-class probabilities of the clean label from logits: softmax for a categorical y
     (``cfg.categorical_y``), per-class sigmoid otherwise."""
     return torch.softmax(logits, -1) if cfg.categorical_y else torch.sigmoid(logits)
+
+
+def label_dist(cfg, logits: torch.Tensor):
+    """p(ỹ | ...) from logits: one categorical over the answered class (``cfg.ytilde_likelihood ==
+    "categorical"``, single-label answers) or per-class Bernoullis."""
+    if cfg.ytilde_likelihood == "categorical":
+        return OneHotCategorical(logits=logits)
+    return Bernoulli(logits=logits).to_event(1)

@@ -18,7 +18,7 @@ from . import runs
 from .config import Config
 
 RESULT_FIELDS = ("method", "guide", "prior", "noise_rate", "seed", "param", "value", "test_mAP",
-                 "test_accuracy", "val_noisy_mAP", "seconds", "run_dir")
+                 "test_accuracy", "val_noisy_mAP", "val_noisy_accuracy", "seconds", "run_dir")
 
 # sweep parameters: CLI spelling -> Config field
 SWEEP_PARAMS = {"lambda": "lam", "train-fraction": "train_fraction", "noise-rate": "noise_rate",
@@ -72,7 +72,8 @@ def row(cell: Cell, metrics: dict, folder: Path) -> dict:
             "prior": c.prior if c.method == "can" else "", "noise_rate": c.resolved_noise_rate(),
             "seed": c.seed, "param": cell.param, "value": cell.value,
             "test_mAP": metrics["test_mAP"], "test_accuracy": metrics.get("test_accuracy"),
-            "val_noisy_mAP": metrics.get("val_noisy_mAP"), "seconds": metrics["seconds"],
+            "val_noisy_mAP": metrics.get("val_noisy_mAP"),
+            "val_noisy_accuracy": metrics.get("val_noisy_accuracy"), "seconds": metrics["seconds"],
             "run_dir": str(folder)}
 
 

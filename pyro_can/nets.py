@@ -67,6 +67,16 @@ class Decoder(nn.Module):
         # ignores y, and the KL then lets q(y) drift to the classifier (a dead, collapsed posterior).
         self.copy_weight = nn.Parameter(torch.full((num_classes,), float(copy_init)))
 
+    @torch.no_grad()
+    def set_reliability(self, half_log_ratio: torch.Tensor, bias: torch.Tensor | None = None):
+        """Start the identity path at a given per-class label reliability (half the log-likelihood
+        ratio of ỹ_c between y_c on and off); ``bias`` sets the output layer's bias (the
+        per-class Bernoulli case, where the base rate matters; a softmax ignores it)."""
+        self.copy_weight.copy_(half_log_ratio)
+        if bias is not None:
+            out = self.net[-1] if isinstance(self.net, nn.Sequential) else self.net
+            out.bias.copy_(bias)
+
     def forward(self, y: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
         out = self.net(y if z is None else torch.cat([y, z], dim=-1))
         return out + self.copy_weight * (2.0 * y - 1.0)
@@ -92,6 +102,11 @@ class AdditiveLayer(nn.Module):
         self.h = nn.Sequential(nn.ReLU(), nn.Linear(hidden, num_classes))
         self.prior_weight = nn.Parameter(torch.ones(num_classes))
         self.label_weight = nn.Parameter(torch.full((num_classes,), float(label_init)))
+
+    @torch.no_grad()
+    def set_label_evidence(self, weight: torch.Tensor) -> None:
+        """Per-class weight of each answer's ±1 evidence (half the log-likelihood ratio)."""
+        self.label_weight.copy_(weight)
 
     def forward(self, prior_logits: torch.Tensor, labels: torch.Tensor, ann_item: torch.Tensor):
         """``labels`` holds one row per annotation; ``ann_item`` maps each row to its item."""

@@ -27,13 +27,14 @@ from .objective import TraceGraph_ELBO
 class Method:
     model: ModuleType  # exposes build() and model()
     latent: bool  # True: the guide is chosen with --guide; False: the empty guide
+    softmax: bool = True  # can train a softmax classifier (--latent categorical)
 
 
 METHODS = {
     "can": Method(can_model, latent=True),
     "plain": Method(plain_model, latent=False),
     "learnq": Method(learnq_model, latent=False),
-    "icnm": Method(icnm_model, latent=False),
+    "icnm": Method(icnm_model, latent=False, softmax=False),  # per-class relevance head
     "bootstrap": Method(bootstrap_model, latent=False),
 }
 GUIDES = {
@@ -43,6 +44,7 @@ GUIDES = {
 }
 BOOTSTRAP_KINDS = ("soft", "hard")
 WARMUP_SCOPES = ("classifier", "all")
+NOISE_INITS = ("anchor", "fixed")
 PRIORS = ("classifier", "uniform")
 DECODERS = ("mlp", "linear")
 PRIOR_JUDGEMENTS = ("shared", "separate")
@@ -79,6 +81,7 @@ def check_names(cfg) -> None:
     lookup("data set", DATA, cfg.data)
     lookup("bootstrap kind", BOOTSTRAP_KINDS, cfg.bootstrap)
     lookup("warm-up scope", WARMUP_SCOPES, cfg.warmup_scope)
+    lookup("noise init", NOISE_INITS, cfg.noise_init)
     lookup("latent type", LATENTS, cfg.latent)
     lookup("ỹ likelihood", LATENTS, cfg.ytilde_likelihood)
 

@@ -174,6 +174,7 @@ class Trainer:
         self.train_set = TrainingSet(data, self.device)
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.epoch = 0
+        self.label_reliability: dict = {}  # set at the hand-over (--noise-init anchor)
         self.history: list[dict] = []
         self.seconds = 0.0
 
@@ -188,11 +189,25 @@ class Trainer:
             batches = order.split(self.cfg.batch_size)
         # argument validation off while training: it costs time every step, and a diverging run
         # should reach the finite-loss check below rather than fail inside a distribution
+        if self.epoch == self.handover_epoch:
+            self.handover()
         self.nets.train()
         with pyro.validation_enabled(False):
             total = self._steps(batches)
         self.scheduler.step()
         return total / len(order)  # this rank's items (all of them in one process)
+
+    @property
+    def handover_epoch(self) -> int | None:
+        """The first epoch after the Eq. 7 warm-up (none without a warm-up: there is no warm
+        classifier to learn the label reliability from)."""
+        w = self.cfg.warmup_epochs
+        return math.ceil(w) if w >= 1 and hasattr(self.model_mod, "handover") else None
+
+    def handover(self) -> None:
+        """Let the method set up its noise model from the warm classifier (CAN: the anchors)."""
+        scores = class_scores(self.cfg, self.predict_logits(self.data.x_train, "train"))
+        self.label_reliability = self.model_mod.handover(self.nets, scores, self.data, self.cfg)
 
     def _inputs(self, batches):
         """Each minibatch's inputs: cut from the tensors on the device, or, for images, the
@@ -281,11 +296,13 @@ class Trainer:
                     "train_annotations": self.data.num_annotations})
         if self.data.corrupted is not None:
             out["train_corrupted_fraction"] = float(self.data.corrupted.mean())
+        out.update(self.label_reliability)
         return out
 
     # -- checkpoints -----------------------------------------------------------------------------
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "seconds": self.seconds, "history": self.history,
+                "label_reliability": self.label_reliability,
                 "nets": self.nets.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(),
                 "rng": {"torch": torch.get_rng_state(), "batches": self.generator.get_state(),
@@ -296,6 +313,7 @@ class Trainer:
         if weights_only:
             return
         self.epoch, self.seconds, self.history = state["epoch"], state["seconds"], state["history"]
+        self.label_reliability = state.get("label_reliability", {})
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"]["torch"])

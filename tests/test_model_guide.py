@@ -13,7 +13,7 @@ from pyro_can.train import Trainer, elbo_terms
 
 
 def _trainer(**kw):
-    cfg = Config(epochs=1, **kw)
+    cfg = Config(epochs=1, **{"latent": "bernoulli", **kw})  # the per-class model, unless asked
     return Trainer(cfg, load_digits(seed=0, noise_rate=0.4))
 
 
@@ -142,5 +142,8 @@ def test_categorical_latent_sites_kl_and_entropy():
 def test_latent_auto_resolves_by_data_and_method():
     tr = _trainer(latent="auto")
     assert tr.cfg.latent == "categorical"  # digits is single-label
-    assert _trainer(method="plain", latent="categorical").cfg.latent == "bernoulli"
+    plain = _trainer(method="plain", latent="auto").cfg  # baselines get a softmax classifier too
+    assert plain.latent == "categorical" and plain.ytilde_likelihood == "categorical"
+    assert _trainer(method="icnm", latent="auto").cfg.latent == "bernoulli"  # per-class head
+    assert Config().latent == "auto"
     assert _trainer().cfg.latent == "bernoulli" and _trainer().cfg.ytilde_likelihood == "bernoulli"

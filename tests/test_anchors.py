@@ -1,0 +1,63 @@
+"""The anchor estimate of label reliability (pyro_can/anchors.py) and CAN's hand-over from it."""
+import numpy as np
+import torch
+
+from pyro_can.anchors import evidence_weights, label_reliability
+from pyro_can.config import Config
+from pyro_can.noise import shuffle_labels
+
+
+def _noisy_digits_like(rate: float, n: int = 3000, c: int = 10, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, c, n)
+    clean = np.eye(c)[y]
+    noisy, _ = shuffle_labels(clean, rate, rng)
+    return clean, noisy
+
+
+def test_perfect_ranking_recovers_shuffle_noise_rates():
+    # shuffle noise P: the answer is right with 1 - P + P/C, a given wrong class with P/C
+    for rate in (0.0, 0.4, 0.8):
+        clean, noisy = _noisy_digits_like(rate)
+        scores = clean + 0.01 * np.random.default_rng(1).random(clean.shape)
+        hit, fa = label_reliability(scores, np.arange(len(noisy)), noisy, single_label=True)
+        assert np.allclose(hit.mean(), max(0.01, min(0.99, 1 - rate + rate / 10)), atol=0.03)
+        assert np.allclose(fa.mean(), max(0.01, rate / 10), atol=0.02)
+
+
+def test_evidence_weights_are_half_log_ratios_and_never_negative():
+    hit, fa = np.array([0.28, 0.05]), np.array([0.08, 0.10])
+    w = evidence_weights(hit, fa, categorical=True)
+    assert np.isclose(w[0], 0.5 * np.log(0.28 / 0.08))
+    assert w[1] == 0.05  # no signal: floored, an answer never counts against its class
+    wb = evidence_weights(hit, fa, categorical=False)
+    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+    assert np.isclose(wb[0], 0.5 * (logit(0.28) - logit(0.08)))
+
+
+def test_crowd_answers_share_an_item_vote():
+    # two items of class 0, each with 3 answers (2 right, 1 wrong) -> hit 2/3
+    scores = np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.9], [0.2, 0.8]])
+    ann_item = np.array([0, 0, 0, 1, 1, 1, 2, 3])
+    ann_labels = np.eye(2)[[0, 0, 1, 0, 0, 1, 1, 1]]
+    hit, fa = label_reliability(scores, ann_item, ann_labels, True, share=1.0, floor=0.0)
+    assert np.isclose(hit[0], 2 / 3)
+
+
+def test_handover_sets_decoder_and_additive_layer():
+    from pyro_can import api
+    from pyro_can.train import Trainer
+
+    cfg = Config(noise_rate=0.8, latent="categorical", epochs=1, warmup_epochs=1, seed=0)
+    data, val = api.load_data(cfg)
+    tr = Trainer(cfg, data, val)
+    assert tr.handover_epoch == 1
+    tr.run()
+    assert tr.label_reliability == {}  # 1 epoch: the hand-over epoch was never reached
+    tr.handover()
+    w = tr.nets["decoder"].copy_weight.detach()
+    assert torch.allclose(tr.nets["additive"].label_weight.detach(), w)
+    # an untrained-ish classifier and 80% shuffled labels: labels look weak, far from the
+    # fixed start (--copy-init 2, 86% right)
+    assert float(w.mean()) < 1.0
+    assert len(tr.label_reliability["label_hit"]) == 10
