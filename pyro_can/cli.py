@@ -62,7 +62,8 @@ HELP = {
     "lam": "λ, weight of the entropy (MI) regularizer",
     "tau_start": "relaxed-Bernoulli temperature at the start",
     "tau_end": "temperature at the end (geometric decay)",
-    "warmup_epochs": "epochs of pure cross-entropy on ỹ before α_t ramps up (Eq. 7)",
+    "warmup_epochs": "epochs of pure cross-entropy on ỹ before α_t ramps up (Eq. 7) "
+                     "[default: 20; 5 with several answers per item (--crowd model)]",
     "ramp_epochs": "epochs over which α_t ramps to alpha_max",
     "alpha_max": "final share of the classifier's gradient from the KL term",
     "lr_step": "divide the learning rate by 1/lr_gamma every lr_step epochs",
@@ -70,15 +71,18 @@ HELP = {
 }
 
 
+FLOAT_OR_NONE = {"noise_rate", "warmup_epochs"}  # numbers whose default depends on the data
+
+
 def config_options(func):
     """One click option per ``Config`` field, named like the field, defaulting to its default."""
     for f in reversed(dataclasses.fields(Config)):
         default = f.default
-        kind = type(default) if default is not None else float if f.name == "noise_rate" else str
+        kind = type(default) if default is not None else float if f.name in FLOAT_OR_NONE else str
         flag = f"--{f.name.replace('_', '-')}"
-        if isinstance(default, bool):
-            func = click.option(flag, f.name, is_flag=True, default=default,
-                                help=HELP.get(f.name, ""))(func)
+        if isinstance(default, bool):  # --x/--no-x, so that a default of True can be turned off
+            func = click.option(f"{flag}/--no-{flag[2:]}", f.name, default=default,
+                                show_default=True, help=HELP.get(f.name, ""))(func)
             continue
         func = click.option(flag, f.name, type=kind, default=default,
                             show_default=default is not None, help=HELP.get(f.name, ""))(func)

@@ -49,7 +49,7 @@ class Config:
     lam: float = 0.0  # the paper's 0.3 collapses q(y) at P = 0.8 (docs/training.md)
     tau_start: float = 1.0
     tau_end: float = 0.5
-    warmup_epochs: float = 20.0
+    warmup_epochs: float | None = None  # None: 20, or 5 with several answers per item
     ramp_epochs: float = 10.0
     alpha_max: float = 1.0
     warmup_scope: str = "all"  # classifier | all: what α_t scales (see models/can.py)
@@ -94,6 +94,15 @@ class Config:
         if lik == "categorical" and not single_label:
             raise PyroCanError("--ytilde-likelihood categorical needs single-label data")
         return dataclasses.replace(self, latent=latent, ytilde_likelihood=lik)
+
+    def resolve_warmup(self, several_answers: bool) -> "Config":
+        """This config with the Eq. 7 warm-up length made explicit. With several answers per item
+        the warm-up's cross-entropy trains on every answer (the weakest crowd baseline), while
+        CAN's posterior pools them, so the hand-over comes early: 5 epochs, chosen on music's
+        noisy-label validation; 20 otherwise (digits' validation; docs/training.md)."""
+        if self.warmup_epochs is not None:
+            return self
+        return dataclasses.replace(self, warmup_epochs=5.0 if several_answers else 20.0)
 
     @property
     def categorical_y(self) -> bool:

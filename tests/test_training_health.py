@@ -20,7 +20,7 @@ def short_fits():
 def test_can_not_below_plain_on_noisy_validation(short_fits):
     can = short_fits["can"].metrics["val_noisy_mAP"]
     plain = short_fits["plain"].metrics["val_noisy_mAP"]
-    # measured: CAN 0.368, plain 0.366 (seed 0, 2 threads); tolerance 0.01
+    # measured: CAN 0.3536, plain 0.3519 (seed 0; both softmax classifiers); tolerance 0.01
     assert can >= plain - 0.01, (can, plain)
 
 
@@ -42,3 +42,22 @@ def test_collapse_detector():
     flat = np.full((200, 10), 0.1)
     assert not collapsed(healthy)
     assert collapsed(one_class) and collapsed(flat)
+
+
+def test_posterior_overrules_labels_at_high_noise():
+    """At P = 0.8 the anchor hand-over must stop q(y | x, ỹ) from copying ỹ (with the old fixed
+    start it agreed with ỹ on 98-100% of items, and CAN trained like the plain net)."""
+    from pyro_can.posterior import posterior
+    from pyro_can.train import Trainer
+
+    cfg = Config(method="can", noise_rate=0.8, seed=0, val_fraction=0.1)
+    data, val = api.load_data(cfg)
+    tr = Trainer(cfg, data, val)
+    res = tr.run()
+    post = posterior(tr)
+    agree = float((post["q_y"].argmax(1) == post["ann_labels"].argmax(1)).mean())
+    # measured 0.654; the estimate of how often an answer is right (true: 0.28) is 0.20-0.42
+    assert agree < 0.85, agree
+    hit = np.array(res.metrics["label_hit"])
+    assert 0.15 < hit.mean() < 0.5, hit
+    assert not res.metrics["collapsed"]
