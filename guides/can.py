@@ -10,7 +10,8 @@ from .latents import prior_judgement, sample_latents
 
 def build(cfg, in_dim: int, num_classes: int) -> dict:
     nets = {"additive": AdditiveLayer(num_classes, label_init=cfg.label_init,
-                                      categorical=cfg.latent == "categorical")}
+                                      categorical=cfg.latent == "categorical",
+                                      prior_init=cfg.prior_init)}
     if cfg.quality_dim > 0:
         nets["contrastive"] = ContrastiveLayer(num_classes, cfg.quality_dim)
     if cfg.prior_judgement == "separate":

@@ -53,6 +53,9 @@ HELP = {
     "kl_z_weight": "weight of KL(q(z)||p(z))",
     "copy_init": "decoder's initial half log-ratio that ỹ_c follows y_c",
     "label_init": "additive layer's initial weight of each answer's ±1 evidence",
+    "prior_init": "additive layer's initial weight of the prior judgement's logits (>1 "
+                  "sharpens the warm classifier, which estimates the flatter p(ỹ|x)) "
+                  "[default: 2; 1 with several answers per item]",
     "noise_init": "label reliability at the hand-over from ỹ to q: anchor (estimated from the "
                   "warm classifier's most confident items; replaces --copy-init/--label-init) "
                   "or fixed (keep them)",
@@ -71,7 +74,7 @@ HELP = {
 }
 
 
-FLOAT_OR_NONE = {"noise_rate", "warmup_epochs"}  # numbers whose default depends on the data
+FLOAT_OR_NONE = {"noise_rate", "warmup_epochs", "prior_init"}  # numbers whose default depends on the data
 
 
 def config_options(func):

@@ -38,6 +38,8 @@ class Config:
     quality_dim: int = 4
     copy_init: float = 2.0  # decoder's initial log-odds that ỹ_c follows y_c
     label_init: float = 2.0  # additive layer's initial weight of the evidence from ỹ
+    prior_init: float | None = None  # weight of the prior judgement's logits in q: None: 2, or 1
+    # with several answers per item
     noise_init: str = "anchor"  # anchor: both re-estimated at the hand-over | fixed: the inits
     kl_z_weight: float = 1.0
     hidden: str = "1024,30"
@@ -95,14 +97,18 @@ class Config:
             raise PyroCanError("--ytilde-likelihood categorical needs single-label data")
         return dataclasses.replace(self, latent=latent, ytilde_likelihood=lik)
 
-    def resolve_warmup(self, several_answers: bool) -> "Config":
-        """This config with the Eq. 7 warm-up length made explicit. With several answers per item
-        the warm-up's cross-entropy trains on every answer (the weakest crowd baseline), while
-        CAN's posterior pools them, so the hand-over comes early: 5 epochs, chosen on music's
-        noisy-label validation; 20 otherwise (digits' validation; docs/training.md)."""
-        if self.warmup_epochs is not None:
-            return self
-        return dataclasses.replace(self, warmup_epochs=5.0 if several_answers else 20.0)
+    def resolve_for_answers(self, several_answers: bool) -> "Config":
+        """This config with the options whose default depends on the answers per item made
+        explicit, both chosen on noisy-label validation (docs/training.md). With several answers
+        per item the warm-up's cross-entropy trains on every answer (the weakest crowd baseline)
+        while CAN's posterior pools them, so the hand-over comes early (5 epochs, not 20); the
+        classifier is then barely trained, so q reads it at weight 1 rather than 2."""
+        changes = {}
+        if self.warmup_epochs is None:
+            changes["warmup_epochs"] = 5.0 if several_answers else 20.0
+        if self.prior_init is None:
+            changes["prior_init"] = 1.0 if several_answers else 2.0
+        return dataclasses.replace(self, **changes)
 
     @property
     def categorical_y(self) -> bool:

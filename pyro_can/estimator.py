@@ -429,8 +429,9 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
         if meta.get("feature_names_in") is not None:
             est.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
         with _private_global_state():  # building nets draws initial weights from torch's RNG
-            est.nets_ = build_nets(cfg.resolve_latent(not est.multi_label_), est.n_features_in_,
-                                   len(est.classes_)).to(device)
+            # resolve_for_answers: any value builds the same shapes; the state dict sets them
+            shaped = cfg.resolve_latent(not est.multi_label_).resolve_for_answers(False)
+            est.nets_ = build_nets(shaped, est.n_features_in_, len(est.classes_)).to(device)
         est.nets_.load_state_dict(state["nets"])
         est._checkpoint = state
         est.history_ = list(state["history"])

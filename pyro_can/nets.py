@@ -94,13 +94,15 @@ class AdditiveLayer(nn.Module):
     """
 
     def __init__(self, num_classes: int, hidden: int = 128, label_init: float = 2.0,
-                 categorical: bool = False):
+                 categorical: bool = False, prior_init: float = 1.0):
         super().__init__()
         self.categorical = categorical  # p enters g1 as softmax (categorical y) or sigmoid probs
         self.g1 = nn.Linear(num_classes, hidden)
         self.g2 = nn.Linear(num_classes, hidden, bias=False)
         self.h = nn.Sequential(nn.ReLU(), nn.Linear(hidden, num_classes))
-        self.prior_weight = nn.Parameter(torch.ones(num_classes))
+        # > 1 sharpens the prior judgement: after the warm-up the classifier estimates p(ỹ | x),
+        # flatter than the clean p(y | x), and read as it is it lets the labels decide too often
+        self.prior_weight = nn.Parameter(torch.full((num_classes,), float(prior_init)))
         self.label_weight = nn.Parameter(torch.full((num_classes,), float(label_init)))
 
     @torch.no_grad()

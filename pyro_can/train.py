@@ -147,8 +147,8 @@ class Trainer:
     resumable at epoch boundaries with identical results."""
 
     def __init__(self, cfg: Config, data: Dataset, val: Dataset | None = None):
-        # --latent auto -> categorical | bernoulli; the warm-up length from the answers per item
-        cfg = cfg.resolve_latent(data.single_label).resolve_warmup(data.has_crowd)
+        # --latent auto -> categorical | bernoulli; warm-up and prior weight from the answers
+        cfg = cfg.resolve_latent(data.single_label).resolve_for_answers(data.has_crowd)
         self.cfg, self.data, self.val = cfg, data, val
         self.device = resolve_device(cfg.device)
         pyro.set_rng_seed(cfg.seed)
