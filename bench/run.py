@@ -120,11 +120,10 @@ def summarize(times) -> dict:
 
 # -- workers (each runs in its own process) -------------------------------------------------------
 def _trainer(data, device: str, **cfg_kw):
+    from bench.reference import CONFIG
     from pyro_can.config import Config
     from pyro_can.train import Trainer
-    # the model bench/reference.py writes by hand: per-class y, with the MI term
-    return Trainer(Config(**{"epochs": 30, "device": device, "latent": "bernoulli", "lam": 0.3,
-                             **cfg_kw}), data)
+    return Trainer(Config(**{"epochs": 30, "device": device, **CONFIG, **cfg_kw}), data)
 
 
 import pyro  # noqa: E402  (after the sys.path set-up above)

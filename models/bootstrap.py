@@ -4,8 +4,8 @@ probabilities) or hard (the predicted label). β = 1 is the plain net.
 
 With a softmax classifier (``--latent categorical``, single-label data) this is the original's
 softmax cross-entropy; otherwise per-class sigmoid cross-entropy, where "hard" takes a 0.5
-threshold for multi-label data. The prediction is a
-constant target (no gradient through it), as in the paper's EM reading.
+threshold for multi-label data. The prediction is a constant target (no gradient through it), as
+in the paper's EM reading.
 """
 from __future__ import annotations
 

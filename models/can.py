@@ -91,22 +91,21 @@ def warmup_ce(logits, batch, cfg=None):
 
 
 def handover(nets, scores, data, cfg) -> dict:
-    """Eq. 7's hand-over from ỹ to q (``--noise-init anchor``): start the decoder's identity path
-    and the additive layer's label term at the label reliability estimated from the warm
-    classifier's anchors (``pyro_can/anchors.py``). ``--noise-init fixed`` keeps
-    ``--copy-init``/``--label-init``. Returns the estimate, for the run's record."""
-    if cfg.noise_init != "anchor":
-        return {}
+    """Eq. 7's hand-over from ỹ to q (the Trainer calls it once, with ``--noise-init anchor``):
+    start the decoder's identity path and the additive layer's label term at the label
+    reliability estimated from the warm classifier's anchors (``pyro_can/anchors.py``).
+    Returns the estimate, for the run's record."""
     hit, false_alarm = label_reliability(scores, data.ann_item, data.ann_labels,
                                          data.single_label)
     decoder = nets["decoder"]
-    dev = decoder.copy_weight
-    as_t = lambda a: torch.as_tensor(a, dtype=dev.dtype, device=dev.device)  # noqa: E731
-    if cfg.ytilde_likelihood == "categorical":
-        decoder.set_reliability(as_t(evidence_weights(hit, false_alarm, True)), as_t(0.0 * hit))
-    else:
-        base = 0.5 * (torch.logit(as_t(hit)) + torch.logit(as_t(false_alarm)))
-        decoder.set_reliability(as_t(evidence_weights(hit, false_alarm, False)), base)
+    ref = decoder.copy_weight
+    as_t = lambda a: torch.as_tensor(a, dtype=ref.dtype, device=ref.device)  # noqa: E731
+    categorical = cfg.ytilde_likelihood == "categorical"
+    if categorical:  # no class favoured a priori
+        bias = torch.zeros_like(ref)
+    else:  # the base rate: halfway between the two rates' log-odds
+        bias = 0.5 * (torch.logit(as_t(hit)) + torch.logit(as_t(false_alarm)))
+    decoder.set_reliability(as_t(evidence_weights(hit, false_alarm, categorical)), bias)
     if "additive" in nets:
         nets["additive"].set_label_evidence(
             as_t(evidence_weights(hit, false_alarm, cfg.categorical_y)))

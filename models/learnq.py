@@ -6,7 +6,8 @@ into Q rather than into the classifier.
 With a softmax classifier (``--latent categorical``, single-label data) this is the original:
 p(ỹ | x) = softmax(f(x)) Q, one categorical per answer. Otherwise the classifier has per-class
 sigmoid outputs (multi-label is first class here), so the noisy-label probability is σ(f(x)) Q
-clamped to (0, 1) and observed per class. Q is parameterized by a row-wise softmax (row-stochastic by construction) instead of projected.
+clamped to (0, 1) and observed per class. Q is parameterized by a row-wise softmax
+(row-stochastic by construction) instead of projected.
 """
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 After the Eq. 7 warm-up the classifier ranks items well even though its probabilities are those of
 the *noisy* labels. For class c, the items it scores highest are almost surely of class c (anchor
 points, the idea behind Patrini et al.'s transition estimate, CVPR 2017), so the share of their
-answers that say c estimates P(ỹ says c | y = c); the items it scores lowest for c estimate
+answers that say c estimates P(ỹ says c | y = c). How often the other classes' anchors are
+answered c (single-label data), or the items it scores lowest for c (multi-label data), estimate
 P(ỹ says c | y ≠ c). Only noisy labels are used.
 
 Why CAN needs it: the ELBO cannot tell "clean labels, memorizing classifier" from "noisy labels,

@@ -74,14 +74,13 @@ HELP = {
 }
 
 
-FLOAT_OR_NONE = {"noise_rate", "warmup_epochs", "prior_init"}  # numbers whose default depends on the data
-
-
 def config_options(func):
     """One click option per ``Config`` field, named like the field, defaulting to its default."""
     for f in reversed(dataclasses.fields(Config)):
         default = f.default
-        kind = type(default) if default is not None else float if f.name in FLOAT_OR_NONE else str
+        # a None default (resolved from the data) takes its type from the annotation, "float | None"
+        kind = type(default) if default is not None else (
+            float if str(f.type).startswith("float") else str)
         flag = f"--{f.name.replace('_', '-')}"
         if isinstance(default, bool):  # --x/--no-x, so that a default of True can be turned off
             func = click.option(f"{flag}/--no-{flag[2:]}", f.name, default=default,

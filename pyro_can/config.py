@@ -36,10 +36,9 @@ class Config:
     latent: str = "auto"  # bernoulli | categorical | auto (categorical for single-label data)
     ytilde_likelihood: str = "auto"  # categorical | bernoulli | auto (follows --latent)
     quality_dim: int = 4
-    copy_init: float = 2.0  # decoder's initial log-odds that ỹ_c follows y_c
+    copy_init: float = 2.0  # decoder's initial half log-ratio that ỹ_c follows y_c
     label_init: float = 2.0  # additive layer's initial weight of the evidence from ỹ
-    prior_init: float | None = None  # weight of the prior judgement's logits in q: None: 2, or 1
-    # with several answers per item
+    prior_init: float | None = None  # prior judgement's weight in q; None: 2 (1: several answers)
     noise_init: str = "anchor"  # anchor: both re-estimated at the hand-over | fixed: the inits
     kl_z_weight: float = 1.0
     hidden: str = "1024,30"

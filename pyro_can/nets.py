@@ -70,8 +70,8 @@ class Decoder(nn.Module):
     @torch.no_grad()
     def set_reliability(self, half_log_ratio: torch.Tensor, bias: torch.Tensor | None = None):
         """Start the identity path at a given per-class label reliability (half the log-likelihood
-        ratio of ỹ_c between y_c on and off); ``bias`` sets the output layer's bias (the
-        per-class Bernoulli case, where the base rate matters; a softmax ignores it)."""
+        ratio of ỹ_c between y_c on and off); ``bias`` sets the output layer's per-class bias
+        (the base rate of each class's answers)."""
         self.copy_weight.copy_(half_log_ratio)
         if bias is not None:
             out = self.net[-1] if isinstance(self.net, nn.Sequential) else self.net

@@ -188,10 +188,10 @@ class Trainer:
         else:
             order = torch.randperm(n, generator=self.generator).to(self.device)
             batches = order.split(self.cfg.batch_size)
-        # argument validation off while training: it costs time every step, and a diverging run
-        # should reach the finite-loss check below rather than fail inside a distribution
         if self.epoch == self.handover_epoch:
             self.handover()
+        # argument validation off while training: it costs time every step, and a diverging run
+        # should reach the finite-loss check below rather than fail inside a distribution
         self.nets.train()
         with pyro.validation_enabled(False):
             total = self._steps(batches)
@@ -200,10 +200,13 @@ class Trainer:
 
     @property
     def handover_epoch(self) -> int | None:
-        """The first epoch after the Eq. 7 warm-up (none without a warm-up: there is no warm
-        classifier to learn the label reliability from)."""
+        """The first epoch after the Eq. 7 warm-up, when the method re-estimates its noise model
+        (``--noise-init anchor``). None without a warm-up (no warm classifier to learn the label
+        reliability from), with ``--noise-init fixed``, or for a method without a hand-over: then
+        the training set is not scored for it."""
         w = self.cfg.warmup_epochs
-        return math.ceil(w) if w >= 1 and hasattr(self.model_mod, "handover") else None
+        wanted = self.cfg.noise_init == "anchor" and hasattr(self.model_mod, "handover")
+        return math.ceil(w) if w >= 1 and wanted else None
 
     def handover(self) -> None:
         """Let the method set up its noise model from the warm classifier (CAN: the anchors)."""
