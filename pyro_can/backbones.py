@@ -28,8 +28,9 @@ from torch import nn
 
 from .errors import DataError
 
-ARCHS = ("resnet18", "resnet34")
-FEATURE_DIM = {"resnet18": 512, "resnet34": 512}
+ARCHS = ("resnet18", "resnet34")  # ImageNet-style: 224×224 views of image files
+CIFAR_ARCHS = {"cifar-resnet18": [2, 2, 2, 2], "cifar-resnet34": [3, 4, 6, 3]}  # 32×32 tensors
+FEATURE_DIM = {"resnet18": 512, "resnet34": 512, "cifar-resnet18": 512, "cifar-resnet34": 512}
 CROP = 224
 SIX_CROP_RESIZE = 256
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -42,19 +43,35 @@ def check_arch(arch: str) -> None:
         raise DataError(f"--arch {arch!r}: image backbones are {', '.join(ARCHS)}")
 
 
+def cifar_resnet(arch: str) -> nn.Module:
+    """The ResNet of the CIFAR-N protocol: torchvision's ``ResNet`` with ``BasicBlock`` and the
+    depths of ResNet-18/34, but a 3×3 stride-1 stem and no max-pool, so a 32×32 image keeps a
+    32×32 map in the first stage (the ImageNet stem would cut it to 8×8 at once)."""
+    from torchvision.models.resnet import BasicBlock, ResNet
+
+    net = ResNet(BasicBlock, CIFAR_ARCHS[arch])
+    net.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+    nn.init.kaiming_normal_(net.conv1.weight, mode="fan_out", nonlinearity="relu")
+    net.maxpool = nn.Identity()
+    return net
+
+
 def build_backbone(arch: str, weights: str | None = None, warn: bool = True) -> nn.Module:
-    """``torchvision.models.<arch>(weights=None)`` without its ``fc`` layer, in eval mode, with the
-    state dict at ``weights`` loaded when given."""
+    """``torchvision.models.<arch>(weights=None)`` (or a CIFAR ResNet, :func:`cifar_resnet`)
+    without its ``fc`` layer, in eval mode, with the state dict at ``weights`` loaded when given."""
     import torchvision
 
-    check_arch(arch)
-    with torch.random.fork_rng(devices=[]):  # leave the caller's RNG stream untouched
-        torch.manual_seed(RANDOM_INIT_SEED)
-        net = getattr(torchvision.models, arch)(weights=None)
+    if arch in CIFAR_ARCHS:  # trained from scratch: initialized from the run's seeded RNG
+        net = cifar_resnet(arch)
+    else:
+        check_arch(arch)
+        with torch.random.fork_rng(devices=[]):  # leave the caller's RNG stream untouched
+            torch.manual_seed(RANDOM_INIT_SEED)
+            net = getattr(torchvision.models, arch)(weights=None)
     net.fc = nn.Identity()
     if weights:
         load_weights(net, weights, arch)
-    elif warn:
+    elif warn and arch not in CIFAR_ARCHS:  # CIFAR ResNets train from scratch by design
         warn_random_init(arch)
     return net.eval()
 

@@ -17,7 +17,7 @@ from .errors import PyroCanError
 
 HELP = {
     "data": "data set: digits (bundled), npz (--path), music (bundled real crowd labels), "
-            "voc07, voc12, web, amt, sd4, folder (--root)",
+            "voc07, voc12, web, amt, sd4, folder, cifar10n (--root)",
     "path": "input file for --data npz (arrays X and y or Y; optional train_idx/test_idx)",
     "noise_rate": "probability P of shuffling a training label vector [default: 0.4 on digits, "
                   "else 0]",
@@ -28,7 +28,15 @@ HELP = {
     "root": "data folder in the published layout (voc07, voc12, web, amt, sd4, folder)",
     "split": "VOC image set to test on [default: test for voc07, val for voc12]",
     "test": "evaluate on a clean set instead, e.g. voc07:DIR",
-    "arch": "classifier: mlp (features) or resnet18/resnet34 (images)",
+    "labels": "cifar10n training labels: aggre, worst, random1, random2, random3, crowd (the "
+              "three answers with their workers) or clean (the ceiling)",
+    "label_file": "cifar10n: the label file [default: ROOT/CIFAR-10_human.pt]",
+    "side_info": "cifar10n --labels crowd: the worker table [default: "
+                 "ROOT/side_info_cifar10N.csv]",
+    "features": "cifar10n: train the MLP on these features (.npz, training rows then test "
+                "rows) instead of the images",
+    "arch": "classifier: mlp (features), resnet18/resnet34 (image files) or "
+            "cifar-resnet18/cifar-resnet34 (cifar10n images, 3x3 stem, no max-pool)",
     "weights": "local backbone weights (state dict); random init otherwise",
     "test_crops": "1, or 6 = four corners + centre + full image (their features averaged)",
     "feature_cache": "run the frozen backbone once and train the heads on cached features "

@@ -21,7 +21,11 @@ class Config:
     root: str | None = None  # image data sets: the folder in its published layout
     split: str | None = None  # VOC: image set used for testing (test for 07, val for 12)
     test: str | None = None  # evaluate on another (clean) data set, e.g. voc07:DIR
-    arch: str = "mlp"  # mlp | resnet18 | resnet34 (image data)
+    labels: str = "aggre"  # cifar10n: aggre | worst | random1..3 | crowd | clean
+    label_file: str | None = None  # cifar10n: CIFAR-10_human.pt (default: in --root)
+    side_info: str | None = None  # cifar10n --labels crowd: side_info_cifar10N.csv (in --root)
+    features: str | None = None  # cifar10n: precomputed features (.npz) instead of the images
+    arch: str = "mlp"  # mlp | resnet18 | resnet34 (image files) | cifar-resnet18|34 (cifar10n)
     weights: str | None = None  # local ImageNet-style state dict for the backbone
     test_crops: int = 1  # 1 or 6 (four corners, centre, full image)
     feature_cache: bool = False  # run the frozen backbone once, train the heads on its features

@@ -157,6 +157,10 @@ class Trainer:
             raise DataError(f"--arch {cfg.arch}: --data {cfg.data} holds feature vectors, not "
                             "images; use --arch mlp")
         self.nets = build_nets(cfg, data.x_train.shape[1], data.num_classes).to(self.device)
+        if hasattr(data.pixels, "to"):  # images held as one tensor: on the device, once
+            data.pixels.to(self.device)
+            if self.device.type == "cuda":  # the convolutions' fast layout
+                self.nets.to(memory_format=torch.channels_last)
         self.model = Program(self.model_mod.model, self.nets, cfg)
         self.guide = Program(self.guide_mod.guide, self.nets, cfg)
         self.elbo = registry.ELBOS[cfg.elbo]()

@@ -7,6 +7,7 @@ config). Image loaders return features of the frozen backbone ``cfg.arch`` (cach
 for an end-to-end trainer. Layouts and choices: ``docs/datasets.md``.
 """
 from .amt import load_amt
+from .cifar10n import load_cifar10n
 from .folder import load_folder
 from .images import ImageItems
 from .sd4 import load_sd4
@@ -18,9 +19,10 @@ LOADERS = {
     "voc12": load_voc12,
     "web": load_web,
     "amt": load_amt,
+    "cifar10n": load_cifar10n,
     "sd4": load_sd4,
     "folder": load_folder,
 }
 
-__all__ = ["LOADERS", "ImageItems", "load_amt", "load_folder", "load_sd4", "load_voc07",
+__all__ = ["LOADERS", "ImageItems", "load_amt", "load_cifar10n", "load_folder", "load_sd4", "load_voc07",
            "load_voc12", "load_web"]
