@@ -48,7 +48,7 @@ from .train import Trainer, TrainingSet, build_nets, class_scores, predict_logit
 
 #: Config fields that say where the data comes from; the estimator gets arrays instead.
 DATA_SOURCE_FIELDS = ("data", "path", "noise_rate", "test_fraction", "train_fraction", "root",
-                      "split", "test")
+                      "split", "test", "labels", "label_file", "side_info", "features")
 ESTIMATOR_FILE = "estimator.json"  # classes_, n_features_in_, ... (the rest is the CLI's layout)
 POSTERIOR_FILE = "posterior.npz"  # posterior_, label_quality_, quality_ of the training items
 FORMAT_VERSION = 1
