@@ -182,12 +182,12 @@ def _set_figures(corrupted: np.ndarray | None, flagged: np.ndarray) -> dict:
 
 # -- cleanlab on out-of-fold plain predictions -------------------------------------------------------
 def _out_of_fold_probs(trainer, folds: int, seed: int, on_step) -> np.ndarray:
-    """Sigmoid scores of the plain method for every training item, each from a model trained on
-    the other folds with the run's own config (method replaced by ``plain``)."""
-    import torch
+    """Class probabilities of the plain method for every training item, each from a model trained
+    on the other folds with the run's own config (method replaced by ``plain``): what that
+    classifier really outputs, a softmax for a softmax classifier, per-class sigmoids otherwise."""
     from sklearn.model_selection import KFold, StratifiedKFold
 
-    from .train import Trainer
+    from .train import Trainer, class_scores
 
     data, cfg = trainer.data, trainer.cfg
     plain = dataclasses.replace(cfg, method="plain")
@@ -204,7 +204,7 @@ def _out_of_fold_probs(trainer, folds: int, seed: int, on_step) -> np.ndarray:
         fold_trainer = Trainer(plain, data.subset(np.sort(fit_idx)))
         fold_trainer.run()
         logits = fold_trainer.predict_logits(data.x_train[held_idx], "train")
-        scores[held_idx] = torch.sigmoid(torch.as_tensor(logits)).double().numpy()
+        scores[held_idx] = class_scores(fold_trainer.cfg, logits)
     return scores
 
 
@@ -215,6 +215,8 @@ def _cleanlab(trainer, core: dict, folds: int, seed: int, on_step) -> tuple[dict
         return {"available": False, "reason": f"cleanlab not installed ({e})"}, None
     data = trainer.data
     out = {"available": True, "folds": folds, "method": "plain (out-of-fold)",
+           "probabilities": ("softmax" if trainer.cfg.categorical_y else
+                             "per-class sigmoid" + (", normalized" if data.single_label else "")),
            "filter_by": "prune_by_noise_rate", "ranked_by": "self_confidence"}
     try:
         scores = _out_of_fold_probs(trainer, folds, seed, on_step)
@@ -225,7 +227,11 @@ def _cleanlab(trainer, core: dict, folds: int, seed: int, on_step) -> tuple[dict
                 from cleanlab.rank import get_label_quality_scores
 
                 labels = core["noisy_label"].argmax(1)
-                probs = scores / np.maximum(scores.sum(1, keepdims=True), _EPS)
+                # a softmax classifier's probabilities go in as they are; per-class sigmoids
+                # (--latent bernoulli on single-label data) have no joint distribution to give,
+                # so cleanlab gets them normalized over classes
+                probs = (scores if trainer.cfg.categorical_y
+                         else scores / np.maximum(scores.sum(1, keepdims=True), _EPS))
                 quality = get_label_quality_scores(labels, probs, method="self_confidence")
                 issues = find_label_issues(labels, probs, filter_by="prune_by_noise_rate",
                                            return_indices_ranked_by="self_confidence")
