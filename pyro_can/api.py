@@ -5,11 +5,11 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 
 from . import distributed, registry, runs
 from .config import Config
 from .data import Dataset, validation_split
+from .errors import DataError, Interrupted
 from .train import FitResult, Trainer
 
 
@@ -37,15 +37,21 @@ def _save_train_data(path: Path, data: Dataset) -> None:
 
 
 def fit(cfg: Config, out: str | Path | None = None, overwrite: bool = False,
-        on_epoch: Callable | None = None) -> FitResult:
-    """Train ``cfg``; with ``out``, write the run folder (checkpoint after every epoch).
+        on_epoch: Callable | None = None, default_out: bool = False) -> FitResult:
+    """Train ``cfg``; with ``out``, write the run folder (checkpoint after every epoch); with
+    ``default_out`` and no ``out``, into a new ``runs/<data>-<method>-<n>``.
 
-    Everything that can fail on bad input (options, data files) is checked before the folder is
-    created, so a rejected run leaves nothing behind."""
+    Everything that can fail on bad input (options, data files, the output folder) is checked
+    before the folder is created, so a rejected run leaves nothing behind. Ctrl-C during training
+    raises ``Interrupted`` naming the folder to ``--resume``."""
     cfg.validate()
+    if out is not None:
+        runs.prepare(out, overwrite=overwrite, create=False)
     data, val = load_data(cfg)
     trainer = Trainer(cfg, data, val)
     run_dir = None
+    if out is None and default_out:
+        run_dir = out = runs.claim_default(cfg)
     if out is not None:  # under torchrun every rank checks the folder, then rank 0 writes it
         run_dir = runs.prepare(out, overwrite=overwrite, create=False)
         distributed.barrier()
@@ -65,15 +71,23 @@ def resume(run_dir: str | Path, on_epoch: Callable | None = None) -> FitResult:
 def _trainer_from(run_dir: Path, finished: bool) -> Trainer:
     """Rebuild a run's data and trainer from its config and load its checkpoint (required for a
     finished run; a run killed before its first epoch has none and starts afresh)."""
-    cfg = Config.from_dict(runs.read_json(runs.require(run_dir, runs.CONFIG)))
+    cfg = runs.read_config(run_dir)
     if finished:
-        runs.require(run_dir, runs.METRICS)
-        runs.require(run_dir, runs.CHECKPOINT)
-    data, val = load_data(cfg)
-    trainer = Trainer(cfg, data, val)
-    ckpt = run_dir / runs.CHECKPOINT
-    if ckpt.exists():
-        trainer.load_state_dict(torch.load(ckpt, map_location=trainer.device, weights_only=False))
+        runs.read_json(run_dir / runs.METRICS)
+    state = None
+    if finished or (run_dir / runs.CHECKPOINT).exists():
+        state = runs.read_checkpoint(run_dir)
+    try:
+        data, val = load_data(cfg)
+        trainer = Trainer(cfg, data, val)
+    except DataError as e:
+        raise DataError(f"{run_dir}: cannot rebuild the run's data from {runs.CONFIG}: {e}") \
+            from None
+    if state is not None:
+        try:
+            trainer.load_state_dict(state)
+        except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as e:
+            raise runs.damaged_checkpoint(run_dir, e) from None
     return trainer
 
 
@@ -85,7 +99,14 @@ def _run(trainer: Trainer, run_dir: Path | None, on_epoch: Callable | None) -> F
         if on_epoch is not None:
             on_epoch(tr, record)
 
-    result = trainer.run(after_epoch)
+    try:
+        result = trainer.run(after_epoch)
+    except KeyboardInterrupt:
+        if run_dir is None:
+            raise
+        raise Interrupted(f"interrupted in epoch {trainer.epoch + 1}; {run_dir} holds the "
+                          f"{trainer.epoch} complete epoch(s); continue with: pyro-can fit "
+                          f"--resume {run_dir}") from None
     if not distributed.is_main():  # rank 0 writes the run folder
         return result
     if run_dir is not None and (trainer.data.ann_worker >= 0).any():
@@ -108,6 +129,6 @@ def evaluate(run_dir: str | Path) -> dict:
     """Reload a run and score its classifier on the clean test set."""
     trainer = load(run_dir)
     out = trainer.evaluate()
-    saved = runs.read_json(Path(run_dir) / runs.METRICS)
+    saved = runs.read_json(Path(run_dir) / runs.METRICS)  # checked by load
     return {**{k: saved[k] for k in ("method", "noise_rate", "epochs") if k in saved}, **out}
 

@@ -74,7 +74,7 @@ def test_bad_npz_gives_one_clear_error(cli, tmp_path, good_arrays, case):
     out = tmp_path / "run"
     code, stdout, err = cli("fit", "--data", "npz", "--path", path, "--epochs", "1",
                             "--out", out)
-    assert code == 2
+    assert code == 1  # a data error; 2 is for usage errors
     assert message in err and str(path) in err
     assert len(err.strip().splitlines()) == 1
     assert not out.exists()
@@ -88,8 +88,8 @@ def test_good_npz_trains(cli, tmp_path, good_arrays):
 
 
 @pytest.mark.parametrize("args,message", [
-    (("--noise-rate", "1.5"), "--noise-rate must be in [0, 1]"),
-    (("--noise-rate", "-0.1"), "--noise-rate must be in [0, 1]"),
+    (("--noise-rate", "1.5"), "'--noise-rate': must be a number in [0, 1], got '1.5'"),
+    (("--noise-rate", "-0.1"), "'--noise-rate': must be a number in [0, 1], got '-0.1'"),
     (("--method", "magic"), "unknown method 'magic'; known: can, plain, learnq"),
     (("--data", "imagenet"), "unknown data set 'imagenet'; known: digits, npz, music, voc07"),
     (("--guide", "nope"), "unknown guide 'nope'; known: can, additive, mean-field"),
@@ -115,7 +115,7 @@ def test_existing_run_needs_overwrite(cli, tmp_path):
     assert cli("fit", "--epochs", "1", "--method", "plain", "--out", out)[0] == 0
     before = (out / "metrics.json").read_text()
     code, _, err = cli("fit", "--epochs", "1", "--method", "plain", "--out", out)
-    assert code == 2 and "already holds a run" in err
+    assert code == 1 and "already holds a run" in err
     assert (out / "metrics.json").read_text() == before
     code, _, err = cli("fit", "--epochs", "2", "--method", "plain", "--out", out, "--overwrite")
     assert code == 0, err
@@ -124,4 +124,4 @@ def test_existing_run_needs_overwrite(cli, tmp_path):
 
 def test_evaluate_rejects_non_run(cli, tmp_path):
     code, _, err = cli("evaluate", tmp_path)
-    assert code == 2 and "not a run folder" in err
+    assert code == 1 and "not a run folder" in err

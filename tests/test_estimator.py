@@ -229,10 +229,10 @@ def test_bad_inputs_raise_sklearns_errors():
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"epochs": 0}, "epochs must be at least 1"),
+    ({"epochs": 0}, r"epochs: must be an integer in \[1, 1000000\], got 0"),
     ({"method": "nope"}, "unknown method 'nope'"),
     ({"crowd": "nope"}, "unknown crowd mode"),
-    ({"val_fraction": 1.5}, "val_fraction must be in"),
+    ({"val_fraction": 1.5}, r"val_fraction: must be a number in \[0, 1\)"),
     ({"hidden": "wide"}, "hidden must list layer widths"),
     ({"arch": "resnet18"}, "image path"),
 ])
