@@ -8,7 +8,7 @@ import numpy as np
 
 from . import distributed, registry, runs
 from .config import Config
-from .data import Dataset, validation_split
+from .data import Dataset, check_split, untrained_test_classes, validation_split
 from .errors import DataError, Interrupted
 from .train import FitResult, Trainer
 
@@ -22,7 +22,7 @@ def load_data(cfg: Config) -> tuple[Dataset, Dataset | None]:
     if cfg.train_fraction < 1.0:
         keep = np.random.default_rng([cfg.seed, 4]).permutation(data.num_items)
         data = data.subset(np.sort(keep[:max(1, round(cfg.train_fraction * data.num_items))]))
-    data = data.with_crowd(cfg.crowd, np.random.default_rng([cfg.seed, 3]))
+    data = check_split(data.with_crowd(cfg.crowd, np.random.default_rng([cfg.seed, 3])))
     return validation_split(data, cfg.val_fraction, cfg.seed)
 
 
@@ -113,6 +113,9 @@ def _run(trainer: Trainer, run_dir: Path | None, on_epoch: Callable | None) -> F
         from .workers import worker_report
 
         runs.write_csv(run_dir / "workers.csv", worker_report(trainer))
+    untrained = untrained_test_classes(trainer.data)
+    if untrained:  # never scored silently: data.check_split warned, metrics.json records it
+        result.metrics["test_classes_without_training"] = untrained
     if run_dir is not None:
         result.metrics["run_dir"] = str(run_dir)
         runs.write_json(run_dir / runs.METRICS, result.metrics)

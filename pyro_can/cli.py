@@ -172,6 +172,12 @@ def main():
     # a non-finite loss stops training with one error naming the epoch and step (train.py);
     # Pyro's own warning about it would only repeat that
     warnings.filterwarnings("ignore", message="Encountered NaN: loss")
+    warnings.showwarning = _one_line_warning
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    """Warnings as one ``warning:`` line, without the source line Python adds."""
+    click.echo(f"warning: {message}", err=True)
 
 
 @main.command()

@@ -38,3 +38,8 @@ class Interrupted(PyroCanError):
     """A fit stopped by Ctrl-C (SIGINT); its run folder holds the last complete epoch."""
 
     exit_code = 130
+
+
+class DataWarning(UserWarning):
+    """Data that trains but whose score means less than it seems (the CLI prints one
+    ``warning:`` line)."""

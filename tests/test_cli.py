@@ -64,6 +64,14 @@ BAD_INPUTS = {
                                    y=a["y"]), "NaN or inf in 40 row(s)"),
     "empty": (lambda d, a: _npz(d / "f.npz", X=np.zeros((0, 5)), y=np.zeros(0, int)),
               "X is empty"),
+    "too few rows to split": (lambda d, a: _npz(d / "f.npz", X=a["X"][:1], y=a["y"][:1]),
+                              "1 item(s) are too few to split with --test-fraction 0.25"),
+    "train and test overlap": (lambda d, a: _npz(d / "f.npz", **a, train_idx=np.arange(30),
+                                                 test_idx=np.arange(25, 40)),
+                               "'train_idx' and 'test_idx' share 5 row(s) (first: 25)"),
+    "single-label Y with an empty row": (
+        lambda d, a: _npz(d / "f.npz", X=a["X"], Y=np.eye(3)[a["y"]] * (np.arange(40) != 7)[:, None]),
+        "'Y' row 7 has no class on (1 such row(s))"),
 }
 
 
@@ -78,6 +86,21 @@ def test_bad_npz_gives_one_clear_error(cli, tmp_path, good_arrays, case):
     assert message in err and str(path) in err
     assert len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_test_class_without_training_item_is_never_scored_silently(cli, tmp_path, good_arrays):
+    """Class 2 only in the test set: its AP measures nothing the model could learn."""
+    y = good_arrays["y"]
+    held = np.flatnonzero(y == 0)[:3]
+    test_idx = np.concatenate([held, np.flatnonzero(y == 2)[:6]])
+    train_idx = np.setdiff1d(np.flatnonzero(y != 2), held)
+    path = _npz(tmp_path / "f.npz", **good_arrays, train_idx=train_idx, test_idx=test_idx)
+    code, _, err = cli("fit", "--data", "npz", "--path", path, "--epochs", "1",
+                       "--out", tmp_path / "run")
+    assert code == 0, err
+    assert "warning: f.npz: 1 class(es) ('2') have test items but no training item" in err
+    m = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert m["test_classes_without_training"] == ["2"]
 
 
 def test_good_npz_trains(cli, tmp_path, good_arrays):
