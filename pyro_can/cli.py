@@ -81,7 +81,7 @@ HELP = {
     "ramp_epochs": "epochs over which α_t ramps to alpha_max",
     "alpha_max": "final share of the classifier's gradient from the KL term",
     "lr_step": "divide the learning rate by 1/lr_gamma every lr_step epochs",
-    "device": "auto, cpu or cuda",
+    "device": "torch device to train on (auto: cuda when available, else cpu)",
 }
 
 
@@ -149,6 +149,11 @@ def progress(total: int, start: int = 0):
         bar.update(1)
         if record["epoch"] >= trainer.cfg.epochs:
             bar.close()
+
+    def close():  # an interrupted or failed fit: end the bar before the error line
+        if "bar" in state:
+            state["bar"].close()
+    on_epoch.close = close
     return on_epoch
 
 
@@ -203,11 +208,15 @@ def fit(out, overwrite, resume_dir, **options):
         if not (out or resume_dir):  # ranks would each pick a default folder name
             raise OptionError("under torchrun, name the run folder with --out")
         distributed.init_from_env(cfg.device)
-    if resume_dir:
-        result = api.resume(resume_dir, on_epoch=progress(cfg.epochs))
-    else:
-        result = api.fit(cfg, out=out, overwrite=overwrite, on_epoch=progress(cfg.epochs),
-                         default_out=out is None)
+    bar = progress(cfg.epochs)
+    try:
+        if resume_dir:
+            result = api.resume(resume_dir, on_epoch=bar)
+        else:
+            result = api.fit(cfg, out=out, overwrite=overwrite, on_epoch=bar,
+                             default_out=out is None)
+    finally:
+        bar.close()
     if distributed.is_main():
         report(result)
 

@@ -134,7 +134,7 @@ class Choice(Rule):
     def parse(self, text: str):
         if self.type is int:
             try:
-                return self.check(int(text))
+                text = int(text)
             except ValueError:
                 pass
         return self.check(text)

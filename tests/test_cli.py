@@ -148,3 +148,84 @@ def test_existing_run_needs_overwrite(cli, tmp_path):
 def test_evaluate_rejects_non_run(cli, tmp_path):
     code, _, err = cli("evaluate", tmp_path)
     assert code == 1 and "not a run folder" in err
+
+
+def test_overwrite_replaces_the_whole_run_folder(cli, tmp_path):
+    out = tmp_path / "run"
+    assert cli("fit", "--epochs", "1", "--method", "plain", "--out", out)[0] == 0
+    (out / "workers.csv").write_text("stale\n")
+    (out / "inspect").mkdir()
+    (out / "inspect" / "items.csv").write_text("stale\n")
+    code, _, err = cli("fit", "--epochs", "1", "--method", "plain", "--out", out, "--overwrite")
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == [
+        "checkpoint.pt", "config.json", "history.csv", "metrics.json", "train_data.npz"]
+
+
+def test_fits_without_out_claim_different_folders(cli, tmp_path, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pyro_can import runs
+    from pyro_can.config import Config
+
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        code, out, err = cli("fit", "--epochs", "1", "--method", "plain")
+        assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
+        "digits-plain-1", "digits-plain-2"]
+    # started at once: os.mkdir either creates a folder or fails, so no two get the same one
+    with ThreadPoolExecutor(8) as pool:
+        claimed = list(pool.map(lambda _: runs.claim_default(Config(method="can")), range(8)))
+    assert len(set(claimed)) == 8
+    # a rejected fit claims nothing
+    code, _, _ = cli("fit", "--data", "npz", "--path", tmp_path / "missing.npz")
+    assert code == 1 and len(list((tmp_path / "runs").iterdir())) == 10
+
+
+@pytest.mark.parametrize("args,message", [
+    (("--lr", "-1"), "Invalid value for '--lr': must be a number > 0, got '-1'"),
+    (("--lr", "abc"), "Invalid value for '--lr': must be a number > 0, got 'abc'"),
+    (("--momentum", "1"), "Invalid value for '--momentum': must be a number in [0, 1), got '1'"),
+    (("--val-fraction", "nan"), "'--val-fraction': must be a number in [0, 1), got 'nan'"),
+    (("--hidden", "64,2.5"), "Invalid value for '--hidden': must list layer widths"),
+    (("--device", "gpu"), "Invalid value for '--device': must be auto, cpu, cuda, cuda:N or mps"),
+    (("--epochs", "0"), "'--epochs': must be an integer in [1, 1000000], got '0'"),
+    (("--seed", "-3"), "'--seed': must be an integer in [0, 4294967295], got '-3'"),
+    (("--test-crops", "3"), "'--test-crops': unknown test crop count 3; known: 1, 6"),
+])
+def test_every_option_is_checked_before_any_work(cli, tmp_path, args, message):
+    out = tmp_path / "run"
+    code, _, err = cli("fit", *args, "--out", out)
+    assert code == 2 and message in err, err
+    assert err.strip().splitlines()[-1].startswith("Error: Invalid value for")
+    assert not out.exists()
+
+
+def test_rules_are_in_help(cli):
+    code, text, _ = cli("fit", "--help")
+    assert code == 0
+    flat = " ".join(text.split())
+    for rule in ("(a number > 0)", "(a number in [0, 1))", "an integer in [1, 1000000]",
+                 "[can|plain|learnq|icnm|bootstrap]", "comma-separated layer widths",
+                 "auto, cpu, cuda, cuda:N or mps"):
+        assert rule in flat, rule
+
+
+def test_out_through_a_file_is_refused_before_training(cli, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = cli("fit", "--out", blocker / "run")
+    assert code == 2 and f"{blocker / 'run'}: {blocker} is a file, not a folder" in err
+    code, _, err = cli("fit", "--out", blocker)
+    assert code == 2 and "exists and is not a folder" in err
+
+
+def test_compare_lists_are_checked(cli, tmp_path):
+    code, _, err = cli("compare", "--methods", "can,magic", "--out", tmp_path / "g")
+    assert code == 2 and "unknown method 'magic'" in err
+    code, _, err = cli("compare", "--noise-rates", "0,1.5", "--out", tmp_path / "g")
+    assert code == 2 and "'--noise-rates': must be a number in [0, 1], got '1.5'" in err
+    code, _, err = cli("sweep", "--param", "lambda", "--values", "0,-1", "--out", tmp_path / "g")
+    assert code == 2 and "'--values': must be a number >= 0, got '-1'" in err
+    assert not (tmp_path / "g").exists()
