@@ -9,7 +9,7 @@ import numpy as np
 from . import distributed, registry, runs
 from .config import Config
 from .data import Dataset, check_split, untrained_test_classes, validation_split
-from .errors import DataError, Interrupted
+from .errors import DataError, Interrupted, OptionError, RunFolderError
 from .train import FitResult, Trainer
 
 
@@ -83,12 +83,38 @@ def _trainer_from(run_dir: Path, finished: bool) -> Trainer:
     except DataError as e:
         raise DataError(f"{run_dir}: cannot rebuild the run's data from {runs.CONFIG}: {e}") \
             from None
+    except OptionError as e:  # options that pass one by one but not together
+        raise runs.damaged(run_dir / runs.CONFIG, str(e)) from None
+    if state is not None or (run_dir / runs.TRAIN_DATA).exists():
+        saved_train_data(run_dir, trainer.data)
+    else:  # killed between config.json and train_data.npz: nothing trained yet, start afresh
+        _save_train_data(run_dir, trainer.data)
     if state is not None:
         try:
             trainer.load_state_dict(state)
         except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as e:
             raise runs.damaged_checkpoint(run_dir, e) from None
     return trainer
+
+
+def saved_train_data(run_dir: Path, data: Dataset) -> dict:
+    """The training labels the run recorded (``train_data.npz``), which the data rebuilt from
+    config.json must match: a changed input file or an edited config is refused, not scored."""
+    saved = Path(run_dir) / runs.TRAIN_DATA  # written with config.json when the fit starts
+    rec = runs.read_npz(saved, ("ann_labels", "ann_item", "train_ids"))
+    same = (rec["ann_labels"].shape == data.ann_labels.shape
+            and np.array_equal(rec["ann_labels"], data.ann_labels)
+            and np.array_equal(rec["ann_item"], data.ann_item)
+            and np.array_equal(rec["train_ids"], data.train_ids))
+    if not same:
+        raise RunFolderError(f"{run_dir}: the training data rebuilt from config.json does not "
+                             f"match {runs.TRAIN_DATA} (was the input file or config.json "
+                             f"changed?); re-run it (pyro-can fit ... --out {run_dir} "
+                             "--overwrite)")
+    if "corrupted" in rec and rec["corrupted"].shape != (data.num_items,):
+        raise RunFolderError(f"{saved}: 'corrupted' has shape {rec['corrupted'].shape}, "
+                             f"expected ({data.num_items},); re-run the fit")
+    return rec
 
 
 def _run(trainer: Trainer, run_dir: Path | None, on_epoch: Callable | None) -> FitResult:

@@ -13,7 +13,7 @@ import click
 
 from . import api, distributed, runs
 from .config import RULES, Config
-from .errors import OptionError, PyroCanError, RunFolderError
+from .errors import DataWarning, OptionError, PyroCanError, RunFolderError
 from .experiments import SWEEP_PARAMS
 from .cli_types import ListOf, RuleType
 from .rules import Choice, Interval, Rule, Text
@@ -177,12 +177,18 @@ def main():
     # a non-finite loss stops training with one error naming the epoch and step (train.py);
     # Pyro's own warning about it would only repeat that
     warnings.filterwarnings("ignore", message="Encountered NaN: loss")
-    warnings.showwarning = _one_line_warning
+    if warnings.showwarning is not _one_line_warning:
+        _one_line_warning.python = warnings.showwarning
+        warnings.showwarning = _one_line_warning
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
-    """Warnings as one ``warning:`` line, without the source line Python adds."""
-    click.echo(f"warning: {message}", err=True)
+    """pyro-can's own warnings (``DataWarning``) as one ``warning:`` line, without the source
+    line Python adds; others as Python shows them."""
+    if issubclass(category, DataWarning):
+        click.echo(f"warning: {message}", err=True)
+    else:
+        _one_line_warning.python(message, category, filename, lineno, file, line)
 
 
 @main.command()

@@ -135,7 +135,7 @@ class Config:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
-            raise OptionError(f"config: unknown option(s) {', '.join(unknown)}")
+            raise OptionError(f"unknown option(s) {', '.join(map(repr, unknown))}")
         return cls(**d)
 
     def validate(self) -> "Config":

@@ -86,20 +86,8 @@ def _load(run_dir):
     trainer = api.load(run_dir)
     data = trainer.data
     corrupted = data.corrupted
-    saved = run_dir / runs.TRAIN_DATA
-    if saved.exists():  # the labels the run really saw; the rebuilt data must match them
-        rec = runs.read_npz(saved, ("ann_labels", "ann_item", "train_ids"))
-        same = (rec["ann_labels"].shape == data.ann_labels.shape
-                and np.array_equal(rec["ann_labels"], data.ann_labels)
-                and np.array_equal(rec["ann_item"], data.ann_item)
-                and np.array_equal(rec["train_ids"], data.train_ids))
-        if not same:
-            raise RunFolderError(f"{run_dir}: the training data rebuilt from config.json does not "
-                                 f"match {runs.TRAIN_DATA} (was the input file changed?)")
-        if "corrupted" in rec and rec["corrupted"].shape != (data.num_items,):
-            raise RunFolderError(f"{saved}: 'corrupted' has shape {rec['corrupted'].shape}, "
-                                 f"expected ({data.num_items},); re-run the fit")
-        corrupted = rec.get("corrupted", corrupted)
+    rec = api.saved_train_data(run_dir, data)  # checked against the rebuilt data by api.load
+    corrupted = rec.get("corrupted", corrupted)
     return trainer, (None if corrupted is None else np.asarray(corrupted, bool))
 
 

@@ -142,9 +142,9 @@ class Choice(Rule):
 
 class Widths(Rule):
     """Comma-separated hidden-layer widths, e.g. ``1024,30``: one or more integers in
-    [1, 65536]."""
+    [1, 4096]."""
 
-    MAX = 65536
+    MAX = 4096  # a 4096×4096 float32 layer is 64 MiB; wider is a typo more often than a plan
 
     def describe(self) -> str:
         return f"comma-separated layer widths, integers in [1, {self.MAX}], e.g. 1024,30"

@@ -90,7 +90,7 @@ def save_npz(path: Path, **arrays) -> None:
     _atomic_write(Path(path), lambda fh: np.savez_compressed(fh, **arrays))
 
 
-def _damaged(path: Path, problem: str) -> RunFolderError:
+def damaged(path: Path, problem: str) -> RunFolderError:
     run = Path(path).parent
     return RunFolderError(f"{path}: {problem}; the run folder is damaged or not pyro-can's: "
                           f"re-run it (pyro-can fit ... --out {run} --overwrite)")
@@ -101,7 +101,7 @@ def _exists(path: Path) -> Path:
     if not path.parent.is_dir():
         raise RunFolderError(f"{path.parent}: no such run folder")
     if not path.is_file():
-        raise _damaged(path, "missing")
+        raise damaged(path, "missing")
     return path
 
 
@@ -112,9 +112,9 @@ def read_json(path: Path, kind: type = dict):
         with open(path, encoding="utf-8") as fh:
             obj = json.load(fh)
     except (OSError, UnicodeDecodeError, ValueError) as e:  # JSONDecodeError is a ValueError
-        raise _damaged(path, f"not readable as JSON ({type(e).__name__}: {e})") from None
+        raise damaged(path, f"not readable as JSON ({type(e).__name__}: {e})") from None
     if not isinstance(obj, kind):
-        raise _damaged(path, f"holds a {type(obj).__name__}, expected a JSON object")
+        raise damaged(path, f"holds a {type(obj).__name__}, expected a JSON object")
     return obj
 
 
@@ -127,7 +127,7 @@ def read_config(run_dir) -> "Config":  # noqa: F821
     try:
         return Config.from_dict(d).validate()
     except (OptionError, TypeError) as e:
-        raise _damaged(path, str(e)) from None
+        raise damaged(path, str(e)) from None
 
 
 def read_checkpoint(run_dir, device="cpu") -> dict:
@@ -137,24 +137,24 @@ def read_checkpoint(run_dir, device="cpu") -> dict:
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except Exception as e:  # zip, unpickler and storage errors alike: the file is unusable
-        raise _damaged(path, f"not a readable checkpoint ({type(e).__name__}: "
+        raise damaged(path, f"not a readable checkpoint ({type(e).__name__}: "
                        f"{str(e).splitlines()[0] if str(e) else ''})") from None
     missing = [k for k in ("epoch", "nets", "optimizer", "scheduler", "history", "rng")
                if not isinstance(state, dict) or k not in state]
     if missing:
-        raise _damaged(path, f"not a pyro-can checkpoint (no {', '.join(missing)})")
+        raise damaged(path, f"not a pyro-can checkpoint (no {', '.join(missing)})")
     if not isinstance(state["epoch"], int) or state["epoch"] < 0:
-        raise _damaged(path, f"epoch is {state['epoch']!r}, expected a count of epochs")
+        raise damaged(path, f"epoch is {state['epoch']!r}, expected a count of epochs")
     if not isinstance(state["history"], list) or not all(isinstance(r, dict)
                                                          for r in state["history"]):
-        raise _damaged(path, "history is not a list of per-epoch records")
+        raise damaged(path, "history is not a list of per-epoch records")
     return state
 
 
 def damaged_checkpoint(run_dir, error: Exception) -> RunFolderError:
     """The error for a checkpoint that loads but does not fit the run's networks."""
     first = str(error).splitlines()[0] if str(error) else type(error).__name__
-    return _damaged(Path(run_dir) / CHECKPOINT, f"does not match the run's networks ({first})")
+    return damaged(Path(run_dir) / CHECKPOINT, f"does not match the run's networks ({first})")
 
 
 def read_npz(path: Path, keys: tuple[str, ...]) -> dict:
@@ -164,10 +164,10 @@ def read_npz(path: Path, keys: tuple[str, ...]) -> dict:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
     except Exception as e:  # zip errors, truncated members, pickled objects
-        raise _damaged(path, f"not readable as .npz ({type(e).__name__}: {e})") from None
+        raise damaged(path, f"not readable as .npz ({type(e).__name__}: {e})") from None
     missing = [k for k in keys if k not in arrays]
     if missing:
-        raise _damaged(path, f"missing {', '.join(missing)}")
+        raise damaged(path, f"missing {', '.join(missing)}")
     return arrays
 
 
