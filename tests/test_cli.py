@@ -229,3 +229,44 @@ def test_compare_lists_are_checked(cli, tmp_path):
     code, _, err = cli("sweep", "--param", "lambda", "--values", "0,-1", "--out", tmp_path / "g")
     assert code == 2 and "'--values': must be a number >= 0, got '-1'" in err
     assert not (tmp_path / "g").exists()
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    from click.testing import CliRunner
+
+    from pyro_can.cli import main
+
+    out = tmp_path_factory.mktemp("tiny") / "run"
+    res = CliRunner().invoke(main, ["fit", "--method", "plain", "--epochs", "1",
+                                    "--train-fraction", "0.1", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+@pytest.mark.parametrize("name, damage, message", [
+    ("checkpoint.pt", lambda p: p.write_bytes(p.read_bytes()[:200]),
+     "checkpoint.pt: not a readable checkpoint"),
+    ("checkpoint.pt", lambda p: p.unlink(), "checkpoint.pt: missing"),
+    ("metrics.json", lambda p: p.write_text('{"test_mAP": 0.9'), "metrics.json: not readable as JSON"),
+    ("config.json", lambda p: p.write_text('{"lr": -1}'),
+     "config.json: --lr: must be a number > 0, got -1"),
+    ("config.json", lambda p: p.write_text('{"seed": 5}'),
+     "the training data rebuilt from config.json does not match train_data.npz"),
+    ("train_data.npz", lambda p: p.write_bytes(b"PK garbage"),
+     "train_data.npz: not readable as .npz"),
+])
+@pytest.mark.parametrize("command", ["evaluate", "inspect", "posterior"])
+def test_damaged_run_folder_is_one_clear_error(cli, tmp_path, tiny_run, name, damage, message,
+                                               command):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    damage(run / name)
+    extra = {"evaluate": [], "inspect": ["--no-cleanlab"], "posterior": ["--item", "0"]}[command]
+    code, _, err = cli(command, run, *extra)
+    assert code == 1 and err.startswith("error: ") and message in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert f"--out {run} --overwrite" in err or "re-run" in err
+    assert not (run / "inspect").exists()

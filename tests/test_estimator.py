@@ -135,6 +135,20 @@ def test_save_load_round_trip(fitted, noisy_digits, tmp_path):
         CANClassifier.load(run_dir)
 
 
+@pytest.mark.parametrize("name, damage, message", [
+    ("checkpoint.pt", lambda p: p.write_bytes(p.read_bytes()[:100]), "not a readable checkpoint"),
+    ("posterior.npz", lambda p: p.unlink(), "posterior.npz: missing"),
+    ("config.json", lambda p: p.write_text('{"lr": -1}'), "--lr: must be a number > 0"),
+    ("estimator.json", lambda p: p.write_text("[1"), "not readable as JSON"),
+])
+def test_damaged_saved_estimator_is_one_clear_error(fitted, tmp_path, name, damage, message):
+    run_dir = fitted.save(tmp_path / "run")
+    damage(run_dir / name)
+    with pytest.raises(RunFolderError, match=message) as err:
+        CANClassifier.load(run_dir)
+    assert str(run_dir) in str(err.value)
+
+
 def test_pickle_round_trip(fitted, noisy_digits):
     x_test = noisy_digits[3]
     copy = pickle.loads(pickle.dumps(fitted))
