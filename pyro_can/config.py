@@ -182,7 +182,6 @@ def _label_sets():
     return tuple(cifar10n.LABEL_SETS)
 
 
-_FINITE = Interval()  # any finite number
 _SEED = Interval(0, 2**32 - 1, kind=int)  # NumPy's and scikit-learn's seeds are 32-bit
 
 #: Field name -> what it accepts. Fields without a rule are flags (true/false).
@@ -213,9 +212,11 @@ RULES: dict[str, Rule] = {
     "latent": Choice("latent type", _registry("LATENTS")),
     "ytilde_likelihood": Choice("ỹ likelihood", _registry("LATENTS")),
     "quality_dim": Interval(0, 1024, kind=int),
-    "copy_init": _FINITE,
-    "label_init": _FINITE,
-    "prior_init": Interval(0, None, optional=True),
+    # initial weights of a network's logits: beyond ±100 a sigmoid is saturated in float32 (and
+    # beyond ~3.4e38 the value does not even fit in the tensor it initializes)
+    "copy_init": Interval(-100, 100),
+    "label_init": Interval(-100, 100),
+    "prior_init": Interval(0, 100, optional=True),
     "noise_init": Choice("noise init", _registry("NOISE_INITS")),
     "kl_z_weight": Interval(0, None),
     "hidden": Widths(),

@@ -193,6 +193,8 @@ def test_fits_without_out_claim_different_folders(cli, tmp_path, monkeypatch):
     (("--epochs", "0"), "'--epochs': must be an integer in [1, 1000000], got '0'"),
     (("--seed", "-3"), "'--seed': must be an integer in [0, 4294967295], got '-3'"),
     (("--test-crops", "3"), "'--test-crops': unknown test crop count 3; known: 1, 6"),
+    # found by the fuzz suite: a value that overflows the float32 tensor it initializes
+    (("--label-init", "3.402823466385289e+38"), "'--label-init': must be a number in [-100, 100]"),
 ])
 def test_every_option_is_checked_before_any_work(cli, tmp_path, args, message):
     out = tmp_path / "run"
