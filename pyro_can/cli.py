@@ -1,5 +1,6 @@
 """Command-line interface (click). A thin layer over ``pyro_can.api``: it parses options, shows
-progress, prints results and turns user errors into one line and exit code 2."""
+progress, prints results and turns user errors into one line (exit code 2 for usage errors, 1 for
+data and run-folder errors)."""
 from __future__ import annotations
 
 import dataclasses

@@ -14,7 +14,7 @@ from .rules import Interval
 
 
 def user_errors(func):
-    """``pyro_can.cli.user_errors`` (PyroCanError -> 'error: ...', exit 2), looked up when the
+    """``pyro_can.cli.user_errors`` (PyroCanError -> 'error: ...', exit 2 or 1), looked up when the
     command runs: ``pyro_can.cli`` imports this module while it is being imported itself, so a
     module-level ``from .cli import user_errors`` would be circular in one import order or the
     other."""
