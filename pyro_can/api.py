@@ -5,11 +5,11 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 
 from . import distributed, registry, runs
 from .config import Config
-from .data import Dataset, validation_split
+from .data import Dataset, check_split, untrained_test_classes, validation_split
+from .errors import DataError, Interrupted, OptionError, RunFolderError
 from .train import FitResult, Trainer
 
 
@@ -22,7 +22,7 @@ def load_data(cfg: Config) -> tuple[Dataset, Dataset | None]:
     if cfg.train_fraction < 1.0:
         keep = np.random.default_rng([cfg.seed, 4]).permutation(data.num_items)
         data = data.subset(np.sort(keep[:max(1, round(cfg.train_fraction * data.num_items))]))
-    data = data.with_crowd(cfg.crowd, np.random.default_rng([cfg.seed, 3]))
+    data = check_split(data.with_crowd(cfg.crowd, np.random.default_rng([cfg.seed, 3])))
     return validation_split(data, cfg.val_fraction, cfg.seed)
 
 
@@ -37,15 +37,21 @@ def _save_train_data(path: Path, data: Dataset) -> None:
 
 
 def fit(cfg: Config, out: str | Path | None = None, overwrite: bool = False,
-        on_epoch: Callable | None = None) -> FitResult:
-    """Train ``cfg``; with ``out``, write the run folder (checkpoint after every epoch).
+        on_epoch: Callable | None = None, default_out: bool = False) -> FitResult:
+    """Train ``cfg``; with ``out``, write the run folder (checkpoint after every epoch); with
+    ``default_out`` and no ``out``, into a new ``runs/<data>-<method>-<n>``.
 
-    Everything that can fail on bad input (options, data files) is checked before the folder is
-    created, so a rejected run leaves nothing behind."""
+    Everything that can fail on bad input (options, data files, the output folder) is checked
+    before the folder is created, so a rejected run leaves nothing behind. Ctrl-C during training
+    raises ``Interrupted`` naming the folder to ``--resume``."""
     cfg.validate()
+    if out is not None:
+        runs.prepare(out, overwrite=overwrite, create=False)
     data, val = load_data(cfg)
     trainer = Trainer(cfg, data, val)
     run_dir = None
+    if out is None and default_out:
+        run_dir = out = runs.claim_default(cfg)
     if out is not None:  # under torchrun every rank checks the folder, then rank 0 writes it
         run_dir = runs.prepare(out, overwrite=overwrite, create=False)
         distributed.barrier()
@@ -65,16 +71,50 @@ def resume(run_dir: str | Path, on_epoch: Callable | None = None) -> FitResult:
 def _trainer_from(run_dir: Path, finished: bool) -> Trainer:
     """Rebuild a run's data and trainer from its config and load its checkpoint (required for a
     finished run; a run killed before its first epoch has none and starts afresh)."""
-    cfg = Config.from_dict(runs.read_json(runs.require(run_dir, runs.CONFIG)))
+    cfg = runs.read_config(run_dir)
     if finished:
-        runs.require(run_dir, runs.METRICS)
-        runs.require(run_dir, runs.CHECKPOINT)
-    data, val = load_data(cfg)
-    trainer = Trainer(cfg, data, val)
-    ckpt = run_dir / runs.CHECKPOINT
-    if ckpt.exists():
-        trainer.load_state_dict(torch.load(ckpt, map_location=trainer.device, weights_only=False))
+        runs.read_json(run_dir / runs.METRICS)
+    state = None
+    if finished or (run_dir / runs.CHECKPOINT).exists():
+        state = runs.read_checkpoint(run_dir)
+    try:
+        data, val = load_data(cfg)
+        trainer = Trainer(cfg, data, val)
+    except DataError as e:
+        raise DataError(f"{run_dir}: cannot rebuild the run's data from {runs.CONFIG}: {e}") \
+            from None
+    except OptionError as e:  # options that pass one by one but not together
+        raise runs.damaged(run_dir / runs.CONFIG, str(e)) from None
+    if state is not None or (run_dir / runs.TRAIN_DATA).exists():
+        saved_train_data(run_dir, trainer.data)
+    else:  # killed between config.json and train_data.npz: nothing trained yet, start afresh
+        _save_train_data(run_dir, trainer.data)
+    if state is not None:
+        try:
+            trainer.load_state_dict(state)
+        except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as e:
+            raise runs.damaged_checkpoint(run_dir, e) from None
     return trainer
+
+
+def saved_train_data(run_dir: Path, data: Dataset) -> dict:
+    """The training labels the run recorded (``train_data.npz``), which the data rebuilt from
+    config.json must match: a changed input file or an edited config is refused, not scored."""
+    saved = Path(run_dir) / runs.TRAIN_DATA  # written with config.json when the fit starts
+    rec = runs.read_npz(saved, ("ann_labels", "ann_item", "train_ids"))
+    same = (rec["ann_labels"].shape == data.ann_labels.shape
+            and np.array_equal(rec["ann_labels"], data.ann_labels)
+            and np.array_equal(rec["ann_item"], data.ann_item)
+            and np.array_equal(rec["train_ids"], data.train_ids))
+    if not same:
+        raise RunFolderError(f"{run_dir}: the training data rebuilt from config.json does not "
+                             f"match {runs.TRAIN_DATA} (was the input file or config.json "
+                             f"changed?); re-run it (pyro-can fit ... --out {run_dir} "
+                             "--overwrite)")
+    if "corrupted" in rec and rec["corrupted"].shape != (data.num_items,):
+        raise RunFolderError(f"{saved}: 'corrupted' has shape {rec['corrupted'].shape}, "
+                             f"expected ({data.num_items},); re-run the fit")
+    return rec
 
 
 def _run(trainer: Trainer, run_dir: Path | None, on_epoch: Callable | None) -> FitResult:
@@ -85,13 +125,23 @@ def _run(trainer: Trainer, run_dir: Path | None, on_epoch: Callable | None) -> F
         if on_epoch is not None:
             on_epoch(tr, record)
 
-    result = trainer.run(after_epoch)
+    try:
+        result = trainer.run(after_epoch)
+    except KeyboardInterrupt:
+        if run_dir is None:
+            raise
+        raise Interrupted(f"interrupted in epoch {trainer.epoch + 1}; {run_dir} holds the "
+                          f"{trainer.epoch} complete epoch(s); continue with: pyro-can fit "
+                          f"--resume {run_dir}") from None
     if not distributed.is_main():  # rank 0 writes the run folder
         return result
     if run_dir is not None and (trainer.data.ann_worker >= 0).any():
         from .workers import worker_report
 
         runs.write_csv(run_dir / "workers.csv", worker_report(trainer))
+    untrained = untrained_test_classes(trainer.data)
+    if untrained:  # never scored silently: data.check_split warned, metrics.json records it
+        result.metrics["test_classes_without_training"] = untrained
     if run_dir is not None:
         result.metrics["run_dir"] = str(run_dir)
         runs.write_json(run_dir / runs.METRICS, result.metrics)
@@ -108,6 +158,6 @@ def evaluate(run_dir: str | Path) -> dict:
     """Reload a run and score its classifier on the clean test set."""
     trainer = load(run_dir)
     out = trainer.evaluate()
-    saved = runs.read_json(Path(run_dir) / runs.METRICS)
+    saved = runs.read_json(Path(run_dir) / runs.METRICS)  # checked by load
     return {**{k: saved[k] for k in ("method", "noise_rate", "epochs") if k in saved}, **out}
 

@@ -1,5 +1,6 @@
 """Command-line interface (click). A thin layer over ``pyro_can.api``: it parses options, shows
-progress, prints results and turns user errors into one line and exit code 2."""
+progress, prints results and turns user errors into one line (exit code 2 for usage errors, 1 for
+data and run-folder errors)."""
 from __future__ import annotations
 
 import dataclasses
@@ -11,9 +12,12 @@ from pathlib import Path
 
 import click
 
-from . import api, distributed
-from .config import Config
-from .errors import PyroCanError
+from . import api, distributed, runs
+from .config import RULES, Config
+from .errors import DataWarning, OptionError, PyroCanError, RunFolderError
+from .experiments import SWEEP_PARAMS
+from .cli_types import ListOf, RuleType
+from .rules import Choice, Interval, Rule, Text
 
 HELP = {
     "data": "data set: digits (bundled), npz (--path), music (bundled real crowd labels), "
@@ -78,28 +82,47 @@ HELP = {
     "ramp_epochs": "epochs over which α_t ramps to alpha_max",
     "alpha_max": "final share of the classifier's gradient from the KL term",
     "lr_step": "divide the learning rate by 1/lr_gamma every lr_step epochs",
-    "device": "auto, cpu or cuda",
+    "device": "torch device to train on (auto: cuda when available, else cpu)",
 }
 
 
+def _help(name: str, rule: Rule | None) -> str:
+    text = HELP.get(name, "")
+    if rule is not None and not isinstance(rule, (Choice, Text)):  # a choice's metavar lists it
+        text = f"{text} ({rule.describe()})" if text else rule.describe()
+    return text
+
+
 def config_options(func):
-    """One click option per ``Config`` field, named like the field, defaulting to its default."""
+    """One click option per ``Config`` field, named like the field, defaulting to its default,
+    typed and checked by its rule in ``config.RULES``."""
     for f in reversed(dataclasses.fields(Config)):
         default = f.default
-        # a None default (resolved from the data) takes its type from the annotation, "float | None"
-        kind = type(default) if default is not None else (
-            float if str(f.type).startswith("float") else str)
         flag = f"--{f.name.replace('_', '-')}"
-        if isinstance(default, bool):  # --x/--no-x, so that a default of True can be turned off
+        rule = RULES.get(f.name)
+        if rule is None:  # a flag: --x/--no-x, so that a default of True can be turned off
             func = click.option(f"{flag}/--no-{flag[2:]}", f.name, default=default,
                                 show_default=True, help=HELP.get(f.name, ""))(func)
             continue
-        func = click.option(flag, f.name, type=kind, default=default,
-                            show_default=default is not None, help=HELP.get(f.name, ""))(func)
+        func = click.option(flag, f.name, type=RuleType(rule), default=default,
+                            show_default=default is not None, help=_help(f.name, rule))(func)
     return func
 
 
+def output_folder(ctx, param, value):
+    """--out: refused before any work when it cannot be written (runs through a file, parent not
+    writable), so a long fit never ends in an I/O error."""
+    if value is not None:
+        try:
+            runs.check_writable(value)
+        except RunFolderError as e:
+            raise click.BadParameter(str(e), ctx, param) from None
+    return value
+
+
 def user_errors(func):
+    """PyroCanError -> one ``error:`` line; exit code 2 for a usage error (``OptionError``),
+    1 for data and run-folder errors, 130 for Ctrl-C."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
@@ -107,7 +130,7 @@ def user_errors(func):
         except PyroCanError as e:
             if distributed.is_main():  # under torchrun every rank fails alike; say it once
                 click.echo(f"error: {e}", err=True)
-            sys.exit(2)
+            sys.exit(e.exit_code)
     return wrapper
 
 
@@ -127,6 +150,11 @@ def progress(total: int, start: int = 0):
         bar.update(1)
         if record["epoch"] >= trainer.cfg.epochs:
             bar.close()
+
+    def close():  # an interrupted or failed fit: end the bar before the error line
+        if "bar" in state:
+            state["bar"].close()
+    on_epoch.close = close
     return on_epoch
 
 
@@ -150,13 +178,27 @@ def main():
     # a non-finite loss stops training with one error naming the epoch and step (train.py);
     # Pyro's own warning about it would only repeat that
     warnings.filterwarnings("ignore", message="Encountered NaN: loss")
+    if warnings.showwarning is not _one_line_warning:
+        _one_line_warning.python = warnings.showwarning
+        warnings.showwarning = _one_line_warning
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    """pyro-can's own warnings (``DataWarning``) as one ``warning:`` line, without the source
+    line Python adds; others as Python shows them."""
+    if issubclass(category, DataWarning):
+        click.echo(f"warning: {message}", err=True)
+    else:
+        _one_line_warning.python(message, category, filename, lineno, file, line)
 
 
 @main.command()
 @config_options
-@click.option("--out", type=click.Path(), default=None,
-              help="run folder [default: runs/<data>-<method>-<n>]")
-@click.option("--overwrite", is_flag=True, help="replace a run already in --out")
+@click.option("--out", type=click.Path(), default=None, callback=output_folder,
+              help="run folder, checked writable before training [default: "
+                   "runs/<data>-<method>-<n>, the first free n]")
+@click.option("--overwrite", is_flag=True,
+              help="replace a run already in --out (the whole folder)")
 @click.option("--resume", "resume_dir", type=click.Path(), default=None,
               help="continue the run in this folder from its last complete epoch")
 @user_errors
@@ -166,18 +208,22 @@ def fit(out, overwrite, resume_dir, **options):
     Under ``torchrun --nproc_per_node N cli.py fit ...`` the N processes train one model with
     DistributedDataParallel; rank 0 shows progress and writes the folder."""
     if resume_dir:
-        cfg = Config.from_dict(api.runs.read_json(api.runs.require(resume_dir, "config.json")))
+        cfg = runs.read_config(resume_dir)
     else:
         cfg = Config(**options)
     if distributed.launched_by_torchrun():
         if not (out or resume_dir):  # ranks would each pick a default folder name
-            raise PyroCanError("under torchrun, name the run folder with --out")
+            raise OptionError("under torchrun, name the run folder with --out")
         distributed.init_from_env(cfg.device)
-    if resume_dir:
-        result = api.resume(resume_dir, on_epoch=progress(cfg.epochs))
-    else:
-        out = out or api.runs.default_out(cfg)
-        result = api.fit(cfg, out=out, overwrite=overwrite, on_epoch=progress(cfg.epochs))
+    bar = progress(cfg.epochs)
+    try:
+        if resume_dir:
+            result = api.resume(resume_dir, on_epoch=bar)
+        else:
+            result = api.fit(cfg, out=out, overwrite=overwrite, on_epoch=bar,
+                             default_out=out is None)
+    finally:
+        bar.close()
     if distributed.is_main():
         report(result)
 
@@ -197,11 +243,10 @@ def evaluate(run_dir, as_json):
         click.echo(f"test_accuracy {m['test_accuracy']:.6f}")
 
 
-def _floats(text: str) -> list[float]:
-    try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise PyroCanError(f"expected comma-separated numbers, got {text!r}") from None
+METHODS = ListOf(RULES["method"])
+NOISE_RATES = ListOf(Interval(0, 1))
+SEEDS = ListOf(RULES["seed"])
+JOBS = RuleType(Interval(1, 256, kind=int))
 
 
 def _grid_command(cells, out, jobs, column, title, figure, xlabel):
@@ -225,11 +270,16 @@ def _grid_command(cells, out, jobs, column, title, figure, xlabel):
 
 @main.command()
 @config_options
-@click.option("--methods", default="plain,learnq,icnm,bootstrap,can", show_default=True)
-@click.option("--noise-rates", default="0,0.2,0.4,0.6,0.8", show_default=True)
-@click.option("--seeds", default="0,1,2", show_default=True)
-@click.option("--out", type=click.Path(), required=True, help="grid folder")
-@click.option("--jobs", type=int, default=1, show_default=True, help="parallel processes")
+@click.option("--methods", type=METHODS, default="plain,learnq,icnm,bootstrap,can",
+              show_default=True, help=f"comma-separated, each {RULES['method'].describe()}")
+@click.option("--noise-rates", type=NOISE_RATES, default="0,0.2,0.4,0.6,0.8",
+              show_default=True, help="comma-separated, each in [0, 1]")
+@click.option("--seeds", type=SEEDS, default="0,1,2", show_default=True,
+              help="comma-separated integers in [0, 4294967295]")
+@click.option("--out", type=click.Path(), required=True, callback=output_folder,
+              help="grid folder")
+@click.option("--jobs", type=JOBS, default=1, show_default=True,
+              help=f"parallel processes ({JOBS.rule.describe()})")
 @user_errors
 def compare(methods, noise_rates, seeds, out, jobs, **options):
     """Methods × noise rates × seeds (paper Table VI); resumable."""
@@ -239,35 +289,37 @@ def compare(methods, noise_rates, seeds, out, jobs, **options):
     options.pop("noise_rate")
     options.pop("seed")
     base = Config(**options)
-    cells = experiments.grid(base, [m.strip() for m in methods.split(",") if m.strip()],
-                             _floats(noise_rates), [int(s) for s in _floats(seeds)])
+    cells = experiments.grid(base, methods, noise_rates, seeds)
     _grid_command(cells, out, jobs, "noise_rate", "P", "map_vs_noise.png", "noise rate P")
 
 
 @main.command()
 @config_options
-@click.option("--param", required=True,
-              help="lambda, train-fraction, noise-rate, quality-dim, kl-z-weight, "
-                   "warmup-epochs, alpha-max, beta")
-@click.option("--values", required=True, help="comma-separated values")
-@click.option("--methods", default="can", show_default=True)
-@click.option("--seeds", default="0,1,2", show_default=True)
-@click.option("--out", type=click.Path(), required=True, help="grid folder")
-@click.option("--jobs", type=int, default=1, show_default=True, help="parallel processes")
+@click.option("--param", required=True, type=RuleType(Choice("sweep parameter",
+                                                                 lambda: tuple(SWEEP_PARAMS))))
+@click.option("--values", required=True,
+              help="comma-separated values, each by the rule of --param's option")
+@click.option("--methods", type=METHODS, default="can", show_default=True,
+              help=f"comma-separated, each {RULES['method'].describe()}")
+@click.option("--seeds", type=SEEDS, default="0,1,2", show_default=True,
+              help="comma-separated integers in [0, 4294967295]")
+@click.option("--out", type=click.Path(), required=True, callback=output_folder,
+              help="grid folder")
+@click.option("--jobs", type=JOBS, default=1, show_default=True,
+              help=f"parallel processes ({JOBS.rule.describe()})")
 @user_errors
 def sweep(param, values, methods, seeds, out, jobs, **options):
     """One parameter over values (paper Table V: lambda; Fig. 6: train-fraction); resumable."""
     from . import experiments
-    from .registry import lookup
 
-    field = lookup("sweep parameter", experiments.SWEEP_PARAMS, param)
+    field = SWEEP_PARAMS[param]
     options.pop("method")
     options.pop("seed")
     base = Config(**options)
-    kind = type(getattr(Config, field)) if getattr(Config, field) is not None else float
-    vals = [kind(v) for v in _floats(values)]
-    cells = experiments.grid(base, [m.strip() for m in methods.split(",") if m.strip()],
-                             [base.noise_rate], [int(s) for s in _floats(seeds)], param, vals)
+    ctx = click.get_current_context()
+    vals = ListOf(RULES[field]).convert(values, next(
+        p for p in ctx.command.params if p.name == "values"), ctx)
+    cells = experiments.grid(base, methods, [base.noise_rate], seeds, param, vals)
     _grid_command(cells, out, jobs, "value", param, f"map_vs_{param.replace('-', '_')}.png",
                   param)
 

@@ -8,9 +8,13 @@ import json
 
 import click
 
+from .cli_types import RuleType
+from .config import RULES
+from .rules import Interval
+
 
 def user_errors(func):
-    """``pyro_can.cli.user_errors`` (PyroCanError -> 'error: ...', exit 2), looked up when the
+    """``pyro_can.cli.user_errors`` (PyroCanError -> 'error: ...', exit 2 or 1), looked up when the
     command runs: ``pyro_can.cli`` imports this module while it is being imported itself, so a
     module-level ``from .cli import user_errors`` would be circular in one import order or the
     other."""
@@ -22,16 +26,21 @@ def user_errors(func):
     return wrapper
 
 
+CLUSTERS = RuleType(Interval(1, 1000, kind=int))
+SEED = RuleType(RULES["seed"])
+
+
 def _fmt(v) -> str:
     return "n/a" if v is None else f"{v:.3f}"
 
 
 @click.command(name="inspect")
 @click.argument("run_dir", type=click.Path())
-@click.option("--clusters", type=int, default=4, show_default=True,
-              help="KMeans groups of the quality embedding for transitions.png")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="seed of t-SNE, KMeans and the cleanlab folds")
+@click.option("--clusters", type=CLUSTERS, default=4, show_default=True,
+              help="KMeans groups of the quality embedding for transitions.png "
+                   f"({CLUSTERS.rule.describe()})")
+@click.option("--seed", type=SEED, default=0, show_default=True,
+              help=f"seed of t-SNE, KMeans and the cleanlab folds ({SEED.rule.describe()})")
 @click.option("--no-cleanlab", "no_cleanlab", is_flag=True,
               help="skip the cleanlab comparison (it trains the plain method on 3 folds)")
 @user_errors

@@ -1,11 +1,17 @@
-"""Every option of a run, with its default. The CLI's options and the estimator's constructor
-arguments are these fields, with the same names."""
+"""Every option of a run, with its default and its rule. The CLI's options and the estimator's
+constructor arguments are these fields, with the same names.
+
+``RULES`` says what each field accepts (a range, a set of names, a shape). It is the one place
+options are checked: ``Config.validate`` applies it (API, estimator, a run folder's config.json)
+and the CLI builds its click types from it (``cli.config_options``), so a bad value is refused
+before any work, with the rule in ``--help`` and in the error."""
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
 
-from .errors import PyroCanError
+from .errors import OptionError
+from .rules import Choice, Device, Interval, Rule, Text, Widths
 
 
 @dataclass
@@ -92,12 +98,12 @@ class Config:
         elif latent == "auto":
             latent = "categorical" if single_label else "bernoulli"
         elif latent == "categorical" and not single_label:
-            raise PyroCanError("--latent categorical needs single-label data")
+            raise OptionError("--latent categorical needs single-label data")
         lik = self.ytilde_likelihood
         if lik == "auto" or not method.latent:  # a baseline's labels follow its classifier
             lik = latent
         if lik == "categorical" and not single_label:
-            raise PyroCanError("--ytilde-likelihood categorical needs single-label data")
+            raise OptionError("--ytilde-likelihood categorical needs single-label data")
         return dataclasses.replace(self, latent=latent, ytilde_likelihood=lik)
 
     def resolve_for_answers(self, several_answers: bool) -> "Config":
@@ -129,27 +135,109 @@ class Config:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
-            raise PyroCanError(f"config: unknown option(s) {', '.join(unknown)}")
+            raise OptionError(f"unknown option(s) {', '.join(map(repr, unknown))}")
         return cls(**d)
 
     def validate(self) -> "Config":
+        """Every field against its rule (``RULES``); raises OptionError naming the first bad
+        option, its value and what was expected."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            rule = RULES.get(f.name)
+            if rule is None:  # a flag
+                if not isinstance(value, bool):
+                    raise OptionError(f"{flag(f.name)}: must be true or false, got {value!r}")
+                continue
+            try:
+                rule.check(value)
+            except OptionError as e:  # the same class (UnknownNameError stays one)
+                raise type(e)(f"{flag(f.name)}: {e}") from None
+        return self
+
+
+def flag(name: str) -> str:
+    """The CLI spelling of a field: ``lr_step`` -> ``--lr-step``."""
+    return f"--{name.replace('_', '-')}"
+
+
+def _registry(table: str):
+    """A registry table looked up when a value is checked (the registry imports the models,
+    which import this module)."""
+    def names():
         from . import registry
 
-        rate = self.resolved_noise_rate()
-        if not 0.0 <= rate <= 1.0:
-            raise PyroCanError(f"--noise-rate must be in [0, 1], got {rate}")
-        for name, lo, hi in (("test_fraction", 0.0, 1.0), ("val_fraction", 0.0, 1.0)):
-            v = getattr(self, name)
-            if not (lo <= v < hi):
-                raise PyroCanError(f"--{name.replace('_', '-')} must be in [{lo}, {hi}), got {v}")
-        if not 0.0 < self.train_fraction <= 1.0:
-            raise PyroCanError(f"--train-fraction must be in (0, 1], got {self.train_fraction}")
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise PyroCanError(f"--{name.replace('_', '-')} must be at least 1")
-        if self.quality_dim < 0:
-            raise PyroCanError("--quality-dim must be >= 0")
-        if not self.hidden_sizes:
-            raise PyroCanError("--hidden must list layer widths, e.g. 1024,30")
-        registry.check_names(self)
-        return self
+        return tuple(getattr(registry, table))
+    return names
+
+
+def _archs():
+    from . import backbones
+
+    return ("mlp", *backbones.ARCHS, *getattr(backbones, "CIFAR_ARCHS", ()))
+
+
+def _label_sets():
+    from .datasets import cifar10n
+
+    return tuple(cifar10n.LABEL_SETS)
+
+
+_SEED = Interval(0, 2**32 - 1, kind=int)  # NumPy's and scikit-learn's seeds are 32-bit
+
+#: Field name -> what it accepts. Fields without a rule are flags (true/false).
+RULES: dict[str, Rule] = {
+    "data": Choice("data set", _registry("DATA")),
+    "path": Text(optional=True),
+    "noise_rate": Interval(0, 1, optional=True),
+    "test_fraction": Interval(0, 1, lo_open=True, hi_open=True),
+    "val_fraction": Interval(0, 1, hi_open=True),
+    "train_fraction": Interval(0, 1, lo_open=True),
+    "crowd": Choice("crowd mode", _registry("CROWD_MODES")),
+    "root": Text(optional=True),
+    "split": Text(optional=True),
+    "test": Text(optional=True),
+    "labels": Choice("label set", _label_sets),
+    "label_file": Text(optional=True),
+    "side_info": Text(optional=True),
+    "features": Text(optional=True),
+    "arch": Choice("arch", _archs),
+    "weights": Text(optional=True),
+    "test_crops": Choice("test crop count", lambda: (1, 6), kind=int),
+    "workers": Interval(0, 256, kind=int),
+    "method": Choice("method", _registry("METHODS")),
+    "guide": Choice("guide", _registry("GUIDES")),
+    "prior": Choice("prior", _registry("PRIORS")),
+    "decoder": Choice("decoder", _registry("DECODERS")),
+    "prior_judgement": Choice("prior judgement", _registry("PRIOR_JUDGEMENTS")),
+    "latent": Choice("latent type", _registry("LATENTS")),
+    "ytilde_likelihood": Choice("ỹ likelihood", _registry("LATENTS")),
+    "quality_dim": Interval(0, 1024, kind=int),
+    # initial weights of a network's logits: beyond ±100 a sigmoid is saturated in float32 (and
+    # beyond ~3.4e38 the value does not even fit in the tensor it initializes)
+    "copy_init": Interval(-100, 100),
+    "label_init": Interval(-100, 100),
+    "prior_init": Interval(0, 100, optional=True),
+    "noise_init": Choice("noise init", _registry("NOISE_INITS")),
+    "kl_z_weight": Interval(0, None),
+    "hidden": Widths(),
+    "beta": Interval(0, 1),
+    "bootstrap": Choice("bootstrap kind", _registry("BOOTSTRAP_KINDS")),
+    "learnq_trace": Interval(0, None),
+    "elbo": Choice("ELBO", _registry("ELBOS")),
+    "lam": Interval(0, None),
+    "tau_start": Interval(0, None, lo_open=True),
+    "tau_end": Interval(0, None, lo_open=True),
+    "warmup_epochs": Interval(0, None, optional=True),
+    "ramp_epochs": Interval(0, None),
+    "alpha_max": Interval(0, 1),
+    "warmup_scope": Choice("warm-up scope", _registry("WARMUP_SCOPES")),
+    "epochs": Interval(1, 10**6, kind=int),
+    "batch_size": Interval(1, 10**7, kind=int),
+    "lr": Interval(0, None, lo_open=True),
+    "momentum": Interval(0, 1, hi_open=True),
+    "weight_decay": Interval(0, None),
+    "lr_step": Interval(1, None, kind=int),
+    "lr_gamma": Interval(0, 1, lo_open=True),
+    "seed": _SEED,
+    "device": Device(),
+}

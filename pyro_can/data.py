@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, DataWarning
 from .noise import shuffle_labels
 
 
@@ -151,9 +152,13 @@ def _check_features(x: np.ndarray, where: str):
         raise DataError(f"{where}: X holds NaN or inf in {bad} row(s); expected finite numbers")
 
 
-def _split(n: int, strata: np.ndarray, test_fraction: float, seed: int):
+def _split(n: int, strata: np.ndarray, test_fraction: float, seed: int, where: str = "data"):
     from sklearn.model_selection import train_test_split
 
+    n_test = int(np.ceil(test_fraction * n))  # scikit-learn's rounding
+    if n_test < 1 or n - n_test < 1:
+        raise DataError(f"{where}: {n} item(s) are too few to split with --test-fraction "
+                        f"{test_fraction} (needs at least one training and one test item)")
     idx = np.arange(n)
     try:
         return train_test_split(idx, test_size=test_fraction, random_state=seed, stratify=strata)
@@ -215,7 +220,13 @@ def load_npz(path: str | None = None, seed: int = 0, noise_rate: float = 0.0,
             raise DataError(f"{where}: 'Y' must be a 2-D 0/1 matrix (items × classes), got {y.shape}")
         if not np.isin(y, (0, 1)).all():
             raise DataError(f"{where}: 'Y' must hold only 0 and 1")
-        single = bool((y.sum(1) == 1).all())
+        per_row = y.sum(1)
+        single = bool((per_row == 1).all())
+        empty = np.flatnonzero(per_row == 0)
+        if len(empty) and (per_row <= 1).all():  # one-hot but for some rows: a lost label
+            raise DataError(f"{where}: 'Y' row {empty[0]} has no class on ({len(empty)} such "
+                            "row(s)) while every other row has exactly one; a single-label 'Y' "
+                            "needs one 1 per row (or give int labels as 'y')")
     elif "y" in arrays:
         labels = arrays["y"]
         if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
@@ -241,11 +252,19 @@ def load_npz(path: str | None = None, seed: int = 0, noise_rate: float = 0.0,
             raise DataError(f"{where}: give both 'train_idx' and 'test_idx' or neither")
         train_idx, test_idx = arrays["train_idx"], arrays["test_idx"]
         for key, idx in (("train_idx", train_idx), ("test_idx", test_idx)):
-            if idx.ndim != 1 or len(idx) == 0 or idx.min() < 0 or idx.max() >= n:
-                raise DataError(f"{where}: '{key}' must be a non-empty 1-D array of row indices "
-                                f"in [0, {n})")
+            if (idx.ndim != 1 or len(idx) == 0 or not np.issubdtype(idx.dtype, np.integer)
+                    or idx.min() < 0 or idx.max() >= n):
+                raise DataError(f"{where}: '{key}' must be a non-empty 1-D array of integer row "
+                                f"indices in [0, {n})")
+            if len(np.unique(idx)) != len(idx):
+                raise DataError(f"{where}: '{key}' lists some rows more than once")
+        both = np.intersect1d(train_idx, test_idx)
+        if len(both):
+            raise DataError(f"{where}: 'train_idx' and 'test_idx' share {len(both)} row(s) "
+                            f"(first: {both[0]}); a test item seen in training leaks its label")
     else:
-        train_idx, test_idx = _split(n, y.argmax(1) if single else None, test_fraction, seed)
+        train_idx, test_idx = _split(n, y.argmax(1) if single else None, test_fraction, seed,
+                                     where)
     names = arrays.get("class_names")
     names = [str(c) for c in names] if names is not None else [str(c) for c in range(y.shape[1])]
     if len(names) != y.shape[1]:
@@ -297,6 +316,31 @@ def crowd_dataset(name, x, annotations, y_true, train_idx, test_idx, class_names
         test_ids=np.asarray(test_idx), y_train_clean=one_hot(y_true[train_idx], c))
 
 
+def untrained_test_classes(data: Dataset) -> list[str]:
+    """Classes with test items but no training item (by the clean training labels when known,
+    else the noisy ones): their test AP measures nothing the model could learn."""
+    if len(data.y_test) == 0:
+        return []
+    train = data.y_train_clean if data.y_train_clean is not None else data.ann_labels
+    missing = np.flatnonzero((data.y_test.sum(0) > 0) & (train.sum(0) == 0))
+    return [data.class_names[c] for c in missing]
+
+
+def check_split(data: Dataset) -> Dataset:
+    """Warn about data that would train but be scored misleadingly: a class with test items
+    and no training item (with a single such class, a test mAP of 1.0 is possible). A warning,
+    not an error: tiny multi-label samples lack some classes by chance; the run's metrics.json
+    lists them (``test_classes_without_training``)."""
+    missing = untrained_test_classes(data)
+    if missing:
+        names = ", ".join(repr(c) for c in missing[:5]) + (", ..." if len(missing) > 5 else "")
+        warnings.warn(f"{data.name}: {len(missing)} class(es) ({names}) have test items but no "
+                      "training item; their test AP is meaningless and counts in the test mAP "
+                      "(check the split, train_idx/test_idx or --train-fraction)", DataWarning,
+                      stacklevel=2)
+    return data
+
+
 def validation_split(data: Dataset, fraction: float, seed: int):
     """Carve ``fraction`` of the training items out as a validation set scored against their
     *noisy* labels, so settings can be chosen without ever looking at clean labels."""
@@ -305,4 +349,7 @@ def validation_split(data: Dataset, fraction: float, seed: int):
     rng = np.random.default_rng([seed, 2])
     perm = rng.permutation(data.num_items)
     n_val = max(1, int(round(fraction * data.num_items)))
+    if n_val >= data.num_items:
+        raise DataError(f"{data.name}: --val-fraction {fraction} of {data.num_items} training "
+                        "item(s) leaves none to train on")
     return data.subset(np.sort(perm[n_val:])), data.subset(np.sort(perm[:n_val]))

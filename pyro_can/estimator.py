@@ -401,8 +401,9 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
 
     @classmethod
     def load(cls, path) -> "CANClassifier":
-        """The fitted estimator saved in ``path`` by :meth:`save`. The checkpoint is a pickle:
-        load only folders you trust."""
+        """The fitted estimator saved in ``path`` by :meth:`save`. Every file is read through
+        ``runs``' checked readers (the checkpoint with ``weights_only=True``, never unpickled); a
+        damaged folder is one RunFolderError naming the file."""
         run_dir = Path(path)
         if not (run_dir / ESTIMATOR_FILE).exists() and (run_dir / runs.CONFIG).exists():
             raise RunFolderError(f"{run_dir}: a CLI run folder (no {ESTIMATOR_FILE}); reload it "
@@ -411,15 +412,22 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
         if meta.get("format") != FORMAT_VERSION:
             raise RunFolderError(f"{run_dir}: {ESTIMATOR_FILE} has format {meta.get('format')}, "
                                  f"expected {FORMAT_VERSION}")
-        options = runs.read_json(runs.require(run_dir, runs.CONFIG))
+        cfg = runs.read_config(run_dir)  # every field checked, as fit checks them
         names = set(cls._get_param_names())
-        est = cls(**{k: v for k, v in options.items() if k in names})
-        est._config()  # the same checks as fit
-        cfg = est.config_ = Config.from_dict(options)
-        runs.require(run_dir, runs.METRICS)
+        est = cls(**{k: v for k, v in cfg.to_dict().items() if k in names})
+        est.config_ = cfg
+        runs.read_json(run_dir / runs.METRICS)
         device = resolve_device("cpu" if cfg.device == "cpu" else "auto")
-        state = torch.load(runs.require(run_dir, runs.CHECKPOINT), map_location=device,
-                           weights_only=False)
+        state = runs.read_checkpoint(run_dir)
+        try:
+            est._config()  # the estimator's own checks, as at fit (arch="mlp")
+            return cls._restore(est, cfg, meta, state, run_dir, device)
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as e:
+            raise RunFolderError(f"{run_dir}: its files do not fit together ({type(e).__name__}: "
+                                 f"{e}); re-run fit and save again") from None
+
+    @staticmethod
+    def _restore(est, cfg, meta, state, run_dir, device):
         dtype = meta["classes_dtype"]
         est.classes_ = np.asarray(meta["classes"], dtype=object if dtype == "object" else dtype)
         est.multi_label_ = meta["multi_label"]
@@ -436,11 +444,12 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
         est._checkpoint = state
         est.history_ = list(state["history"])
         est.metrics_ = runs.read_json(run_dir / runs.METRICS)
-        with np.load(runs.require(run_dir, runs.TRAIN_DATA)) as f:
-            est._annotations = {k: f[k] for k in f.files}
-        with np.load(runs.require(run_dir, POSTERIOR_FILE)) as f:
-            est.posterior_, est.label_quality_ = f["posterior"], f["label_quality"]
-            est.quality_ = (f["z_loc"], f["z_scale"])
+        est._annotations = runs.read_npz(run_dir / runs.TRAIN_DATA,
+                                         ("ann_item", "ann_labels", "ann_worker", "train_ids"))
+        f = runs.read_npz(run_dir / POSTERIOR_FILE,
+                          ("posterior", "label_quality", "z_loc", "z_scale"))
+        est.posterior_, est.label_quality_ = f["posterior"], f["label_quality"]
+        est.quality_ = (f["z_loc"], f["z_scale"])
         return est
 
 

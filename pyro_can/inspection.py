@@ -61,7 +61,7 @@ from typing import Callable
 import numpy as np
 
 from . import registry, runs
-from .errors import PyroCanError, RunFolderError
+from .errors import OptionError, RunFolderError
 from .posterior import answer_trust
 
 INSPECT_DIR = "inspect"
@@ -86,18 +86,8 @@ def _load(run_dir):
     trainer = api.load(run_dir)
     data = trainer.data
     corrupted = data.corrupted
-    saved = run_dir / runs.TRAIN_DATA
-    if saved.exists():  # the labels the run really saw; the rebuilt data must match them
-        with np.load(saved, allow_pickle=False) as f:
-            rec = {k: f[k] for k in f.files}
-        same = (rec["ann_labels"].shape == data.ann_labels.shape
-                and np.array_equal(rec["ann_labels"], data.ann_labels)
-                and np.array_equal(rec["ann_item"], data.ann_item)
-                and np.array_equal(rec["train_ids"], data.train_ids))
-        if not same:
-            raise RunFolderError(f"{run_dir}: the training data rebuilt from config.json does not "
-                                 f"match {runs.TRAIN_DATA} (was the input file changed?)")
-        corrupted = rec.get("corrupted", corrupted)
+    rec = api.saved_train_data(run_dir, data)  # checked against the rebuilt data by api.load
+    corrupted = rec.get("corrupted", corrupted)
     return trainer, (None if corrupted is None else np.asarray(corrupted, bool))
 
 
@@ -258,9 +248,9 @@ def _cleanlab(trainer, core: dict, folds: int, seed: int, on_step) -> tuple[dict
 def _inspect(run_dir, clusters: int, seed: int, with_cleanlab: bool, cleanlab_folds: int,
              on_step) -> tuple[dict, object]:
     if clusters < 1:
-        raise PyroCanError(f"--clusters must be at least 1, got {clusters}")
+        raise OptionError(f"--clusters must be at least 1, got {clusters}")
     if cleanlab_folds < 2:
-        raise PyroCanError(f"cleanlab needs at least 2 folds, got {cleanlab_folds}")
+        raise OptionError(f"cleanlab needs at least 2 folds, got {cleanlab_folds}")
     trainer, corrupted = _load(run_dir)
     data, cfg = trainer.data, trainer.cfg
     core = _core(trainer, corrupted)
@@ -332,7 +322,7 @@ def item_posterior(run_dir, item_id: int) -> dict:
     ids = np.asarray(trainer.data.train_ids)
     rows = np.flatnonzero(ids == item_id)
     if not len(rows):
-        raise PyroCanError(f"item {item_id} not in the run's training set (ids are "
+        raise OptionError(f"--item {item_id}: not in the run's training set (ids are "
                            f"{ids.min()}..{ids.max()}, {len(ids)} training items)")
     core = _core(trainer, corrupted)
     i = int(rows[0])

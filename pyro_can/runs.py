@@ -8,6 +8,11 @@
 
 Each file is written to a temporary name in the same folder, fsynced and renamed, so a killed run
 never leaves a half-written file.
+
+Every command that reads a run folder (``evaluate``, ``inspect``, ``posterior``, ``fit --resume``,
+``CANClassifier.load``) reads it through ``read_config``/``read_json``/``read_checkpoint``/
+``read_npz`` here: a missing, truncated, unparsable or foreign file is one ``RunFolderError``
+naming the file and the fix, and checkpoints are never unpickled (``weights_only=True``).
 """
 from __future__ import annotations
 
@@ -15,13 +20,14 @@ import csv
 import io
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .errors import RunFolderError
+from .errors import OptionError, RunFolderError
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -31,6 +37,13 @@ CONFIG, METRICS, HISTORY, CHECKPOINT, TRAIN_DATA = (
 
 
 def _atomic_write(path: Path, write) -> None:
+    try:
+        _write_replace(path, write)
+    except OSError as e:  # disk full, folder removed or made read-only under a running fit
+        raise RunFolderError(f"{path}: cannot write ({e.strerror or e})") from None
+
+
+def _write_replace(path: Path, write) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
@@ -77,42 +90,159 @@ def save_npz(path: Path, **arrays) -> None:
     _atomic_write(Path(path), lambda fh: np.savez_compressed(fh, **arrays))
 
 
-def read_json(path: Path):
-    with open(path) as fh:
-        return json.load(fh)
+def damaged(path: Path, problem: str) -> RunFolderError:
+    run = Path(path).parent
+    return RunFolderError(f"{path}: {problem}; the run folder is damaged or not pyro-can's: "
+                          f"re-run it (pyro-can fit ... --out {run} --overwrite)")
+
+
+def _exists(path: Path) -> Path:
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise RunFolderError(f"{path.parent}: no such run folder")
+    if not path.is_file():
+        raise damaged(path, "missing")
+    return path
+
+
+def read_json(path: Path, kind: type = dict):
+    """A run folder's JSON file, which must hold a ``kind`` (an object)."""
+    path = _exists(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            obj = json.load(fh)
+    except (OSError, UnicodeDecodeError, ValueError) as e:  # JSONDecodeError is a ValueError
+        raise damaged(path, f"not readable as JSON ({type(e).__name__}: {e})") from None
+    if not isinstance(obj, kind):
+        raise damaged(path, f"holds a {type(obj).__name__}, expected a JSON object")
+    return obj
+
+
+def read_config(run_dir) -> "Config":  # noqa: F821
+    """The run's ``config.json`` as a checked Config (every field by its rule)."""
+    from .config import Config
+
+    path = require(run_dir, CONFIG)
+    d = read_json(path)
+    try:
+        return Config.from_dict(d).validate()
+    except (OptionError, TypeError) as e:
+        raise damaged(path, str(e)) from None
+
+
+def read_checkpoint(run_dir, device="cpu") -> dict:
+    """``checkpoint.pt`` loaded without unpickling (``weights_only=True``: tensors, numbers,
+    strings and containers only) and checked to be a trainer's state."""
+    path = _exists(Path(run_dir) / CHECKPOINT)
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:  # zip, unpickler and storage errors alike: the file is unusable
+        raise damaged(path, f"not a readable checkpoint ({type(e).__name__}: "
+                       f"{str(e).splitlines()[0] if str(e) else ''})") from None
+    missing = [k for k in ("epoch", "nets", "optimizer", "scheduler", "history", "rng")
+               if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise damaged(path, f"not a pyro-can checkpoint (no {', '.join(missing)})")
+    if not isinstance(state["epoch"], int) or state["epoch"] < 0:
+        raise damaged(path, f"epoch is {state['epoch']!r}, expected a count of epochs")
+    if not isinstance(state["history"], list) or not all(isinstance(r, dict)
+                                                         for r in state["history"]):
+        raise damaged(path, "history is not a list of per-epoch records")
+    return state
+
+
+def damaged_checkpoint(run_dir, error: Exception) -> RunFolderError:
+    """The error for a checkpoint that loads but does not fit the run's networks."""
+    first = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return damaged(Path(run_dir) / CHECKPOINT, f"does not match the run's networks ({first})")
+
+
+def read_npz(path: Path, keys: tuple[str, ...]) -> dict:
+    """A run folder's arrays (no pickles), which must hold ``keys``."""
+    path = _exists(path)
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except Exception as e:  # zip errors, truncated members, pickled objects
+        raise damaged(path, f"not readable as .npz ({type(e).__name__}: {e})") from None
+    missing = [k for k in keys if k not in arrays]
+    if missing:
+        raise damaged(path, f"missing {', '.join(missing)}")
+    return arrays
+
+
+def check_writable(out) -> Path:
+    """Refuse an output folder that cannot be created or written, before any work: a path
+    through an existing file, or a parent folder without write permission."""
+    path = Path(out)
+    if str(out) == "" or "\0" in str(out):
+        raise RunFolderError(f"{str(out)!r}: not a folder name")
+    if path.exists() and not path.is_dir():
+        raise RunFolderError(f"{path}: exists and is not a folder")
+    probe = path
+    while not probe.exists():  # the nearest existing ancestor must be a writable folder
+        if probe.is_symlink():
+            raise RunFolderError(f"{probe}: a broken symbolic link")
+        probe = probe.parent
+    if not probe.is_dir():
+        raise RunFolderError(f"{path}: {probe} is a file, not a folder")
+    try:  # a real write, not os.access: root passes that on read-only or virtual file systems
+        os.rmdir(tempfile.mkdtemp(dir=probe, prefix=".pyro-can-probe-"))
+    except OSError as e:
+        raise RunFolderError(f"{path}: cannot write in {probe} ({e.strerror or e})") from None
+    return path
 
 
 def prepare(out: str | os.PathLike, overwrite: bool = False, resume: bool = False,
             create: bool = True) -> Path:
     """Create the run folder, refusing one that already holds a run unless ``overwrite``
     (``create=False``: only check)."""
-    path = Path(out)
-    if path.exists() and not path.is_dir():
-        raise RunFolderError(f"{path}: exists and is not a folder")
+    path = check_writable(out)
     holds_run = any((path / f).exists() for f in (CONFIG, METRICS, CHECKPOINT))
     if holds_run and not (overwrite or resume):
         raise RunFolderError(f"{path}: already holds a run; use --overwrite to replace it "
                              "or --resume to continue it")
     if not create:
         return path
-    if overwrite and holds_run:
-        for f in (CONFIG, METRICS, HISTORY, CHECKPOINT, TRAIN_DATA):
-            (path / f).unlink(missing_ok=True)
-    path.mkdir(parents=True, exist_ok=True)
+    if overwrite and holds_run:  # the whole old run goes: workers.csv, inspect/, ... too
+        for entry in path.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunFolderError(f"{path}: cannot create the folder ({e.strerror or e})") from None
     return path
 
 
-def default_out(cfg) -> Path:
-    """runs/<data>-<method>-<n>: the first number not taken."""
-    base = Path("runs")
+def claim_default(cfg, base: str | os.PathLike = "runs") -> Path:
+    """Create and return runs/<data>-<method>-<n> for the first free n. ``os.mkdir`` either
+    creates a folder or fails, so two fits started at once never get the same one."""
+    base = check_writable(base)
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunFolderError(f"{base}: cannot create the folder ({e.strerror or e})") from None
     n = 1
-    while (base / f"{cfg.data}-{cfg.method}-{n}").exists():
-        n += 1
-    return base / f"{cfg.data}-{cfg.method}-{n}"
+    while True:
+        path = base / f"{cfg.data}-{cfg.method}-{n}"
+        try:
+            os.mkdir(path)
+            return path
+        except FileExistsError:
+            n += 1
+        except OSError as e:
+            raise RunFolderError(f"{path}: cannot create the folder ({e.strerror or e})") \
+                from None
 
 
 def require(path: Path, name: str) -> Path:
+    """``path/name``, which marks ``path`` as a run folder."""
+    if not Path(path).is_dir():
+        raise RunFolderError(f"{path}: no such run folder")
     f = Path(path) / name
-    if not f.exists():
+    if not f.is_file():
         raise RunFolderError(f"{path}: not a run folder (no {name})")
     return f

@@ -24,7 +24,7 @@ from .batch import Batch, StepParams
 from .config import Config
 from .data import Dataset
 from .distributions import class_probs
-from .errors import DataError, TrainingError
+from .errors import DataError, OptionError, TrainingError
 from .objective import Program
 from .schedules import step_params
 
@@ -154,7 +154,7 @@ class Trainer:
         pyro.set_rng_seed(cfg.seed)
         self.model_mod, self.guide_mod = registry.model_and_guide(cfg)
         if cfg.end_to_end and data.pixels is None:
-            raise DataError(f"--arch {cfg.arch}: --data {cfg.data} holds feature vectors, not "
+            raise OptionError(f"--arch {cfg.arch}: --data {cfg.data} holds feature vectors, not "
                             "images; use --arch mlp")
         self.nets = build_nets(cfg, data.x_train.shape[1], data.num_classes).to(self.device)
         if hasattr(data.pixels, "to"):  # images held as one tensor: on the device, once

@@ -135,6 +135,20 @@ def test_save_load_round_trip(fitted, noisy_digits, tmp_path):
         CANClassifier.load(run_dir)
 
 
+@pytest.mark.parametrize("name, damage, message", [
+    ("checkpoint.pt", lambda p: p.write_bytes(p.read_bytes()[:100]), "not a readable checkpoint"),
+    ("posterior.npz", lambda p: p.unlink(), "posterior.npz: missing"),
+    ("config.json", lambda p: p.write_text('{"lr": -1}'), "--lr: must be a number > 0"),
+    ("estimator.json", lambda p: p.write_text("[1"), "not readable as JSON"),
+])
+def test_damaged_saved_estimator_is_one_clear_error(fitted, tmp_path, name, damage, message):
+    run_dir = fitted.save(tmp_path / "run")
+    damage(run_dir / name)
+    with pytest.raises(RunFolderError, match=message) as err:
+        CANClassifier.load(run_dir)
+    assert str(run_dir) in str(err.value)
+
+
 def test_pickle_round_trip(fitted, noisy_digits):
     x_test = noisy_digits[3]
     copy = pickle.loads(pickle.dumps(fitted))
@@ -229,10 +243,10 @@ def test_bad_inputs_raise_sklearns_errors():
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"epochs": 0}, "epochs must be at least 1"),
+    ({"epochs": 0}, r"epochs: must be an integer in \[1, 1000000\], got 0"),
     ({"method": "nope"}, "unknown method 'nope'"),
     ({"crowd": "nope"}, "unknown crowd mode"),
-    ({"val_fraction": 1.5}, "val_fraction must be in"),
+    ({"val_fraction": 1.5}, r"val_fraction: must be a number in \[0, 1\)"),
     ({"hidden": "wide"}, "hidden must list layer widths"),
     ({"arch": "resnet18"}, "image path"),
 ])

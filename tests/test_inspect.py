@@ -126,9 +126,9 @@ def test_inspect_cli_prints_summary(run):
 def test_posterior_cli_unknown_item_fails_with_one_line(run):
     out, _, _ = run
     res = CliRunner().invoke(posterior_command, [str(out), "--item", "999999"])
-    assert res.exit_code == 2
+    assert res.exit_code == 2  # an option value: a usage error
     assert res.stderr.strip().splitlines() == [res.stderr.strip()]
-    assert "item 999999 not in the run's training set (ids are " in res.stderr
+    assert "--item 999999: not in the run's training set (ids are " in res.stderr
 
 
 def test_posterior_cli_json(run):
@@ -169,7 +169,7 @@ def test_inspect_works_without_cleanlab(run_without_z, monkeypatch):
 
 def test_unfinished_or_missing_run_is_a_user_error(tmp_path):
     res = CliRunner().invoke(inspect_command, [str(tmp_path / "nope")])
-    assert res.exit_code == 2
+    assert res.exit_code == 1
     assert res.stderr.strip() == f"error: {tmp_path / 'nope'}: no such run folder"
 
 

@@ -79,12 +79,34 @@ def test_nan_loss_stops_with_epoch_and_step_and_keeps_checkpoint(tmp_path, nan_i
     out = tmp_path / "run"
     with pytest.raises(TrainingError, match=r"loss became nan at epoch 2, step 3;"):
         api.fit(Config(epochs=3, method="plain", noise_rate=0.4), out=out)
-    state = torch.load(out / "checkpoint.pt", weights_only=False)
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
     assert state["epoch"] == 1
     assert not (out / "metrics.json").exists()
 
 
 def test_cli_reports_divergence_as_one_line(cli, tmp_path, nan_in_epoch_two):
     code, _, err = cli("fit", "--method", "plain", "--epochs", "3", "--out", tmp_path / "r")
-    assert code == 2
+    assert code == 1
     assert "error: loss became nan at epoch 2, step 3" in err
+
+
+def test_sigint_ends_fit_with_a_message_and_a_resumable_folder(tmp_path):
+    run = tmp_path / "run"
+    proc = _fit(run)
+    history = run / "history.csv"
+    deadline = time.time() + 240
+    while time.time() < deadline:  # interrupt once 2 epochs are on disk
+        if history.exists() and len(history.read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert f"continue with: pyro-can fit --resume {run}" in err.splitlines()[-1]
+    assert not (run / "metrics.json").exists() and not list(run.glob(".*.tmp"))
+    resumed = subprocess.run([sys.executable, str(ROOT / "cli.py"), "fit", "--resume", str(run)],
+                             env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True,
+                             text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((run / "metrics.json").read_text())["epochs"] == 10
