@@ -17,7 +17,7 @@ import torch
 from pyro import poutine
 
 from pyro_can.anchors import evidence_weights, label_reliability
-from pyro_can.batch import answer_rows, answers_plate, items_plate
+from pyro_can.batch import answer_rows, answers_plate, items_plate, per_item
 from pyro_can.distributions import label_dist, y_dist
 from pyro_can.nets import Decoder, input_net
 
@@ -41,13 +41,21 @@ def model(nets, batch, hp, cfg):
     items = items_plate(batch)
     with items:
         y = pyro.sample("y", y_dist(cfg, tau, prior_logits))
+    # a discrete y with several answers per item: the answers' log-likelihoods are summed per
+    # item and observed as one factor in the items' plate, so that TraceGraph_ELBO's score terms
+    # see each item's own answers (Rao-Blackwellized) and TraceEnum_ELBO sums y_i out per item
+    pooled = cfg.discrete_y and not batch.one_answer_each
     with answers_plate(batch, items):
         z = None
         if k > 0:
             with poutine.scale(scale=cfg.kl_z_weight):
                 z = pyro.sample("z", dist.Normal(logits.new_zeros(k), 1.0).to_event(1))
-        pyro.sample("ytilde", label_dist(cfg, decoder(answer_rows(y, batch), z)),
-                    obs=batch.labels)
+        likelihood = label_dist(cfg, decoder(answer_rows(y, batch), z))
+        if not pooled:
+            pyro.sample("ytilde", likelihood, obs=batch.labels)
+    if pooled:
+        with items:
+            pyro.factor("ytilde", per_item(likelihood.log_prob(batch.labels), batch))
 
 
 def warmup_model(nets, batch, hp, cfg):

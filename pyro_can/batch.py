@@ -56,4 +56,13 @@ def answers_plate(batch: Batch, items=None):
 
 def answer_rows(t, batch: Batch):
     """Per-item rows of ``t`` (batch dim -2, leading enumeration dims kept) repeated per answer."""
-    return t if batch.one_answer_each else t[..., batch.ann_item, :]
+    if batch.one_answer_each:
+        return t
+    t = t.expand(t.shape[:-2] + (len(batch.item_idx), t.shape[-1]))  # an enumerated y: (C, 1, C)
+    return t[..., batch.ann_item, :]
+
+
+def per_item(t, batch: Batch):
+    """Per-answer values ``t`` (answer dim -1) summed over each item's answers."""
+    out = t.new_zeros(t.shape[:-1] + (len(batch.item_idx),))
+    return out.index_add(-1, batch.ann_item, t)

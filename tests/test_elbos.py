@@ -67,3 +67,33 @@ def test_tracegraph_gradient_is_unbiased_against_enum():
         del batch
     err = (grads["tracegraph"] - grads["enum"]).norm() / grads["enum"].norm()
     assert err < 0.25, (err, grads)
+
+
+def test_enum_with_several_answers_per_item_is_exact():
+    """Crowd data: each item's answers are pooled into one factor of the items' plate, so y_i is
+    summed out against its own answers only (checked by hand with quality_dim 0)."""
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir))
+    from bench.run import make_dataset
+
+    data = make_dataset(120, 8, 4, seed=0, crowd=True)
+    tr = Trainer(Config(epochs=1, elbo="enum", quality_dim=0, hidden="16"), data)
+    batch = tr.train_set.batch(torch.arange(0, 120, 11))
+    assert not batch.one_answer_each and len(batch.ann_idx) > len(batch.item_idx)
+    loss = tr.loss(batch, HP).detach()
+    with torch.no_grad():
+        q_logits, _, _ = tr.guide_mod.posterior(tr.nets, batch, tr.cfg)
+        log_q = torch.log_softmax(q_logits, -1)
+        log_p = torch.log_softmax(tr.nets["classifier"](batch.x), -1)
+        b = len(batch.item_idx)
+        recon = torch.zeros(b, 4)
+        for c in range(4):
+            out = torch.log_softmax(tr.nets["decoder"](torch.eye(4)[c].expand(len(batch.ann_idx),
+                                                                                4), None), -1)
+            recon[:, c].index_add_(0, batch.ann_item, (batch.labels * out).sum(-1))
+        expected = (log_q.exp() * (log_q - log_p - recon)).sum(-1).mean()
+    torch.testing.assert_close(loss, expected, rtol=1e-5, atol=1e-6)
+    tg = Trainer(Config(epochs=1, elbo="tracegraph", hidden="16"), data)
+    assert math.isfinite(tg.step(tg.train_set.batch(torch.arange(0, 120, 11)), HP))
