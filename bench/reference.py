@@ -8,17 +8,17 @@ computes the scalar that ``TraceMeanField_ELBO`` (the default ``elbo=meanfield``
     loss = 1/N · [ N/B · Σ_items  KL(Bern(q_y) ‖ Bern(p_θ))                      (w·)
                  + R/R_b · Σ_ann   kl_z_weight · KL(N(μ,σ) ‖ N(0,I))            (w·)
                  − R/R_b · Σ_ann   log Bern(ỹ | decoder(y, z))                  (w·)
-                 + N/B · Σ_items  λ·H(q_y)   +   R/R_b · Σ_ann λ·H(q_z)        (w·)
+                 + N/B · Σ_items  λ·H(q_y)   +   R/R_b · Σ_ann λ·kl_z_weight·H(q_z) (w·)
                  + R/R_b · Σ_ann   (1−α)·CE(f_θ(x), ỹ) ]                         (only when α<1)
 
-with w = ``elbo_weight`` (1 unless ``warmup_scope=all``). The plates' N/B and R/R_b factors and the
-trainer's ``poutine.scale(1/N)`` are applied exactly as Pyro applies them. y and z are drawn with the
+with w = α_t under ``warmup_scope=all`` (the default), else 1 (``pyro_can/objective.py``). The
+plates' N/B and R/R_b factors and the trainer's ``poutine.scale(1/N)`` are applied exactly as Pyro applies them. y and z are drawn with the
 same ``torch.distributions`` ``rsample`` calls, in the same order (guide: y, then z), as the Pyro
 guide, so after the same seed the two losses agree to float rounding.
 
-``kl="mc"`` gives the objective of ``Trace_ELBO`` / ``TraceGraph_ELBO`` instead (the KL terms are
-replaced by log q − log p at the sample, using the relaxed-Bernoulli density for y); for this fully
-reparameterized model both Pyro ELBOs minimize that value.
+``kl="mc"`` gives the objective of ``Trace_ELBO`` instead (the KL terms are replaced by log q − log p
+at the sample, using the relaxed-Bernoulli density for y). (``--elbo tracegraph`` samples a discrete
+y with a score-function gradient, which this file does not write.)
 """
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def reference_loss(nets, batch, hp, cfg, kl: str = "closed") -> torch.Tensor:
     _check_supported(cfg)
     n_items, n_ann = batch.num_items, batch.num_annotations
     b, rb = len(batch.item_idx), len(batch.ann_idx)
-    w = max(hp.alpha, 1e-6) if cfg.warmup_scope == "all" else 1.0
+    w = hp.alpha if cfg.warmup_scope == "all" else 1.0
     s_items = (n_items / b) / n_items * w  # plate "items" scale, then poutine.scale(1/N)
     s_ann = (n_ann / rb) / n_items * w  # plate "annotations"
     labels, ann_item = batch.labels, batch.ann_item
@@ -107,7 +107,7 @@ def reference_loss(nets, batch, hp, cfg, kl: str = "closed") -> torch.Tensor:
     if hp.lam:
         h_y = _bernoulli_entropy(y_logits).sum()
         h_z = (_HALF_LOG_2PI_E + torch.log(scale)).sum()
-        loss = loss + hp.lam * (s_items * h_y + s_ann * h_z)
+        loss = loss + hp.lam * (s_items * h_y + s_ann * cfg.kl_z_weight * h_z)
     if hp.alpha < 1.0:
         ce = F.binary_cross_entropy_with_logits(logits[ann_item], labels, reduction="none").sum()
         loss = loss + (1.0 - hp.alpha) * ce * (n_ann / rb) / n_items

@@ -15,10 +15,13 @@ def build(cfg, in_dim: int, num_classes: int) -> dict:
     return nets
 
 
-def guide(nets, batch, hp, cfg):
+def posterior(nets, batch, cfg):
     p_logits = prior_judgement(nets, batch, cfg)
     y_logits = nets["additive"](p_logits, batch.labels, batch.ann_item)
     k, r = cfg.quality_dim, len(batch.ann_idx)
     loc = y_logits.new_zeros(r, k) if k else None
-    sample_latents(batch, hp, cfg, y_logits, loc, None if loc is None else torch.ones_like(loc))
+    return y_logits, loc, None if loc is None else torch.ones_like(loc)
 
+
+def guide(nets, batch, hp, cfg):
+    sample_latents(nets, batch, hp, cfg, *posterior(nets, batch, cfg))

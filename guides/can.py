@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyro_can.distributions import class_probs
 from pyro_can.nets import AdditiveLayer, ContrastiveLayer, input_net
 
-from .latents import prior_judgement, sample_latents
+from .latents import build_baseline, prior_judgement, sample_latents
 
 
 def build(cfg, in_dim: int, num_classes: int) -> dict:
@@ -16,15 +16,19 @@ def build(cfg, in_dim: int, num_classes: int) -> dict:
         nets["contrastive"] = ContrastiveLayer(num_classes, cfg.quality_dim)
     if cfg.prior_judgement == "separate":
         nets["prior_judgement"] = input_net(cfg, in_dim, num_classes)
+    nets.update(build_baseline(cfg, num_classes))
     return nets
 
 
-def guide(nets, batch, hp, cfg):
+def posterior(nets, batch, cfg):
+    """q's parameters: y's logits per item, z's loc and scale per annotation (None without z)."""
     p_logits = prior_judgement(nets, batch, cfg)
-    additive = nets["additive"]
-    y_logits = additive(p_logits, batch.labels, batch.ann_item)
+    y_logits = nets["additive"](p_logits, batch.labels, batch.ann_item)
     loc = scale = None
     if cfg.quality_dim > 0:
-        contrastive = nets["contrastive"]
-        loc, scale = contrastive(class_probs(cfg, p_logits)[batch.ann_item], batch.labels)
-    sample_latents(batch, hp, cfg, y_logits, loc, scale)
+        loc, scale = nets["contrastive"](class_probs(cfg, p_logits)[batch.ann_item], batch.labels)
+    return y_logits, loc, scale
+
+
+def guide(nets, batch, hp, cfg):
+    sample_latents(nets, batch, hp, cfg, *posterior(nets, batch, cfg))

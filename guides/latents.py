@@ -1,8 +1,12 @@
-"""The part every CAN guide shares: sample y and z from given parameters, add the MI regularizer.
+"""The part every CAN guide shares: sample y and z from the parameters the guide computed.
 
-The regularizer λ·(H(q(y)) + H(q(z))) is added to the loss as a guide factor (a guide factor's
-value is added to the loss); minimizing it makes the posteriors confident. H(q(y)) is the
-closed-form Bernoulli (or, for a categorical y, categorical) entropy, H(q(z)) the Normal one.
+The guides only describe q; the λ regularizer on q (``pyro_can/regularizers.py``) and the α_t
+weighting (Eq. 7) are terms of the objective (``pyro_can/objective.py``), which reads q's
+parameters through each guide's ``posterior``.
+
+How y's site is sampled follows ``--elbo``: relaxed and reparameterized (meanfield, trace), the
+discrete distribution with a score-function gradient and Pyro's baselines (tracegraph), or the
+discrete distribution enumerated in parallel (enum, as ``config_enumerate`` would mark it).
 """
 from __future__ import annotations
 
@@ -11,6 +15,16 @@ import pyro.distributions as dist
 import torch
 from pyro import poutine
 
+from pyro_can.batch import answers_plate, items_plate
+from pyro_can.distributions import y_dist
+from pyro_can.nets import ScoreBaseline
+
+
+def build_baseline(cfg, num_classes: int) -> dict:
+    """The neural baseline of ``--elbo tracegraph --baseline nn``, owned by the guide."""
+    if cfg.elbo == "tracegraph" and cfg.baseline == "nn":
+        return {"baseline": ScoreBaseline(num_classes)}
+    return {}
 
 
 def prior_judgement(nets, batch, cfg) -> torch.Tensor:
@@ -22,28 +36,24 @@ def prior_judgement(nets, batch, cfg) -> torch.Tensor:
     return logits if cfg.prior == "uniform" else logits.detach()
 
 
-def sample_latents(batch, hp, cfg, y_logits, z_loc=None, z_scale=None):
-    from pyro_can.models.can import elbo_weight
+def y_infer(nets, cfg, y_logits) -> dict:
+    """The ``infer`` options of q's y site for the configured estimator."""
+    if cfg.elbo == "enum":
+        return {"enumerate": "parallel"}
+    if cfg.elbo == "tracegraph":
+        baseline = {"use_decaying_avg_baseline": True}
+        if cfg.baseline == "nn":
+            baseline.update(nn_baseline=nets["baseline"], nn_baseline_input=y_logits)
+        return {"baseline": baseline}
+    return {}
 
-    with poutine.scale(scale=elbo_weight(hp, cfg)):
-        _sample_latents(batch, hp, cfg, y_logits, z_loc, z_scale)
 
-
-def _sample_latents(batch, hp, cfg, y_logits, z_loc, z_scale):
-    from pyro_can.models.can import y_dist
-
+def sample_latents(nets, batch, hp, cfg, y_logits, z_loc=None, z_scale=None):
     tau = torch.as_tensor(hp.tau, dtype=y_logits.dtype, device=y_logits.device)
-    with pyro.plate("items", batch.num_items, subsample=batch.item_idx):
-        qy = y_dist(cfg, tau, y_logits)
-        pyro.sample("y", qy)
-        if hp.lam:
-            entropy_y = qy.entropy()
-            pyro.factor("mi_y", hp.lam * entropy_y, has_rsample=True)
-    if cfg.quality_dim == 0:
+    items = items_plate(batch)
+    with items:
+        pyro.sample("y", y_dist(cfg, tau, y_logits), infer=y_infer(nets, cfg, y_logits))
+    if z_loc is None:
         return
-    with pyro.plate("annotations", batch.num_annotations, subsample=batch.ann_idx):
-        qz = dist.Normal(z_loc, z_scale).to_event(1)
-        with poutine.scale(scale=cfg.kl_z_weight):
-            pyro.sample("z", qz)
-        if hp.lam:
-            pyro.factor("mi_z", hp.lam * qz.entropy(), has_rsample=True)
+    with answers_plate(batch, items), poutine.scale(scale=cfg.kl_z_weight):
+        pyro.sample("z", dist.Normal(z_loc, z_scale).to_event(1))

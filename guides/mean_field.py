@@ -8,7 +8,7 @@ from torch.nn import functional as F
 
 from pyro_can.nets import input_net
 
-from .latents import sample_latents
+from .latents import build_baseline, sample_latents
 
 
 class GlobalNormal(nn.Module):
@@ -25,12 +25,17 @@ def build(cfg, in_dim: int, num_classes: int) -> dict:
     nets = {"mean_field_y": input_net(cfg, in_dim, num_classes)}
     if cfg.quality_dim > 0:
         nets["mean_field_z"] = GlobalNormal(cfg.quality_dim)
+    nets.update(build_baseline(cfg, num_classes))
     return nets
 
 
-def guide(nets, batch, hp, cfg):
+def posterior(nets, batch, cfg):
     y_logits = batch.logits(nets["mean_field_y"])
     loc = scale = None
     if cfg.quality_dim > 0:
         loc, scale = nets["mean_field_z"](len(batch.ann_idx))
-    sample_latents(batch, hp, cfg, y_logits, loc, scale)
+    return y_logits, loc, scale
+
+
+def guide(nets, batch, hp, cfg):
+    sample_latents(nets, batch, hp, cfg, *posterior(nets, batch, cfg))

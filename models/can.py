@@ -6,7 +6,8 @@
     z_ir ~ Normal(0, I_K)                        one quality vector per annotation r of item i
     ỹ_ir ~ Bernoulli(decoder(y_i, z_ir))         observed
 
-Eq. 7's warm-up enters here: the classifier's gradient is (1-α)·∇CE(f_θ, ỹ) + α·∇KL(q(y)‖p_θ(y)).
+Eq. 7's warm-up is ``warmup_model``: the classifier's likelihood of ỹ read as y. The objective
+(``pyro_can/objective.py``) weights the two by α_t; neither model knows α.
 """
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ import pyro
 import pyro.distributions as dist
 import torch
 from pyro import poutine
-from torch.nn import functional as F
 
 from pyro_can.anchors import evidence_weights, label_reliability
-from pyro_can.distributions import ConcreteBernoulli, ConcreteCategorical, label_dist
+from pyro_can.batch import answer_rows, answers_plate, items_plate, per_item
+from pyro_can.distributions import label_dist, y_dist
 from pyro_can.nets import Decoder, input_net
 
 
@@ -29,65 +30,42 @@ def build(cfg, in_dim: int, num_classes: int) -> dict:
     }
 
 
-def gradient_share(t: torch.Tensor, share: float) -> torch.Tensor:
-    """Same value as ``t``; gradients through it are multiplied by ``share``."""
-    return t if share == 1.0 else share * t + (1.0 - share) * t.detach()
-
-
-def alpha_scale(hp) -> float:
-    """α_t as a ``poutine.scale`` factor, which must be positive: 1e-6 stands for "off"."""
-    return max(hp.alpha, 1e-6)
-
-
-def elbo_weight(hp, cfg) -> float:
-    """Eq. 7 read two ways: ``classifier`` scales only the classifier's share of the KL gradient by
-    α; ``all`` scales the whole ELBO by α, so guide and decoder also wait for a trained classifier
-    instead of learning during warm-up that ỹ is always right."""
-    return alpha_scale(hp) if cfg.warmup_scope == "all" else 1.0
-
-
 def model(nets, batch, hp, cfg):
+    """The generative model alone: no α, no λ (``pyro_can/objective.py`` weights it)."""
     classifier = nets["classifier"]
     decoder = nets["decoder"]
     logits = batch.logits(classifier)
-    if cfg.prior == "uniform":
-        prior_logits = torch.zeros_like(logits)
-    elif cfg.warmup_scope == "all":
-        prior_logits = logits
-    else:
-        prior_logits = gradient_share(logits, hp.alpha)
+    prior_logits = torch.zeros_like(logits) if cfg.prior == "uniform" else logits
     tau = torch.as_tensor(hp.tau, dtype=logits.dtype, device=logits.device)
     k = cfg.quality_dim
-    with poutine.scale(scale=elbo_weight(hp, cfg)):
-        with pyro.plate("items", batch.num_items, subsample=batch.item_idx):
-            y = pyro.sample("y", y_dist(cfg, tau, prior_logits))
-        with pyro.plate("annotations", batch.num_annotations, subsample=batch.ann_idx):
-            z = None
-            if k > 0:
-                with poutine.scale(scale=cfg.kl_z_weight):
-                    z = pyro.sample("z", dist.Normal(logits.new_zeros(k), 1.0).to_event(1))
-            pyro.sample("ytilde", label_dist(cfg, decoder(y[batch.ann_item], z)),
-                        obs=batch.labels)
-    if hp.alpha < 1.0:
-        with pyro.plate("annotations_ce", batch.num_annotations, subsample=batch.ann_idx):
-            pyro.factor("warmup_ce", -(1.0 - hp.alpha) * warmup_ce(logits, batch, cfg))
+    items = items_plate(batch)
+    with items:
+        y = pyro.sample("y", y_dist(cfg, tau, prior_logits))
+    # a discrete y with several answers per item: the answers' log-likelihoods are summed per
+    # item and observed as one factor in the items' plate, so that TraceGraph_ELBO's score terms
+    # see each item's own answers (Rao-Blackwellized) and TraceEnum_ELBO sums y_i out per item
+    pooled = cfg.discrete_y and not batch.one_answer_each
+    with answers_plate(batch, items):
+        z = None
+        if k > 0:
+            with poutine.scale(scale=cfg.kl_z_weight):
+                z = pyro.sample("z", dist.Normal(logits.new_zeros(k), 1.0).to_event(1))
+        likelihood = label_dist(cfg, decoder(answer_rows(y, batch), z))
+        if not pooled:
+            pyro.sample("ytilde", likelihood, obs=batch.labels)
+    if pooled:
+        with items:
+            pyro.factor("ytilde", per_item(likelihood.log_prob(batch.labels), batch))
 
 
-def y_dist(cfg, tau, logits):
-    """The relaxed clean-label distribution of one item: per-class Bernoullis, or one categorical
-    (``cfg.categorical_y``). Both carry the closed-form KL of their discrete counterparts."""
-    if cfg.categorical_y:
-        return ConcreteCategorical(tau, logits=logits)
-    return ConcreteBernoulli(tau, logits=logits).to_event(1)
-
-
-def warmup_ce(logits, batch, cfg=None):
-    """Eq. 7's cross-entropy of the classifier against each noisy label, per annotation: softmax
-    cross-entropy when y is categorical, per-class binary cross-entropy otherwise."""
-    if cfg is not None and cfg.categorical_y:
-        return -(batch.labels * torch.log_softmax(logits[batch.ann_item], -1)).sum(-1)
-    return F.binary_cross_entropy_with_logits(
-        logits[batch.ann_item], batch.labels, reduction="none").sum(-1)
+def warmup_model(nets, batch, hp, cfg):
+    """Eq. 7's warm-up likelihood: each noisy label observed straight from the classifier, as if
+    ỹ were y (the plain net's model, with the classifier's own output type: softmax for a
+    categorical y, per-class sigmoid otherwise). ``objective.py`` weights it by 1 − α_t."""
+    logits = batch.logits(nets["classifier"])
+    with answers_plate(batch):
+        pyro.sample("ytilde", label_dist(cfg, answer_rows(logits, batch), cfg.categorical_y),
+                    obs=batch.labels)
 
 
 def handover(nets, scores, data, cfg) -> dict:

@@ -13,10 +13,9 @@ from __future__ import annotations
 import pyro
 import pyro.distributions as dist
 import torch
-from pyro import poutine
 
+from pyro_can.models.can import warmup_model  # noqa: F401  (objective.py weights it by 1 − α_t)
 from pyro_can.nets import input_net
-from pyro_can.models.can import alpha_scale, warmup_ce
 
 
 def build(cfg, in_dim: int, num_classes: int) -> dict:
@@ -36,8 +35,5 @@ def model(nets, batch, hp, cfg):
     r1, r0 = torch.sigmoid(relevance(batch.x)).chunk(2, dim=-1)
     probs = (r1 * v + r0 * (1 - v)).clamp(1e-6, 1 - 1e-6)
     with pyro.plate("annotations", batch.num_annotations, subsample=batch.ann_idx):
-        with poutine.scale(scale=alpha_scale(hp)):
-            pyro.sample("ytilde", dist.Bernoulli(probs=probs[batch.ann_item]).to_event(1),
-                        obs=batch.labels)
-        if hp.alpha < 1.0:
-            pyro.factor("warmup_ce", -(1.0 - hp.alpha) * warmup_ce(logits, batch))
+        pyro.sample("ytilde", dist.Bernoulli(probs=probs[batch.ann_item]).to_event(1),
+                    obs=batch.labels)

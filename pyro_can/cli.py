@@ -73,8 +73,14 @@ HELP = {
                   "or fixed (keep them)",
     "hidden": "classifier hidden widths",
     "beta": "bootstrap target weight on ỹ",
-    "elbo": "meanfield (closed-form KL), tracegraph or trace",
-    "lam": "λ, weight of the entropy (MI) regularizer",
+    "elbo": "meanfield (relaxed y, closed-form KL), tracegraph (discrete y, score function "
+            "with baselines), enum (y summed out exactly; single-label data) or trace (relaxed "
+            "y, sampled KL)",
+    "baseline": "tracegraph's baseline for y's score function: avg (decaying average) or nn "
+                "(plus a small neural baseline)",
+    "regularizer": "λ's term: entropy (λ·E H(q)) or mi (−λ·(H(E q) − E H(q)), the mutual "
+                   "information)",
+    "lam": "λ, weight of the regularizer on q(y) and q(z)",
     "tau_start": "relaxed-Bernoulli temperature at the start",
     "tau_end": "temperature at the end (geometric decay)",
     "warmup_epochs": "epochs of pure cross-entropy on ỹ before α_t ramps up (Eq. 7) "

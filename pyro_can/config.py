@@ -56,7 +56,9 @@ class Config:
     bootstrap: str = "soft"  # soft | hard
     learnq_trace: float = 0.01  # LearnQ: weight of the trace penalty on Q, per item
     # objective and schedules
-    elbo: str = "meanfield"  # meanfield (closed-form KL) | tracegraph | trace
+    elbo: str = "meanfield"  # meanfield (relaxed y, closed-form KL) | tracegraph | enum | trace
+    baseline: str = "avg"  # tracegraph: avg (decaying average) | nn (plus a small neural baseline)
+    regularizer: str = "entropy"  # entropy: λ·E H(q) | mi: λ·(E H(q) − H(E q)), minus the MI
     lam: float = 0.0  # the paper's 0.3 collapses q(y) at P = 0.8 (docs/training.md)
     tau_start: float = 1.0
     tau_end: float = 0.5
@@ -99,6 +101,9 @@ class Config:
             latent = "categorical" if single_label else "bernoulli"
         elif latent == "categorical" and not single_label:
             raise OptionError("--latent categorical needs single-label data")
+        if self.elbo == "enum" and method.latent and latent != "categorical":
+            raise OptionError("--elbo enum enumerates one class per item: it needs single-label "
+                               "data and --latent categorical (2^C joint labels otherwise)")
         lik = self.ytilde_likelihood
         if lik == "auto" or not method.latent:  # a baseline's labels follow its classifier
             lik = latent
@@ -118,6 +123,12 @@ class Config:
         if self.prior_init is None:
             changes["prior_init"] = 1.0 if several_answers else 2.0
         return dataclasses.replace(self, **changes)
+
+    @property
+    def discrete_y(self) -> bool:
+        """y is sampled from its discrete distribution (score function or enumeration), not
+        relaxed (``--elbo tracegraph|enum``)."""
+        return self.elbo in ("tracegraph", "enum")
 
     @property
     def categorical_y(self) -> bool:
@@ -224,6 +235,8 @@ RULES: dict[str, Rule] = {
     "bootstrap": Choice("bootstrap kind", _registry("BOOTSTRAP_KINDS")),
     "learnq_trace": Interval(0, None),
     "elbo": Choice("ELBO", _registry("ELBOS")),
+    "baseline": Choice("baseline", _registry("BASELINES")),
+    "regularizer": Choice("regularizer", _registry("REGULARIZERS")),
     "lam": Interval(0, None),
     "tau_start": Interval(0, None, lo_open=True),
     "tau_end": Interval(0, None, lo_open=True),

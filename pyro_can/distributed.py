@@ -91,9 +91,8 @@ def epoch_order(num_items: int, epoch: int, seed: int, device) -> torch.Tensor:
 def wrap(module: torch.nn.Module) -> torch.nn.Module:
     """The module under DistributedDataParallel when several ranks train, else itself.
 
-    Every network gets a gradient at every step in every method and guide (the warm-up scales
-    terms down, never to zero; tests/test_baselines_registry.py checks one step of each), so DDP
-    need not search the graph for unused parameters."""
+    During the pure warm-up only the classifier has a gradient (the objective skips the ELBO),
+    so DDP is told to look for unused parameters."""
     if not active():
         return module
-    return torch.nn.parallel.DistributedDataParallel(module)
+    return torch.nn.parallel.DistributedDataParallel(module, find_unused_parameters=True)

@@ -68,9 +68,35 @@ def class_probs(cfg, logits: torch.Tensor) -> torch.Tensor:
     return torch.softmax(logits, -1) if cfg.categorical_y else torch.sigmoid(logits)
 
 
-def label_dist(cfg, logits: torch.Tensor):
+def label_dist(cfg, logits: torch.Tensor, categorical: bool | None = None):
     """p(ỹ | ...) from logits: one categorical over the answered class (``cfg.ytilde_likelihood ==
-    "categorical"``, single-label answers) or per-class Bernoullis."""
-    if cfg.ytilde_likelihood == "categorical":
+    "categorical"``, single-label answers) or per-class Bernoullis. ``categorical`` overrides the
+    choice (the warm-up reads ỹ as the classifier's own output type, ``cfg.categorical_y``)."""
+    if categorical is None:
+        categorical = cfg.ytilde_likelihood == "categorical"
+    if categorical:
         return OneHotCategorical(logits=logits)
     return Bernoulli(logits=logits).to_event(1)
+
+
+def y_dist(cfg, tau, logits: torch.Tensor):
+    """The clean-label distribution of one item, in the prior and in q alike.
+
+    ``--elbo meanfield|trace`` (the paper's reparameterized estimator): relaxed at temperature τ,
+    per-class Bernoullis or one categorical (``cfg.categorical_y``), both carrying the closed-form
+    KL of their discrete counterparts. ``--elbo tracegraph|enum``: the discrete distribution itself
+    (one-hot categorical or per-class Bernoulli, not reparameterized), whose gradient is a score
+    function (tracegraph) or an exact sum over its values (enum)."""
+    if cfg.discrete_y:
+        if cfg.categorical_y:
+            return OneHotCategorical(logits=logits)
+        return Bernoulli(logits=logits).to_event(1)
+    if cfg.categorical_y:
+        return ConcreteCategorical(tau, logits=logits)
+    return ConcreteBernoulli(tau, logits=logits).to_event(1)
+
+
+def discrete_y_dist(cfg, logits: torch.Tensor):
+    """q(y) or p(y) as the discrete distribution it stands for, whatever the estimator (its
+    closed-form entropy is what the regularizers read)."""
+    return Categorical(logits=logits) if cfg.categorical_y else Bernoulli(logits=logits).to_event(1)

@@ -78,6 +78,10 @@ class Decoder(nn.Module):
             out.bias.copy_(bias)
 
     def forward(self, y: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
+        if z is not None:  # enumerated y (TraceEnum_ELBO) has extra leading dims: broadcast
+            lead = torch.broadcast_shapes(y.shape[:-1], z.shape[:-1])
+            y = y.expand(lead + y.shape[-1:])
+            z = z.expand(lead + z.shape[-1:])
         out = self.net(y if z is None else torch.cat([y, z], dim=-1))
         return out + self.copy_weight * (2.0 * y - 1.0)
 
@@ -136,3 +140,16 @@ class ContrastiveLayer(nn.Module):
         loc, raw_scale = self.fc(s).chunk(2, dim=-1)
         # softplus + floor keeps σ bounded away from 0, so the entropy term stays finite for any λ
         return loc, F.softplus(raw_scale) + self.min_scale
+
+
+class ScoreBaseline(nn.Module):
+    """``--baseline nn``: a per-item estimate of the downstream cost of y's score-function term
+    (TraceGraph_ELBO's ``nn_baseline``), read from q(y)'s logits; Pyro trains it by squared error
+    alongside the decaying average baseline."""
+
+    def __init__(self, num_classes: int, hidden: int = 32):
+        super().__init__()
+        self.net = MLP(num_classes, 1, (hidden,))
+
+    def forward(self, y_logits: torch.Tensor) -> torch.Tensor:
+        return self.net(y_logits).squeeze(-1)

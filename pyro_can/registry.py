@@ -20,6 +20,7 @@ from pyro_can.models import plain as plain_model
 from . import data as data_sets
 from .datasets import LOADERS as IMAGE_LOADERS
 from .errors import UnknownNameError
+from . import regularizers
 from .objective import TraceGraph_ELBO
 
 
@@ -51,9 +52,15 @@ PRIOR_JUDGEMENTS = ("shared", "separate")
 LATENTS = ("auto", "categorical", "bernoulli")
 CROWD_MODES = ("model", "majority", "repeat", "dawid-skene")
 ELBOS = {
-    "meanfield": pyro.infer.TraceMeanField_ELBO,
-    "tracegraph": TraceGraph_ELBO,  # with differentiable_loss (objective.py)
-    "trace": pyro.infer.Trace_ELBO,
+    "meanfield": pyro.infer.TraceMeanField_ELBO,  # relaxed y, closed-form KL (the paper's)
+    "tracegraph": TraceGraph_ELBO,  # discrete y, score function (objective.py)
+    "enum": lambda: pyro.infer.TraceEnum_ELBO(max_plate_nesting=1),  # y summed out exactly
+    "trace": pyro.infer.Trace_ELBO,  # relaxed y, sampled KL (relaxed densities)
+}
+BASELINES = ("avg", "nn")
+REGULARIZERS = {
+    "entropy": regularizers.entropy,
+    "mi": regularizers.mutual_information,
 }
 DATA = {
     "digits": data_sets.load_digits,
@@ -78,6 +85,8 @@ def check_names(cfg) -> None:
     lookup("prior judgement", PRIOR_JUDGEMENTS, cfg.prior_judgement)
     lookup("crowd mode", CROWD_MODES, cfg.crowd)
     lookup("ELBO", ELBOS, cfg.elbo)
+    lookup("baseline", BASELINES, cfg.baseline)
+    lookup("regularizer", REGULARIZERS, cfg.regularizer)
     lookup("data set", DATA, cfg.data)
     lookup("bootstrap kind", BOOTSTRAP_KINDS, cfg.bootstrap)
     lookup("warm-up scope", WARMUP_SCOPES, cfg.warmup_scope)

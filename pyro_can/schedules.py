@@ -22,3 +22,18 @@ def step_params(cfg, t: float) -> StepParams:
     else:
         ramp = min(1.0, max(0.0, (t - cfg.warmup_epochs) / cfg.ramp_epochs))
     return StepParams(tau=tau, alpha=cfg.alpha_max * ramp, lam=cfg.lam)
+
+
+WARMUP, HANDOVER, RAMP, SVI = "warm-up", "hand-over", "ramp", "svi"
+
+
+def phase(cfg, epoch: int, handover_epoch: int | None) -> str:
+    """Which phase of Eq. 7 epoch ``epoch`` (0-based) starts in: ``warm-up`` (α = 0: the warm-up
+    likelihood alone), ``hand-over`` (the method's noise model is re-estimated from the warm
+    classifier before the epoch runs), ``ramp`` (0 < α < α_max) or ``svi``."""
+    if epoch == handover_epoch:
+        return HANDOVER
+    alpha = step_params(cfg, float(epoch)).alpha
+    if alpha <= 0.0 and epoch < cfg.warmup_epochs:
+        return WARMUP
+    return SVI if alpha >= cfg.alpha_max else RAMP

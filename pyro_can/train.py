@@ -1,6 +1,10 @@
 """The one training loop every method runs: stochastic variational inference with a Pyro ELBO.
 
-The objective is Pyro's ``ELBO(model, guide)`` module (``objective.py``); a single
+The objective is ``objective.Objective``: Pyro's ``ELBO(model, guide)`` module weighted by α_t,
+the warm-up likelihood and the regularizer. The loop runs the phases of Eq. 7 in order
+(``schedules.phase``): warm-up (the warm-up likelihood alone), the hand-over (once, at the first
+epoch after the warm-up: the method re-estimates its noise model from the warm classifier), the
+ramp (α_t rising to α_max) and SVI. A single
 ``torch.optim.SGD`` over all networks steps its loss, with a ``StepLR`` schedule. That is the
 pattern Pyro documents for using torch optimizers, and unlike ``pyro.optim`` (one optimizer per
 parameter) it gives one checkpointable optimizer state and fused updates. Under ``torchrun`` the
@@ -25,8 +29,8 @@ from .config import Config
 from .data import Dataset
 from .distributions import class_probs
 from .errors import DataError, OptionError, TrainingError
-from .objective import Program
-from .schedules import step_params
+from .objective import Objective, Program
+from .schedules import HANDOVER, phase, step_params
 
 
 def resolve_device(name: str) -> torch.device:
@@ -80,7 +84,8 @@ class TrainingSet:
             ann = rows[keep]
             ann_item = torch.arange(len(items), device=items.device).unsqueeze(1).expand_as(rows)[keep]
         return Batch(x=x, labels=self.labels[ann], ann_item=ann_item, item_idx=items,
-                     ann_idx=ann, num_items=self.num_items, num_annotations=self.num_annotations)
+                     ann_idx=ann, num_items=self.num_items, num_annotations=self.num_annotations,
+                     one_answer_each=self.identity)
 
 
 @torch.no_grad()
@@ -105,9 +110,10 @@ def class_scores(cfg: Config, logits: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def elbo_terms(model, guide, batch: Batch, hp: StepParams) -> dict:
+def elbo_terms(model, guide, batch: Batch, hp: StepParams, regularizer=None) -> dict:
     """Per-item ELBO terms from one trace: reconstruction log-likelihood, closed-form KL of y and
-    z (unscaled by any KL weight), and the entropy regularizer."""
+    z (unscaled by any KL weight), and the regularizer's value (``regularizer``: a function of
+    the batch, e.g. ``Objective.regularizer_loss``; 0 without one)."""
     guide_tr = poutine.trace(guide).get_trace(batch, hp)
     model_tr = poutine.trace(poutine.replay(model, trace=guide_tr)).get_trace(batch, hp)
     n = batch.num_items
@@ -123,12 +129,8 @@ def elbo_terms(model, guide, batch: Batch, hp: StepParams) -> dict:
             count = len(batch.item_idx) if name == "y" else len(batch.ann_idx)
             total = n if name == "y" else batch.num_annotations
             terms[f"kl_{name}"] = kl / count * total / n
-    for name in ("mi_y", "mi_z"):
-        if name in guide_tr.nodes:
-            site = guide_tr.nodes[name]
-            count = len(batch.item_idx) if name == "mi_y" else len(batch.ann_idx)
-            total = n if name == "mi_y" else batch.num_annotations
-            terms["mi"] += float(site["fn"].log_prob(site["value"]).sum()) / count * total / n
+    if regularizer is not None:
+        terms["mi"] = float(regularizer(batch))
     terms["neg_elbo"] = -terms["recon"] + terms["kl_y"] + terms["kl_z"]
     return terms
 
@@ -164,12 +166,10 @@ class Trainer:
         self.model = Program(self.model_mod.model, self.nets, cfg)
         self.guide = Program(self.guide_mod.guide, self.nets, cfg)
         self.elbo = registry.ELBOS[cfg.elbo]()
-        # the plates scale a minibatch to the whole data set; dividing by N makes the loss a
-        # per-item mean (summed over classes), so --lr means what it means for a plain net
-        n = data.num_items
-        self.objective = distributed.wrap(self.elbo(
-            Program(self.model_mod.model, self.nets, cfg, 1 / n),
-            Program(self.guide_mod.guide, self.nets, cfg, 1 / n)))
+        pyro.clear_param_store()  # holds only TraceGraph's decaying-average baselines
+        self.loss = Objective(self.elbo, self.nets, cfg, self.model_mod, self.guide_mod,
+                              registry.REGULARIZERS[cfg.regularizer], data.num_items)
+        self.objective = distributed.wrap(self.loss)
         if distributed.active():  # different latent noise on each rank (weights: DDP syncs them)
             pyro.set_rng_seed(cfg.seed + 1000 * distributed.rank())
         self.optimizer = torch.optim.SGD(self.nets.parameters(), lr=cfg.lr, momentum=cfg.momentum,
@@ -192,7 +192,13 @@ class Trainer:
         else:
             order = torch.randperm(n, generator=self.generator).to(self.device)
             batches = order.split(self.cfg.batch_size)
-        if self.epoch == self.handover_epoch:
+        if self.cfg.elbo == "tracegraph" and len(batches) > 1 \
+                and len(batches[-1]) < len(batches[0]):
+            # Pyro's decaying-average baseline is kept per batch position: every batch the same
+            # size (the items left over differ from epoch to epoch)
+            batches = batches[:-1]
+            order = torch.cat(batches)
+        if self.phase() == HANDOVER:
             self.handover()
         # argument validation off while training: it costs time every step, and a diverging run
         # should reach the finite-loss check below rather than fail inside a distribution
@@ -201,6 +207,10 @@ class Trainer:
             total = self._steps(batches)
         self.scheduler.step()
         return total / len(order)  # this rank's items (all of them in one process)
+
+    def phase(self) -> str:
+        """The phase the coming epoch starts in (``schedules.phase``)."""
+        return phase(self.cfg, self.epoch, self.handover_epoch)
 
     @property
     def handover_epoch(self) -> int | None:
@@ -273,7 +283,8 @@ class Trainer:
             self.seconds += time.perf_counter() - start
             hp = step_params(cfg, self.epoch + 1.0)
             self.epoch += 1
-            record = {"epoch": self.epoch, "loss": loss, "tau": hp.tau, "alpha": hp.alpha,
+            record = {"epoch": self.epoch, "phase": phase(cfg, self.epoch - 1, self.handover_epoch),
+                      "loss": loss, "tau": hp.tau, "alpha": hp.alpha,
                       "lr": self.optimizer.param_groups[0]["lr"]}
             if distributed.is_main():  # under torchrun, rank 0 alone evaluates and reports
                 record.update(self.diagnose(hp))
@@ -291,7 +302,8 @@ class Trainer:
         # images: one minibatch's worth (a forward pass over 2,000 images at once would not fit)
         cap = self.cfg.batch_size if self.train_set.pixels is not None else 2000
         items = torch.arange(min(self.train_set.num_items, cap), device=self.device)
-        return elbo_terms(self.model, self.guide, self.train_set.batch(items), hp)
+        regularizer = self.loss.regularizer_loss if self.loss.regularizer is not None else None
+        return elbo_terms(self.model, self.guide, self.train_set.batch(items), hp, regularizer)
 
     def final_metrics(self, ev: dict | None = None) -> dict:
         """``ev``: the last epoch's evaluation, when there was one (the weights have not changed
@@ -313,6 +325,7 @@ class Trainer:
                 "label_reliability": self.label_reliability,
                 "nets": self.nets.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(),
+                "baselines": pyro.get_param_store().get_state(),
                 "rng": {"torch": torch.get_rng_state(), "batches": self.generator.get_state(),
                         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}}
 
@@ -324,6 +337,8 @@ class Trainer:
         self.label_reliability = state.get("label_reliability", {})
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        if "baselines" in state:
+            pyro.get_param_store().set_state(state["baselines"])
         torch.set_rng_state(state["rng"]["torch"])
         self.generator.set_state(state["rng"]["batches"])
         if state["rng"]["cuda"]:

@@ -29,48 +29,92 @@ def test_can_trace_sites_and_shapes():
     assert obs["is_observed"] and obs["value"].shape == (7, 10)
     assert set(torch.unique(obs["value"]).tolist()) <= {0.0, 1.0}
     assert model_tr.nodes["y"]["fn"].event_shape == (10,)
-    # the plates scale minibatch terms to the training set; with the default warm-up scope the
-    # whole ELBO is weighted by α (0.5 here) and the warm-up CE by 1 - α
-    assert math.isclose(model_tr.nodes["ytilde"]["scale"], tr.data.num_items / 7 * 0.5)
-    assert math.isclose(model_tr.nodes["warmup_ce"]["scale"], tr.data.num_items / 7)
-    assert {"warmup_ce", "y", "z", "ytilde"} <= set(model_tr.nodes)
+    # the plates scale minibatch terms to the training set; α and λ are not in model or guide
+    assert math.isclose(model_tr.nodes["ytilde"]["scale"], tr.data.num_items / 7)
+    assert {"y", "z", "ytilde"} == {n for n, s in model_tr.nodes.items()
+                                    if s["type"] == "sample" and n != "items"}
+    assert {"y", "z"} == {n for n, s in guide_tr.nodes.items()
+                          if s["type"] == "sample" and n != "items"}
 
 
-def test_quality_dim_zero_removes_z():
-    tr = _trainer(quality_dim=0)
-    batch = tr.train_set.batch(torch.arange(5))
-    guide_tr = poutine.trace(tr.guide).get_trace(batch, StepParams())
-    assert "z" not in guide_tr.nodes and "y" in guide_tr.nodes
+def test_objective_composes_alpha_warmup_and_lambda():
+    """loss = α·(−ELBO + λ·R) + (1 − α)·warm-up NLL, each term per item; the warm-up term is the
+    classifier's own label likelihood (softmax cross-entropy for a categorical y)."""
+    tr = _trainer(latent="categorical")
+    batch = tr.train_set.batch(torch.arange(9))
+    hp = StepParams(tau=0.5, alpha=0.3, lam=0.7)
+    pyro.set_rng_seed(3)
+    loss = tr.loss(batch, hp)
+    pyro.set_rng_seed(3)
+    elbo = tr.loss.elbo(batch, hp)
+    reg = tr.loss.regularizer_loss(batch)
+    logits = tr.nets["classifier"](batch.x)
+    ce = -(batch.labels * torch.log_softmax(logits, -1)).sum(-1).mean()
+    torch.testing.assert_close(tr.loss.warmup_loss(batch, hp), ce)
+    torch.testing.assert_close(loss, 0.3 * (elbo + 0.7 * reg) + 0.7 * ce)
 
 
-def test_mi_term_is_closed_form_entropy():
-    """λ·(H(q(y)) + H(q(z))) from the guide's factor sites equals the Bernoulli and Normal
-    entropies computed by hand from the guide's own parameters."""
+def test_pure_warmup_runs_the_warmup_term_alone():
+    """α = 0: no latent is sampled, only the classifier learns, and the loss is the plain net's."""
+    from pyro_can.models.plain import model as plain_model
+    from pyro_can.objective import Program
+
     tr = _trainer()
+    plain = Program(plain_model, tr.nets, tr.cfg, 1 / tr.data.num_items)
+    with torch.no_grad():
+        nll = -poutine.trace(plain).get_trace(tr.train_set.batch(torch.arange(8)),
+                                              StepParams()).log_prob_sum()
+    state = torch.get_rng_state()
+    loss = tr.step(tr.train_set.batch(torch.arange(8)), StepParams(tau=0.5, alpha=0.0, lam=0.3))
+    assert torch.equal(state, torch.get_rng_state())  # nothing drawn
+    with_grad = {n.split(".")[0] for n, p in tr.nets.named_parameters() if p.grad is not None}
+    assert with_grad == {"classifier"}
+    assert math.isclose(loss, float(nll), rel_tol=1e-5)
+
+
+def test_entropy_regularizer_is_closed_form():
+    """--regularizer entropy: E H(q(y)) + (R/N)·E H(q(z)), from the guide's own parameters."""
+    from pyro_can import regularizers
+
+    tr = _trainer(kl_z_weight=0.5)
     batch = tr.train_set.batch(torch.arange(4))
-    lam = 0.3
-    guide_tr = poutine.trace(tr.guide).get_trace(batch, StepParams(tau=0.5, alpha=1.0, lam=lam))
-    q = torch.sigmoid(guide_tr.nodes["y"]["fn"].base_dist.logits)
+    y_logits, loc, scale = tr.guide_mod.posterior(tr.nets, batch, tr.cfg)
+    q = torch.sigmoid(y_logits)
     h_y = -(q * q.log() + (1 - q) * (1 - q).log()).sum(-1)
-    scale = guide_tr.nodes["z"]["fn"].base_dist.scale
     h_z = (0.5 * math.log(2 * math.pi * math.e) + scale.log()).sum(-1)
-    got_y = guide_tr.nodes["mi_y"]["fn"].log_prob(guide_tr.nodes["mi_y"]["value"])
-    got_z = guide_tr.nodes["mi_z"]["fn"].log_prob(guide_tr.nodes["mi_z"]["value"])
-    torch.testing.assert_close(got_y, lam * h_y)
-    torch.testing.assert_close(got_z, lam * h_z)
+    got = regularizers.entropy(tr.cfg, batch, y_logits, loc, scale)
+    torch.testing.assert_close(got, h_y.mean() + 0.5 * h_z.mean())  # z under KL_z's weight
 
 
-def test_mi_factor_adds_to_the_loss():
-    """The regularizer is added to -ELBO (not subtracted): loss(λ) - loss(0) = λ·E[H]."""
+def test_mi_regularizer_is_minus_the_mutual_information():
+    """--regularizer mi: 0 when every item has the same q(y); −log C when each item is certain
+    and the batch covers the C classes evenly (the all-same collapse is not rewarded)."""
+    from pyro_can import regularizers
+
+    cfg = _trainer(latent="categorical", quality_dim=0).cfg
+    batch = None  # no z: the batch's sizes are not read
+    same = torch.randn(1, 10).expand(20, 10)
+    torch.testing.assert_close(regularizers.mutual_information(cfg, batch, same),
+                               torch.tensor(0.0), atol=1e-5, rtol=0)
+    certain = 30.0 * torch.eye(10).repeat(2, 1)
+    torch.testing.assert_close(regularizers.mutual_information(cfg, batch, certain),
+                               torch.tensor(-math.log(10)), atol=1e-4, rtol=0)
+    collapsed = 30.0 * torch.eye(10)[[3] * 20]
+    assert regularizers.entropy(cfg, batch, collapsed) < 1e-6  # entropy alone rewards collapse
+    assert regularizers.mutual_information(cfg, batch, collapsed) > -1e-4
+
+
+def test_regularizer_adds_to_the_loss():
+    """The regularizer is added to -ELBO (not subtracted): loss(λ) - loss(0) = λ·R."""
     tr = _trainer()
     batch = tr.train_set.batch(torch.arange(6))
-    elbo = pyro.infer.TraceMeanField_ELBO()
     pyro.set_rng_seed(1)
-    l0 = elbo.loss(tr.model, tr.guide, batch, StepParams(tau=0.5, alpha=1.0, lam=0.0))
+    l0 = tr.loss(batch, StepParams(tau=0.5, alpha=1.0, lam=0.0)).item()
     pyro.set_rng_seed(1)
-    l1 = elbo.loss(tr.model, tr.guide, batch, StepParams(tau=0.5, alpha=1.0, lam=1.0))
-    terms = elbo_terms(tr.model, tr.guide, batch, StepParams(tau=0.5, alpha=1.0, lam=1.0))
-    assert math.isclose(l1 - l0, terms["mi"] * tr.data.num_items, rel_tol=1e-4)
+    l1 = tr.loss(batch, StepParams(tau=0.5, alpha=1.0, lam=1.0)).item()
+    terms = elbo_terms(tr.model, tr.guide, batch, StepParams(tau=0.5, alpha=1.0, lam=1.0),
+                       tr.loss.regularizer_loss)
+    assert math.isclose(l1 - l0, terms["mi"], rel_tol=1e-4)
 
 
 def test_kl_y_is_closed_form_bernoulli_kl():
@@ -88,7 +132,7 @@ def test_kl_y_is_closed_form_bernoulli_kl():
 
 
 def test_gradient_share_keeps_value_scales_gradient():
-    from pyro_can.models.can import gradient_share
+    from pyro_can.objective import gradient_share
 
     t = torch.tensor([1.0, -2.0], requires_grad=True)
     out = gradient_share(t, 0.25)
@@ -116,7 +160,7 @@ def test_bernoulli_kl_is_finite_and_exact_for_extreme_logits():
 
 def test_categorical_latent_sites_kl_and_entropy():
     """--latent categorical: y is one relaxed one-hot per item, its KL is the categorical KL of
-    softmax(q) to softmax(f_θ), the MI term the categorical entropy, and the metrics rank the
+    softmax(q) to softmax(f_θ), the entropy regularizer the categorical entropy (plus z's), and the metrics rank the
     classifier's softmax scores."""
     tr = _trainer(latent="categorical")
     assert tr.cfg.categorical_y and tr.cfg.ytilde_likelihood == "categorical"
@@ -129,8 +173,10 @@ def test_categorical_latent_sites_kl_and_entropy():
         torch.testing.assert_close(y.sum(-1), torch.ones(5))
         q = torch.softmax(guide_tr.nodes["y"]["fn"].logits, -1)
         p = torch.softmax(tr.nets["classifier"](batch.x), -1)
-        got_h = guide_tr.nodes["mi_y"]["fn"].log_prob(guide_tr.nodes["mi_y"]["value"])
-    torch.testing.assert_close(got_h, 0.3 * -(q * q.log()).sum(-1))
+        got_h = tr.loss.regularizer_loss(batch)  # --regularizer entropy: categorical H(q(y))
+        _, _, scale = tr.guide_mod.posterior(tr.nets, batch, tr.cfg)
+    h_z = (0.5 * math.log(2 * math.pi * math.e) + scale.log()).sum(-1).mean()
+    torch.testing.assert_close(got_h, (-(q * q.log()).sum(-1)).mean() + h_z)
     assert math.isclose(terms["kl_y"], float((q * (q / p).log()).sum()) / 5, rel_tol=1e-4)
     scores = tr.evaluate()
     assert 0.0 <= scores["test_mAP"] <= 1.0
