@@ -274,18 +274,28 @@ def _grid_command(cells, out, jobs, column, title, figure, xlabel):
     click.echo(f"results in {out}/ (results.csv, table.md, {figure}, cells/)")
 
 
+def grid_options(methods: str):
+    """The options every grid command shares: methods (default ``methods``), seeds, out, jobs."""
+    def wrap(func):
+        for option in reversed((
+                click.option("--methods", type=METHODS, default=methods, show_default=True,
+                             help=f"comma-separated, each {RULES['method'].describe()}"),
+                click.option("--seeds", type=SEEDS, default="0,1,2", show_default=True,
+                             help="comma-separated integers in [0, 4294967295]"),
+                click.option("--out", type=click.Path(), required=True,
+                             callback=output_folder, help="grid folder"),
+                click.option("--jobs", type=JOBS, default=1, show_default=True,
+                             help=f"parallel processes ({JOBS.rule.describe()})"))):
+            func = option(func)
+        return func
+    return wrap
+
+
 @main.command()
 @config_options
-@click.option("--methods", type=METHODS, default="plain,learnq,icnm,bootstrap,can",
-              show_default=True, help=f"comma-separated, each {RULES['method'].describe()}")
+@grid_options(methods="plain,learnq,icnm,bootstrap,can")
 @click.option("--noise-rates", type=NOISE_RATES, default="0,0.2,0.4,0.6,0.8",
               show_default=True, help="comma-separated, each in [0, 1]")
-@click.option("--seeds", type=SEEDS, default="0,1,2", show_default=True,
-              help="comma-separated integers in [0, 4294967295]")
-@click.option("--out", type=click.Path(), required=True, callback=output_folder,
-              help="grid folder")
-@click.option("--jobs", type=JOBS, default=1, show_default=True,
-              help=f"parallel processes ({JOBS.rule.describe()})")
 @user_errors
 def compare(methods, noise_rates, seeds, out, jobs, **options):
     """Methods × noise rates × seeds (paper Table VI); resumable."""
@@ -305,14 +315,7 @@ def compare(methods, noise_rates, seeds, out, jobs, **options):
                                                                  lambda: tuple(SWEEP_PARAMS))))
 @click.option("--values", required=True,
               help="comma-separated values, each by the rule of --param's option")
-@click.option("--methods", type=METHODS, default="can", show_default=True,
-              help=f"comma-separated, each {RULES['method'].describe()}")
-@click.option("--seeds", type=SEEDS, default="0,1,2", show_default=True,
-              help="comma-separated integers in [0, 4294967295]")
-@click.option("--out", type=click.Path(), required=True, callback=output_folder,
-              help="grid folder")
-@click.option("--jobs", type=JOBS, default=1, show_default=True,
-              help=f"parallel processes ({JOBS.rule.describe()})")
+@grid_options(methods="can")
 @user_errors
 def sweep(param, values, methods, seeds, out, jobs, **options):
     """One parameter over values (paper Table V: lambda; Fig. 6: train-fraction); resumable."""
