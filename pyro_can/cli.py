@@ -3,6 +3,7 @@ progress, prints results and turns user errors into one line (exit code 2 for us
 data and run-folder errors)."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -217,19 +218,21 @@ def fit(out, overwrite, resume_dir, **options):
         cfg = runs.read_config(resume_dir)
     else:
         cfg = Config(**options)
+    group = contextlib.nullcontext()
     if distributed.launched_by_torchrun():
         if not (out or resume_dir):  # ranks would each pick a default folder name
             raise OptionError("under torchrun, name the run folder with --out")
-        distributed.init_from_env(cfg.device)
-    bar = progress(cfg.epochs)
-    try:
-        if resume_dir:
-            result = api.resume(resume_dir, on_epoch=bar)
-        else:
-            result = api.fit(cfg, out=out, overwrite=overwrite, on_epoch=bar,
-                             default_out=out is None)
-    finally:
-        bar.close()
+        group = distributed.process_group(cfg.device)
+    with group:
+        bar = progress(cfg.epochs)
+        try:
+            if resume_dir:
+                result = api.resume(resume_dir, on_epoch=bar)
+            else:
+                result = api.fit(cfg, out=out, overwrite=overwrite, on_epoch=bar,
+                                 default_out=out is None)
+        finally:
+            bar.close()
     if distributed.is_main():
         report(result)
 

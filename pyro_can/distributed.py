@@ -34,6 +34,24 @@ def init_from_env(device: str = "auto") -> None:
     dist.init_process_group(backend="nccl" if use_cuda else "gloo")
 
 
+@contextlib.contextmanager
+def process_group(device: str = "auto"):
+    """Join torchrun's process group for the block, and leave it cleanly.
+
+    Ranks finish at different times: rank 0 evaluates and writes the run folder after the last
+    step while the others are done. A rank whose interpreter exits with the group still up can
+    abort in gloo's teardown ("terminate called without an active exception", exit -6), which
+    torchrun reports as a failed run. So on success every rank waits for the others, then the
+    group is destroyed; on an error it is destroyed at once (torchrun stops the other ranks)."""
+    init_from_env(device)
+    try:
+        yield
+        barrier()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
 def active() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
