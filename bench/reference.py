@@ -6,15 +6,17 @@ computes the scalar that ``TraceMeanField_ELBO`` (the default ``elbo=meanfield``
 ``prior_judgement=shared``, ``warmup_scope=classifier``)::
 
     loss = 1/N · [ N/B · Σ_items  KL(Bern(q_y) ‖ Bern(p_θ))                      (w·)
-                 + R/R_b · Σ_ann   kl_z_weight · KL(N(μ,σ) ‖ N(0,I))            (w·)
-                 − R/R_b · Σ_ann   log Bern(ỹ | decoder(y, z))                  (w·)
-                 + N/B · Σ_items  λ·H(q_y)   +   R/R_b · Σ_ann λ·kl_z_weight·H(q_z) (w·)
-                 + R/R_b · Σ_ann   (1−α)·CE(f_θ(x), ỹ) ]                         (only when α<1)
+                 + N/B · Σ_ann    kl_z_weight · KL(N(μ,σ) ‖ N(0,I))            (w·)
+                 − N/B · Σ_ann    log Bern(ỹ | decoder(y, z))                  (w·)
+                 + N/B · Σ_items  λ·H(q_y)   +   N/B · Σ_ann λ·kl_z_weight·H(q_z)  (w·)
+                 + N/B · Σ_ann    (1−α)·CE(f_θ(x), ỹ) ]                         (only when α<1)
 
 with w = α_t under ``warmup_scope=all`` (the default), else 1 (``pyro_can/objective.py``). The
-plates' N/B and R/R_b factors and the trainer's ``poutine.scale(1/N)`` are applied exactly as Pyro applies them. y and z are drawn with the
-same ``torch.distributions`` ``rsample`` calls, in the same order (guide: y, then z), as the Pyro
-guide, so after the same seed the two losses agree to float rounding.
+answers sit in a plate nested in the items plate (``pyro_can/batch.py``), so every term has the
+items plate's N/B, then the trainer's ``poutine.scale(1/N)``. y and z are drawn with the same
+``torch.distributions`` ``rsample`` calls, in the same order (guide: y, then z, the latter over the
+padded answers × items table), as the Pyro guide, so after the same seed the two losses agree to
+float rounding.
 
 ``kl="mc"`` gives the objective of ``Trace_ELBO`` instead (the KL terms are replaced by log q − log p
 at the sample, using the relaxed-Bernoulli density for y). (``--elbo tracegraph`` samples a discrete
@@ -69,11 +71,10 @@ def _bernoulli_kl(q_logits: torch.Tensor, p_logits: torch.Tensor) -> torch.Tenso
 def reference_loss(nets, batch, hp, cfg, kl: str = "closed") -> torch.Tensor:
     """The differentiable scalar the Pyro step minimizes (see the module docstring)."""
     _check_supported(cfg)
-    n_items, n_ann = batch.num_items, batch.num_annotations
-    b, rb = len(batch.item_idx), len(batch.ann_idx)
+    n_items, b = batch.num_items, len(batch.item_idx)
     w = hp.alpha if cfg.warmup_scope == "all" else 1.0
-    s_items = (n_items / b) / n_items * w  # plate "items" scale, then poutine.scale(1/N)
-    s_ann = (n_ann / rb) / n_items * w  # plate "annotations"
+    s_items = (n_items / b) / n_items * w  # plate "items" scale (answers nested), then 1/N
+    s_ann = s_items
     labels, ann_item = batch.labels, batch.ann_item
 
     # -- guide: prior judgement (shared classifier, gradient stopped), q(y), q(z) ----------------
@@ -85,7 +86,9 @@ def reference_loss(nets, batch, hp, cfg, kl: str = "closed") -> torch.Tensor:
     qy = td.RelaxedBernoulli(tau, logits=y_logits, validate_args=False)
     y = qy.rsample()  # same draw as the guide's pyro.sample("y", ...)
     qz = td.Normal(loc, scale, validate_args=False)
-    z = qz.rsample()  # same draw as the guide's pyro.sample("z", ...)
+    # same draw as the guide's pyro.sample("z", ...): over the padded table, then the answers' rows
+    z = batch.from_table(td.Normal(batch.to_table(loc), batch.to_table(scale, 1.0),
+                                   validate_args=False).rsample())
 
     # -- model ----------------------------------------------------------------------------------
     prior_logits = logits if cfg.warmup_scope == "all" else _gradient_share(logits, hp.alpha)
@@ -110,7 +113,7 @@ def reference_loss(nets, batch, hp, cfg, kl: str = "closed") -> torch.Tensor:
         loss = loss + hp.lam * (s_items * h_y + s_ann * cfg.kl_z_weight * h_z)
     if hp.alpha < 1.0:
         ce = F.binary_cross_entropy_with_logits(logits[ann_item], labels, reduction="none").sum()
-        loss = loss + (1.0 - hp.alpha) * ce * (n_ann / rb) / n_items
+        loss = loss + (1.0 - hp.alpha) * ce / b
     return loss
 
 

@@ -49,11 +49,13 @@ def y_infer(nets, cfg, y_logits) -> dict:
 
 
 def sample_latents(nets, batch, hp, cfg, y_logits, z_loc=None, z_scale=None):
+    """y per item; z per answer (``z_loc``/``z_scale``: one row per answer, placed in the batch's
+    answers × items table, padding at N(0, 1) and masked out)."""
     tau = torch.as_tensor(hp.tau, dtype=y_logits.dtype, device=y_logits.device)
-    items = items_plate(batch)
-    with items:
+    with items_plate(batch):
         pyro.sample("y", y_dist(cfg, tau, y_logits), infer=y_infer(nets, cfg, y_logits))
-    if z_loc is None:
-        return
-    with answers_plate(batch, items), poutine.scale(scale=cfg.kl_z_weight):
-        pyro.sample("z", dist.Normal(z_loc, z_scale).to_event(1))
+        if z_loc is None:
+            return
+        with answers_plate(batch), poutine.scale(scale=cfg.kl_z_weight):
+            pyro.sample("z", dist.Normal(batch.to_table(z_loc), batch.to_table(z_scale, 1.0))
+                        .to_event(1))

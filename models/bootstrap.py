@@ -13,6 +13,7 @@ import pyro
 import torch
 from torch.nn import functional as F
 
+from pyro_can.batch import answers_plate, items_plate
 from pyro_can.nets import input_net
 
 
@@ -32,13 +33,14 @@ def prediction_target(logits: torch.Tensor, kind: str, single_label: bool,
 
 def model(nets, batch, hp, cfg):
     classifier = nets["classifier"]
-    logits = batch.logits(classifier)[batch.ann_item]
+    logits = batch.logits(classifier)
     single = bool((batch.labels.sum(-1) == 1).all())
-    target = cfg.beta * batch.labels + (1 - cfg.beta) * prediction_target(
+    target = cfg.beta * batch.answer_labels + (1 - cfg.beta) * prediction_target(
         logits, cfg.bootstrap, single, cfg.categorical_y)
-    with pyro.plate("annotations", batch.num_annotations, subsample=batch.ann_idx):
+    with items_plate(batch), answers_plate(batch):
         if cfg.categorical_y:
             nll = -(target * torch.log_softmax(logits, -1)).sum(-1)
         else:
-            nll = F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(-1)
+            nll = F.binary_cross_entropy_with_logits(logits.expand_as(target), target,
+                                                     reduction="none").sum(-1)
         pyro.factor("ytilde", -nll)

@@ -17,7 +17,7 @@ import torch
 from pyro import poutine
 
 from pyro_can.anchors import evidence_weights, label_reliability
-from pyro_can.batch import answer_rows, answers_plate, items_plate, per_item
+from pyro_can.batch import answers_plate, items_plate
 from pyro_can.distributions import label_dist, y_dist
 from pyro_can.nets import Decoder, input_net
 
@@ -31,31 +31,23 @@ def build(cfg, in_dim: int, num_classes: int) -> dict:
 
 
 def model(nets, batch, hp, cfg):
-    """The generative model alone: no α, no λ (``pyro_can/objective.py`` weights it)."""
+    """The generative model alone: no α, no λ (``pyro_can/objective.py`` weights it). The answers
+    plate sits inside the items plate, so with a discrete y TraceGraph_ELBO's score terms for
+    y_i see item i's answers alone (Rao-Blackwellized) and TraceEnum_ELBO sums y_i out per item."""
     classifier = nets["classifier"]
     decoder = nets["decoder"]
     logits = batch.logits(classifier)
     prior_logits = torch.zeros_like(logits) if cfg.prior == "uniform" else logits
     tau = torch.as_tensor(hp.tau, dtype=logits.dtype, device=logits.device)
     k = cfg.quality_dim
-    items = items_plate(batch)
-    with items:
+    with items_plate(batch):
         y = pyro.sample("y", y_dist(cfg, tau, prior_logits))
-    # a discrete y with several answers per item: the answers' log-likelihoods are summed per
-    # item and observed as one factor in the items' plate, so that TraceGraph_ELBO's score terms
-    # see each item's own answers (Rao-Blackwellized) and TraceEnum_ELBO sums y_i out per item
-    pooled = cfg.discrete_y and not batch.one_answer_each
-    with answers_plate(batch, items):
-        z = None
-        if k > 0:
-            with poutine.scale(scale=cfg.kl_z_weight):
-                z = pyro.sample("z", dist.Normal(logits.new_zeros(k), 1.0).to_event(1))
-        likelihood = label_dist(cfg, decoder(answer_rows(y, batch), z))
-        if not pooled:
-            pyro.sample("ytilde", likelihood, obs=batch.labels)
-    if pooled:
-        with items:
-            pyro.factor("ytilde", per_item(likelihood.log_prob(batch.labels), batch))
+        with answers_plate(batch):
+            z = None
+            if k > 0:
+                with poutine.scale(scale=cfg.kl_z_weight):
+                    z = pyro.sample("z", dist.Normal(logits.new_zeros(k), 1.0).to_event(1))
+            pyro.sample("ytilde", label_dist(cfg, decoder(y, z)), obs=batch.answer_labels)
 
 
 def warmup_model(nets, batch, hp, cfg):
@@ -63,9 +55,8 @@ def warmup_model(nets, batch, hp, cfg):
     ỹ were y (the plain net's model, with the classifier's own output type: softmax for a
     categorical y, per-class sigmoid otherwise). ``objective.py`` weights it by 1 − α_t."""
     logits = batch.logits(nets["classifier"])
-    with answers_plate(batch):
-        pyro.sample("ytilde", label_dist(cfg, answer_rows(logits, batch), cfg.categorical_y),
-                    obs=batch.labels)
+    with items_plate(batch), answers_plate(batch):
+        pyro.sample("ytilde", label_dist(cfg, logits, cfg.categorical_y), obs=batch.answer_labels)
 
 
 def handover(nets, scores, data, cfg) -> dict:

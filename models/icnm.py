@@ -14,6 +14,7 @@ import pyro
 import pyro.distributions as dist
 import torch
 
+from pyro_can.batch import answers_plate, items_plate
 from pyro_can.models.can import warmup_model  # noqa: F401  (objective.py weights it by 1 − α_t)
 from pyro_can.nets import input_net
 
@@ -34,6 +35,5 @@ def model(nets, batch, hp, cfg):
     v = torch.sigmoid(logits)
     r1, r0 = torch.sigmoid(relevance(batch.x)).chunk(2, dim=-1)
     probs = (r1 * v + r0 * (1 - v)).clamp(1e-6, 1 - 1e-6)
-    with pyro.plate("annotations", batch.num_annotations, subsample=batch.ann_idx):
-        pyro.sample("ytilde", dist.Bernoulli(probs=probs[batch.ann_item]).to_event(1),
-                    obs=batch.labels)
+    with items_plate(batch), answers_plate(batch):
+        pyro.sample("ytilde", dist.Bernoulli(probs=probs).to_event(1), obs=batch.answer_labels)

@@ -16,6 +16,7 @@ import pyro.distributions as dist
 import torch
 from torch import nn
 
+from pyro_can.batch import answers_plate, items_plate
 from pyro_can.nets import input_net
 
 
@@ -37,13 +38,12 @@ def model(nets, batch, hp, cfg):
     classifier = nets["classifier"]
     q = nets["noise_adaptation"].matrix()
     logits = batch.logits(classifier)
-    with pyro.plate("annotations", batch.num_annotations, subsample=batch.ann_idx):
+    with items_plate(batch), answers_plate(batch):
         if cfg.categorical_y:
-            probs = torch.softmax(logits, -1) @ q
-            noisy = dist.OneHotCategorical(probs=probs[batch.ann_item])
+            noisy = dist.OneHotCategorical(probs=torch.softmax(logits, -1) @ q)
         else:
             probs = (torch.sigmoid(logits) @ q).clamp(1e-6, 1 - 1e-6)
-            noisy = dist.Bernoulli(probs=probs[batch.ann_item]).to_event(1)
-        pyro.sample("ytilde", noisy, obs=batch.labels)
+            noisy = dist.Bernoulli(probs=probs).to_event(1)
+        pyro.sample("ytilde", noisy, obs=batch.answer_labels)
     # trace penalty, once per item of the data set (the plates scale the likelihood the same way)
     pyro.factor("trace_penalty", -cfg.learnq_trace * batch.num_items * torch.trace(q))

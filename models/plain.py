@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pyro
 
+from pyro_can.batch import answers_plate, items_plate
 from pyro_can.distributions import label_dist
 from pyro_can.nets import input_net
 
@@ -20,5 +21,5 @@ def build(cfg, in_dim: int, num_classes: int) -> dict:
 def model(nets, batch, hp, cfg):
     classifier = nets["classifier"]
     logits = batch.logits(classifier)
-    with pyro.plate("annotations", batch.num_annotations, subsample=batch.ann_idx):
-        pyro.sample("ytilde", label_dist(cfg, logits[batch.ann_item]), obs=batch.labels)
+    with items_plate(batch), answers_plate(batch):
+        pyro.sample("ytilde", label_dist(cfg, logits), obs=batch.answer_labels)

@@ -1,9 +1,22 @@
-"""What one SVI step sees: a minibatch of items with their annotations, and the schedule values."""
+"""What one SVI step sees: a minibatch of items with their answers, and the schedule values.
+
+Crowd answers are laid out as NumPyro's ``examples/annotation.py`` lays them out: a padded table
+of answer slots × items with a mask, observed in an ``answers`` plate nested inside the
+``items`` plate. Minibatches are drawn by item, so the items plate's N/B is the one scale every
+term gets, and the minibatch loss is an unbiased estimate of the full-data loss however many
+answers each item has (a flat plate of annotations scaled by R/R_b is not: R_b varies with the
+items drawn). In the tensors the answers dim is -2 and the items dim -1, so per-item sites (y)
+keep their (B, C) shape and broadcast over an item's answers.
+"""
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import torch
+
+ITEMS_DIM, ANSWERS_DIM = -1, -2
+MAX_PLATE_NESTING = 2  # items, answers (TraceEnum_ELBO enumerates y to their left)
 
 
 @dataclass
@@ -18,13 +31,15 @@ class StepParams:
 @dataclass
 class Batch:
     x: torch.Tensor  # (B, ...) inputs of the batch's items
-    labels: torch.Tensor  # (Rb, C) noisy labels, one row per annotation of these items
-    ann_item: torch.Tensor  # (Rb,) position of each annotation's item inside the batch
+    labels: torch.Tensor  # (Rb, C) noisy labels, one row per answer of these items, item by item
+    ann_item: torch.Tensor  # (Rb,) position of each answer's item inside the batch
     item_idx: torch.Tensor  # (B,) indices of the items in the training set (plate subsample)
-    ann_idx: torch.Tensor  # (Rb,) indices of the annotations in the training set
+    ann_idx: torch.Tensor  # (Rb,) indices of the answers in the training set
     num_items: int  # training-set sizes, so plates scale minibatch terms to the full data
     num_annotations: int
     one_answer_each: bool = False  # annotations are the items themselves (no crowd)
+    max_answers: int = 0  # answer slots per item (the data set's most answers; 0: the batch's)
+    ann_worker: torch.Tensor | None = None  # (Rb,) worker of each answer (-1: unknown)
     _cache: dict = field(default_factory=dict, repr=False)
 
     def logits(self, net: torch.nn.Module) -> torch.Tensor:
@@ -35,34 +50,78 @@ class Batch:
             self._cache[key] = net(self.x)
         return self._cache[key]
 
+    # -- the padded answers × items table -----------------------------------------------------
+    def _layout(self):
+        """(slot of each answer among its item's answers, slots per item)."""
+        if "layout" not in self._cache:
+            b, item = len(self.item_idx), self.ann_item
+            counts = torch.bincount(item, minlength=b)
+            starts = torch.cumsum(counts, 0) - counts
+            order = torch.argsort(item, stable=True)
+            slot = torch.empty_like(item)
+            slot[order] = torch.arange(len(item), device=item.device) - starts[item[order]]
+            a = (self.max_answers or int(counts.max())) if len(item) else max(1, self.max_answers)
+            self._cache["layout"] = (slot, a)
+        return self._cache["layout"]
+
+    def to_table(self, t: torch.Tensor, fill=0.0) -> torch.Tensor:
+        """Per-answer rows ``t`` (Rb, ...) placed in the (A, B, ...) table, ``fill`` in the
+        padding (differentiable in ``t``). With one answer per item, ``t`` itself."""
+        if self.one_answer_each:
+            return t
+        slot, a = self._layout()
+        out = t.new_full((a, len(self.item_idx)) + t.shape[1:], fill)
+        out[slot, self.ann_item] = t
+        return out
+
+    def from_table(self, t: torch.Tensor) -> torch.Tensor:
+        """The answers' rows (Rb, ...) of a table (A, B, ...); the inverse of ``to_table``."""
+        if self.one_answer_each:
+            return t
+        return t[self._layout()[0], self.ann_item]
+
+    @property
+    def mask(self) -> torch.Tensor | None:
+        """(A, B) True where a slot holds a real answer; None with one answer per item."""
+        if self.one_answer_each:
+            return None
+        if "mask" not in self._cache:
+            self._cache["mask"] = self.to_table(
+                torch.ones(len(self.ann_item), dtype=torch.bool, device=self.ann_item.device),
+                False)
+        return self._cache["mask"]
+
+    @property
+    def answer_labels(self) -> torch.Tensor:
+        """The observed ỹ table (A, B, C): padding holds a valid label row (masked out), so
+        distributions' argument checks pass. With one answer per item, ``labels`` (B, C)."""
+        if self.one_answer_each:
+            return self.labels
+        if "answer_labels" not in self._cache:
+            slot, a = self._layout()
+            out = self.labels[:1].expand((a, len(self.item_idx), self.labels.shape[-1])).clone()
+            out[slot, self.ann_item] = self.labels
+            self._cache["answer_labels"] = out
+        return self._cache["answer_labels"]
+
 
 def items_plate(batch: Batch):
-    """The plate of per-item sites (y), subsampled to the batch's items."""
+    """The plate of per-item sites (y), subsampled to the batch's items: scale N/B."""
     import pyro
 
-    return pyro.plate("items", batch.num_items, subsample=batch.item_idx)
+    return pyro.plate("items", batch.num_items, subsample=batch.item_idx, dim=ITEMS_DIM)
 
 
-def answers_plate(batch: Batch, items=None):
-    """The plate of per-answer sites (z, ỹ). With one answer per item it is the items' plate
-    itself (``items``, when the program has opened it already: a plate is created once per run), so that TraceGraph_ELBO sees that ỹ_i depends on y_i alone (its score-function terms
-    are Rao-Blackwellized per item) and TraceEnum_ELBO sums y_i out item by item."""
+def answers_plate(batch: Batch):
+    """The plate of per-answer sites (z, ỹ), to be opened inside ``items_plate``: the answer
+    slots of each item, padding masked out. With one answer per item there is no such plate (the
+    answers are the items: per-answer sites sit in the items plate itself, the fast path)."""
     import pyro
+    from pyro import poutine
 
     if batch.one_answer_each:
-        return items if items is not None else items_plate(batch)
-    return pyro.plate("annotations", batch.num_annotations, subsample=batch.ann_idx)
-
-
-def answer_rows(t, batch: Batch):
-    """Per-item rows of ``t`` (batch dim -2, leading enumeration dims kept) repeated per answer."""
-    if batch.one_answer_each:
-        return t
-    t = t.expand(t.shape[:-2] + (len(batch.item_idx), t.shape[-1]))  # an enumerated y: (C, 1, C)
-    return t[..., batch.ann_item, :]
-
-
-def per_item(t, batch: Batch):
-    """Per-answer values ``t`` (answer dim -1) summed over each item's answers."""
-    out = t.new_zeros(t.shape[:-1] + (len(batch.item_idx),))
-    return out.index_add(-1, batch.ann_item, t)
+        return contextlib.nullcontext()
+    stack = contextlib.ExitStack()
+    stack.enter_context(pyro.plate("answers", batch.mask.shape[0], dim=ANSWERS_DIM))
+    stack.enter_context(poutine.mask(mask=batch.mask))
+    return stack

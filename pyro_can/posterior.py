@@ -40,9 +40,9 @@ def posterior(trainer, chunk: int = 4096) -> dict:
             q_logits = fn.logits if trainer.cfg.categorical_y else fn.base_dist.logits
             q_y.append(class_probs(trainer.cfg, q_logits).cpu())
             if "z" in tr.nodes:
-                fn = tr.nodes["z"]["fn"].base_dist
-                z_loc.append(fn.loc.cpu())
-                z_scale.append(fn.scale.cpu())
+                fn = tr.nodes["z"]["fn"].base_dist  # (A, B, K) answers × items table
+                z_loc.append(batch.from_table(fn.loc).cpu())
+                z_scale.append(batch.from_table(fn.scale).cpu())
                 ann_idx.append(batch.ann_idx.cpu())
     finally:
         for nets in trainer.nets.values():

@@ -21,6 +21,7 @@ from . import data as data_sets
 from .datasets import LOADERS as IMAGE_LOADERS
 from .errors import UnknownNameError
 from . import regularizers
+from .batch import MAX_PLATE_NESTING
 from .objective import TraceGraph_ELBO
 
 
@@ -54,7 +55,7 @@ CROWD_MODES = ("model", "majority", "repeat", "dawid-skene")
 ELBOS = {
     "meanfield": pyro.infer.TraceMeanField_ELBO,  # relaxed y, closed-form KL (the paper's)
     "tracegraph": TraceGraph_ELBO,  # discrete y, score function (objective.py)
-    "enum": lambda: pyro.infer.TraceEnum_ELBO(max_plate_nesting=1),  # y summed out exactly
+    "enum": lambda: pyro.infer.TraceEnum_ELBO(max_plate_nesting=MAX_PLATE_NESTING),  # y summed out exactly
     "trace": pyro.infer.Trace_ELBO,  # relaxed y, sampled KL (relaxed densities)
 }
 BASELINES = ("avg", "nn")

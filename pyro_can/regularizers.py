@@ -3,17 +3,17 @@
 Each returns a per-item loss term for one minibatch (added to −ELBO/N by ``objective.py``), from
 the guide's distribution parameters (``guide.posterior``), in closed form:
 
-``entropy``  E_batch H(q(y)) + w_z·(R/N)·E_batch H(q(z)): the conditional entropy alone; minimizing
+``entropy``  E_batch H(q(y)) + w_z·(R_b/B)·E_batch H(q(z)): the conditional entropy alone; minimizing
              it makes each posterior confident, and nothing stops them all agreeing on one class
              (the all-off collapse that forced λ = 0 by default).
-``mi``       −Î(y) − w_z·(R/N)·Î(z), with Î(y) = H(E_batch q(y)) − E_batch H(q(y)), the mutual
+``mi``       −Î(y) − w_z·(R_b/B)·Î(z), with Î(y) = H(E_batch q(y)) − E_batch H(q(y)), the mutual
              information between an item and its clean label under q: confident per item, but
              spread over the classes across the batch. For z the aggregate E_batch q(z) (a mixture
              of Normals) is replaced by the Normal with its mean and covariance (diagonal), whose
              entropy bounds the mixture's from above.
 
-w_z is ``--kl-z-weight``: the z term sits under the same weight as KL_z. R/N (annotations per item)
-is the share the plates give per-annotation terms.
+w_z is ``--kl-z-weight``: the z term sits under the same weight as KL_z. R_b/B (answers per item in
+the batch) turns the batch mean over answers into a per-item sum, as the nested plates do.
 """
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ _HALF_LOG_2PI_E = 0.5 * math.log(2 * math.pi * math.e)
 
 
 def _z_share(batch, cfg) -> float:
-    return cfg.kl_z_weight * batch.num_annotations / batch.num_items
+    """Answers per item of this batch (the batch mean over answers times it is the per-item sum,
+    an unbiased estimate of the data's, as the nested plates make the ELBO's)."""
+    return cfg.kl_z_weight * len(batch.ann_idx) / len(batch.item_idx)
 
 
 def entropy(cfg, batch, y_logits, z_loc=None, z_scale=None) -> torch.Tensor:

@@ -22,6 +22,7 @@ import pyro
 import torch
 from pyro import poutine
 from pyro.distributions.kl import kl_divergence
+from pyro.distributions.util import scale_and_mask
 
 from . import distributed, metrics, registry
 from .batch import Batch, StepParams
@@ -57,6 +58,9 @@ class TrainingSet:
         self.x = torch.as_tensor(data.x_train, device=device)
         self.labels = torch.as_tensor(data.ann_labels, device=device)
         self.ann_item = torch.as_tensor(data.ann_item, device=device)
+        worker = getattr(data, "ann_worker", None)
+        self.ann_worker = None if worker is None else torch.as_tensor(worker, device=device)
+        self.max_answers = 1
         self.num_items, self.num_annotations = data.num_items, data.num_annotations
         self.identity = not data.has_crowd
         if not self.identity:  # item -> its annotation rows, padded with -1
@@ -67,6 +71,7 @@ class TrainingSet:
             slot = np.arange(len(order)) - np.repeat(starts, counts)
             table[data.ann_item[order], slot] = order
             self.table = torch.as_tensor(table, device=device)
+            self.max_answers = table.shape[1]
 
     def batch(self, items: torch.Tensor, x: torch.Tensor | None = None) -> Batch:
         """The minibatch of ``items``; ``x``: their inputs when the caller already has them (an
@@ -85,7 +90,8 @@ class TrainingSet:
             ann_item = torch.arange(len(items), device=items.device).unsqueeze(1).expand_as(rows)[keep]
         return Batch(x=x, labels=self.labels[ann], ann_item=ann_item, item_idx=items,
                      ann_idx=ann, num_items=self.num_items, num_annotations=self.num_annotations,
-                     one_answer_each=self.identity)
+                     one_answer_each=self.identity, max_answers=self.max_answers,
+                     ann_worker=None if self.ann_worker is None else self.ann_worker[ann])
 
 
 @torch.no_grad()
@@ -116,19 +122,17 @@ def elbo_terms(model, guide, batch: Batch, hp: StepParams, regularizer=None) -> 
     the batch, e.g. ``Objective.regularizer_loss``; 0 without one)."""
     guide_tr = poutine.trace(guide).get_trace(batch, hp)
     model_tr = poutine.trace(poutine.replay(model, trace=guide_tr)).get_trace(batch, hp)
-    n = batch.num_items
+    b = len(batch.item_idx)  # every site sits in the items plate: per-item sums over b items
     terms = {"recon": 0.0, "kl_y": 0.0, "kl_z": 0.0, "mi": 0.0}
     for name, site in model_tr.nodes.items():
         if site["type"] != "sample":
             continue
         if name == "ytilde":
-            terms["recon"] = float(site["fn"].log_prob(site["value"]).sum()) / len(batch.ann_idx) \
-                * batch.num_annotations / n
+            lp = scale_and_mask(site["fn"].log_prob(site["value"]), mask=site["mask"])
+            terms["recon"] = float(lp.sum()) / b
         elif name in ("y", "z") and name in guide_tr.nodes:
-            kl = float(kl_divergence(guide_tr.nodes[name]["fn"], site["fn"]).sum())
-            count = len(batch.item_idx) if name == "y" else len(batch.ann_idx)
-            total = n if name == "y" else batch.num_annotations
-            terms[f"kl_{name}"] = kl / count * total / n
+            kl = kl_divergence(guide_tr.nodes[name]["fn"], site["fn"])
+            terms[f"kl_{name}"] = float(scale_and_mask(kl, mask=site["mask"]).sum()) / b
     if regularizer is not None:
         terms["mi"] = float(regularizer(batch))
     terms["neg_elbo"] = -terms["recon"] + terms["kl_y"] + terms["kl_z"]

@@ -72,7 +72,7 @@ def test_reference_matches_pyro(digits, alpha, elbo, kl):
 
 
 def test_reference_matches_pyro_on_crowd_batches():
-    """Several annotations per item (R_b != B): the plates' R/R_b scaling and the index tables."""
+    """Several answers per item (R_b != B): the nested plates' N/B scaling and the padded table."""
     import numpy as np
 
     from bench.run import make_dataset

@@ -70,7 +70,7 @@ def test_tracegraph_gradient_is_unbiased_against_enum():
 
 
 def test_enum_with_several_answers_per_item_is_exact():
-    """Crowd data: each item's answers are pooled into one factor of the items' plate, so y_i is
+    """Crowd data: each item's answers sit in a plate nested in the items' plate, so y_i is
     summed out against its own answers only (checked by hand with quality_dim 0)."""
     import os
     import sys
