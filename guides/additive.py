@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .latents import prior_judgement, sample_latents
+from .latents import answer_trust, prior_judgement, sample_latents
 
 
 def build(cfg, in_dim: int, num_classes: int) -> dict:
@@ -17,7 +17,8 @@ def build(cfg, in_dim: int, num_classes: int) -> dict:
 
 def posterior(nets, batch, cfg):
     p_logits = prior_judgement(nets, batch, cfg)
-    y_logits = nets["additive"](p_logits, batch.labels, batch.ann_item)
+    y_logits = nets["additive"](p_logits, batch.labels, batch.ann_item,
+                                answer_trust(nets, batch, p_logits.device))
     k, r = cfg.quality_dim, len(batch.ann_idx)
     loc = y_logits.new_zeros(r, k) if k else None
     return y_logits, loc, None if loc is None else torch.ones_like(loc)

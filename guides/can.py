@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyro_can.distributions import class_probs
 from pyro_can.nets import AdditiveLayer, ContrastiveLayer, input_net
 
-from .latents import build_baseline, prior_judgement, sample_latents
+from .latents import answer_trust, build_baseline, prior_judgement, sample_latents
 
 
 def build(cfg, in_dim: int, num_classes: int) -> dict:
@@ -23,7 +23,8 @@ def build(cfg, in_dim: int, num_classes: int) -> dict:
 def posterior(nets, batch, cfg):
     """q's parameters: y's logits per item, z's loc and scale per annotation (None without z)."""
     p_logits = prior_judgement(nets, batch, cfg)
-    y_logits = nets["additive"](p_logits, batch.labels, batch.ann_item)
+    y_logits = nets["additive"](p_logits, batch.labels, batch.ann_item,
+                                answer_trust(nets, batch, p_logits.device))
     loc = scale = None
     if cfg.quality_dim > 0:
         loc, scale = nets["contrastive"](class_probs(cfg, p_logits)[batch.ann_item], batch.labels)

@@ -48,10 +48,27 @@ def y_infer(nets, cfg, y_logits) -> dict:
     return {}
 
 
+def answer_workers(nets, batch, device) -> torch.Tensor:
+    """Each answer's slot in ``nets["workers"]`` (``--quality-prior worker``)."""
+    return nets["workers"].index(batch.ann_worker, len(batch.ann_idx), device)
+
+
+def answer_trust(nets, batch, device) -> torch.Tensor | None:
+    """Each answer's weight t_w in q(y | x, ỹ) (``--quality-prior worker``), else None."""
+    if "workers" not in nets:
+        return None
+    return nets["workers"].trust()[answer_workers(nets, batch, device)]
+
+
 def sample_latents(nets, batch, hp, cfg, y_logits, z_loc=None, z_scale=None):
     """y per item; z per answer (``z_loc``/``z_scale``: one row per answer, placed in the batch's
     answers × items table, padding at N(0, 1) and masked out)."""
     tau = torch.as_tensor(hp.tau, dtype=y_logits.dtype, device=y_logits.device)
+    if "workers" in nets and z_loc is not None:  # --quality-prior worker
+        wq = nets["workers"]
+        with pyro.plate("workers", wq.num_workers + 1):
+            pyro.sample("worker_quality", dist.Normal(wq.loc, wq.scale()).to_event(1))
+        z_loc = z_loc + wq.loc[answer_workers(nets, batch, y_logits.device)]
     with items_plate(batch):
         pyro.sample("y", y_dist(cfg, tau, y_logits), infer=y_infer(nets, cfg, y_logits))
         if z_loc is None:

@@ -40,14 +40,32 @@ def model(nets, batch, hp, cfg):
     prior_logits = torch.zeros_like(logits) if cfg.prior == "uniform" else logits
     tau = torch.as_tensor(hp.tau, dtype=logits.dtype, device=logits.device)
     k = cfg.quality_dim
+    z_prior = offset = None
+    if "workers" in nets:
+        z_prior, offset = worker_quality_prior(nets, batch, logits, k)
     with items_plate(batch):
         y = pyro.sample("y", y_dist(cfg, tau, prior_logits))
         with answers_plate(batch):
             z = None
             if k > 0:
                 with poutine.scale(scale=cfg.kl_z_weight):
-                    z = pyro.sample("z", dist.Normal(logits.new_zeros(k), 1.0).to_event(1))
-            pyro.sample("ytilde", label_dist(cfg, decoder(y, z)), obs=batch.answer_labels)
+                    loc = logits.new_zeros(k) if z_prior is None else z_prior
+                    z = pyro.sample("z", dist.Normal(loc, 1.0).to_event(1))
+            out = decoder(y, z)
+            if offset is not None:  # the worker's own strength of the identity path
+                out = out + offset * (2.0 * y - 1.0)
+            pyro.sample("ytilde", label_dist(cfg, out), obs=batch.answer_labels)
+
+
+def worker_quality_prior(nets, batch, logits, k):
+    """``--quality-prior worker``: μ_w ~ N(0, I) per worker; returns each answer's prior mean
+    μ_{w(r)} and the identity path's strength d_{w(r)}, as answers × items tables (K and 1
+    wide; ``pyro_can/worker_quality.py``)."""
+    wq = nets["workers"]
+    with pyro.plate("workers", wq.num_workers + 1):
+        mu = pyro.sample("worker_quality", dist.Normal(logits.new_zeros(k), 1.0).to_event(1))
+    w = wq.index(batch.ann_worker, len(batch.ann_idx), logits.device)
+    return batch.to_table(mu[w]), batch.to_table(wq.copy_offset[w, None])
 
 
 def warmup_model(nets, batch, hp, cfg):

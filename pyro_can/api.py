@@ -135,10 +135,14 @@ def _run(trainer: Trainer, run_dir: Path | None, on_epoch: Callable | None) -> F
                           f"--resume {run_dir}") from None
     if not distributed.is_main():  # rank 0 writes the run folder
         return result
-    if run_dir is not None and (trainer.data.ann_worker >= 0).any():
-        from .workers import worker_report
+    if (trainer.data.ann_worker >= 0).any() and (run_dir is not None
+                                                  or trainer.data.y_train_clean is not None):
+        from .workers import reliability_scores, worker_report
 
-        runs.write_csv(run_dir / "workers.csv", worker_report(trainer))
+        rows = worker_report(trainer)
+        result.metrics.update(reliability_scores(rows))
+        if run_dir is not None:
+            runs.write_csv(run_dir / "workers.csv", rows)
     untrained = untrained_test_classes(trainer.data)
     if untrained:  # never scored silently: data.check_split warned, metrics.json records it
         result.metrics["test_classes_without_training"] = untrained

@@ -63,6 +63,9 @@ HELP = {
     "ytilde_likelihood": "p(ỹ|y,z): categorical (one answered class), bernoulli (per class) or "
                          "auto (as --latent)",
     "quality_dim": "K, dimensions of the quality embedding z (0 removes z)",
+    "quality_prior": "p(z): standard (N(0, I), the paper's worker-blind CAN) or worker "
+                     "(N(μ_w, I) with a latent μ_w per worker, and per-worker trust in q(y); "
+                     "crowd data)",
     "kl_z_weight": "weight of KL(q(z)||p(z))",
     "copy_init": "decoder's initial half log-ratio that ỹ_c follows y_c",
     "label_init": "additive layer's initial weight of each answer's ±1 evidence",

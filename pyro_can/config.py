@@ -46,6 +46,7 @@ class Config:
     latent: str = "auto"  # bernoulli | categorical | auto (categorical for single-label data)
     ytilde_likelihood: str = "auto"  # categorical | bernoulli | auto (follows --latent)
     quality_dim: int = 4
+    quality_prior: str = "standard"  # standard: z ~ N(0, I) (the paper) | worker: N(μ_w, I)
     copy_init: float = 2.0  # decoder's initial half log-ratio that ỹ_c follows y_c
     label_init: float = 2.0  # additive layer's initial weight of the evidence from ỹ
     prior_init: float | None = None  # prior judgement's weight in q; None: 2 (1: several answers)
@@ -101,6 +102,9 @@ class Config:
             latent = "categorical" if single_label else "bernoulli"
         elif latent == "categorical" and not single_label:
             raise OptionError("--latent categorical needs single-label data")
+        if self.quality_prior == "worker" and (self.method != "can" or self.quality_dim < 1):
+            raise OptionError("--quality-prior worker puts a per-worker prior on CAN's quality z: "
+                              "it needs --method can and --quality-dim 1 or more")
         if self.elbo == "enum" and method.latent and latent != "categorical":
             raise OptionError("--elbo enum enumerates one class per item: it needs single-label "
                                "data and --latent categorical (2^C joint labels otherwise)")
@@ -223,6 +227,7 @@ RULES: dict[str, Rule] = {
     "latent": Choice("latent type", _registry("LATENTS")),
     "ytilde_likelihood": Choice("ỹ likelihood", _registry("LATENTS")),
     "quality_dim": Interval(0, 1024, kind=int),
+    "quality_prior": Choice("quality prior", _registry("QUALITY_PRIORS")),
     # initial weights of a network's logits: beyond ±100 a sigmoid is saturated in float32 (and
     # beyond ~3.4e38 the value does not even fit in the tensor it initializes)
     "copy_init": Interval(-100, 100),

@@ -45,6 +45,7 @@ from .data import Dataset, one_hot, validation_split
 from .errors import PyroCanError, RunFolderError
 from .posterior import answer_trust, posterior
 from .train import Trainer, TrainingSet, build_nets, class_scores, predict_logits, resolve_device
+from .worker_quality import count_workers
 
 #: Config fields that say where the data comes from; the estimator gets arrays instead.
 DATA_SOURCE_FIELDS = ("data", "path", "noise_rate", "test_fraction", "train_fraction", "root",
@@ -439,7 +440,9 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
         with _private_global_state():  # building nets draws initial weights from torch's RNG
             # resolve_for_answers: any value builds the same shapes; the state dict sets them
             shaped = cfg.resolve_latent(not est.multi_label_).resolve_for_answers(False)
-            est.nets_ = build_nets(shaped, est.n_features_in_, len(est.classes_)).to(device)
+            workers = runs.read_npz(run_dir / runs.TRAIN_DATA, ("ann_worker",))["ann_worker"]
+            est.nets_ = build_nets(shaped, est.n_features_in_, len(est.classes_),
+                                   count_workers(workers)).to(device)
         est.nets_.load_state_dict(state["nets"])
         est._checkpoint = state
         est.history_ = list(state["history"])

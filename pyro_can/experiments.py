@@ -18,12 +18,14 @@ from . import runs
 from .config import Config
 
 RESULT_FIELDS = ("method", "guide", "prior", "noise_rate", "seed", "param", "value", "test_mAP",
-                 "test_accuracy", "val_noisy_mAP", "val_noisy_accuracy", "seconds", "run_dir")
+                 "test_accuracy", "val_noisy_mAP", "val_noisy_accuracy", "worker_reliability_spearman",
+                 "seconds", "run_dir")
 
 # sweep parameters: CLI spelling -> Config field
 SWEEP_PARAMS = {"lambda": "lam", "train-fraction": "train_fraction", "noise-rate": "noise_rate",
                 "quality-dim": "quality_dim", "kl-z-weight": "kl_z_weight",
-                "warmup-epochs": "warmup_epochs", "alpha-max": "alpha_max", "beta": "beta"}
+                "warmup-epochs": "warmup_epochs", "alpha-max": "alpha_max", "beta": "beta",
+                "quality-prior": "quality_prior"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,7 +75,9 @@ def row(cell: Cell, metrics: dict, folder: Path) -> dict:
             "seed": c.seed, "param": cell.param, "value": cell.value,
             "test_mAP": metrics["test_mAP"], "test_accuracy": metrics.get("test_accuracy"),
             "val_noisy_mAP": metrics.get("val_noisy_mAP"),
-            "val_noisy_accuracy": metrics.get("val_noisy_accuracy"), "seconds": metrics["seconds"],
+            "val_noisy_accuracy": metrics.get("val_noisy_accuracy"),
+            "worker_reliability_spearman": metrics.get("worker_reliability_spearman"),
+            "seconds": metrics["seconds"],
             "run_dir": str(folder)}
 
 

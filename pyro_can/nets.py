@@ -114,12 +114,17 @@ class AdditiveLayer(nn.Module):
         """Per-class weight of each answer's ±1 evidence (half the log-likelihood ratio)."""
         self.label_weight.copy_(weight)
 
-    def forward(self, prior_logits: torch.Tensor, labels: torch.Tensor, ann_item: torch.Tensor):
-        """``labels`` holds one row per annotation; ``ann_item`` maps each row to its item."""
+    def forward(self, prior_logits: torch.Tensor, labels: torch.Tensor, ann_item: torch.Tensor,
+                weight: torch.Tensor | None = None):
+        """``labels`` holds one row per annotation; ``ann_item`` maps each row to its item;
+        ``weight`` (optional, one per row) scales each answer's evidence (its worker's trust)."""
         p = torch.softmax(prior_logits, -1) if self.categorical else torch.sigmoid(prior_logits)
         evidence = torch.zeros(p.shape[0], self.g2.out_features, dtype=p.dtype, device=p.device)
-        evidence = evidence.index_add(0, ann_item, self.g2(labels))
-        signed = torch.zeros_like(p).index_add(0, ann_item, 2.0 * labels - 1.0)
+        g2, signed = self.g2(labels), 2.0 * labels - 1.0
+        if weight is not None:
+            g2, signed = weight[:, None] * g2, weight[:, None] * signed
+        evidence = evidence.index_add(0, ann_item, g2)
+        signed = torch.zeros_like(p).index_add(0, ann_item, signed)
         return (self.h(self.g1(p) + evidence) + self.prior_weight * prior_logits
                 + self.label_weight * signed)
 

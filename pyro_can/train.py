@@ -32,6 +32,7 @@ from .distributions import class_probs
 from .errors import DataError, OptionError, TrainingError
 from .objective import Objective, Program
 from .schedules import HANDOVER, phase, step_params
+from .worker_quality import WorkerQuality, count_workers
 
 
 def resolve_device(name: str) -> torch.device:
@@ -42,10 +43,13 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def build_nets(cfg: Config, in_dim: int, num_classes: int) -> torch.nn.ModuleDict:
+def build_nets(cfg: Config, in_dim: int, num_classes: int,
+               num_workers: int = 0) -> torch.nn.ModuleDict:
     model_mod, guide_mod = registry.model_and_guide(cfg)
     nets = dict(model_mod.build(cfg, in_dim, num_classes))
     nets.update(guide_mod.build(cfg, in_dim, num_classes))
+    if cfg.quality_prior == "worker":  # read by model and guide alike (worker_quality.py)
+        nets["workers"] = WorkerQuality(num_workers, cfg.quality_dim)
     return torch.nn.ModuleDict(nets)
 
 
@@ -162,7 +166,8 @@ class Trainer:
         if cfg.end_to_end and data.pixels is None:
             raise OptionError(f"--arch {cfg.arch}: --data {cfg.data} holds feature vectors, not "
                             "images; use --arch mlp")
-        self.nets = build_nets(cfg, data.x_train.shape[1], data.num_classes).to(self.device)
+        self.nets = build_nets(cfg, data.x_train.shape[1], data.num_classes,
+                               count_workers(data.ann_worker)).to(self.device)
         if hasattr(data.pixels, "to"):  # images held as one tensor: on the device, once
             data.pixels.to(self.device)
             if self.device.type == "cuda":  # the convolutions' fast layout
