@@ -102,9 +102,9 @@ class Config:
             latent = "categorical" if single_label else "bernoulli"
         elif latent == "categorical" and not single_label:
             raise OptionError("--latent categorical needs single-label data")
-        if self.quality_prior == "worker" and (self.method != "can" or self.quality_dim < 1):
+        if self.worker_quality and self.quality_dim < 1:
             raise OptionError("--quality-prior worker puts a per-worker prior on CAN's quality z: "
-                              "it needs --method can and --quality-dim 1 or more")
+                              "it needs --quality-dim 1 or more")
         if self.elbo == "enum" and method.latent and latent != "categorical":
             raise OptionError("--elbo enum enumerates one class per item: it needs single-label "
                                "data and --latent categorical (2^C joint labels otherwise)")
@@ -127,6 +127,11 @@ class Config:
         if self.prior_init is None:
             changes["prior_init"] = 1.0 if several_answers else 2.0
         return dataclasses.replace(self, **changes)
+
+    @property
+    def worker_quality(self) -> bool:
+        """``--quality-prior worker`` on CAN (the other methods have no quality z: ignored)."""
+        return self.quality_prior == "worker" and self.method == "can"
 
     @property
     def discrete_y(self) -> bool:

@@ -48,7 +48,7 @@ def build_nets(cfg: Config, in_dim: int, num_classes: int,
     model_mod, guide_mod = registry.model_and_guide(cfg)
     nets = dict(model_mod.build(cfg, in_dim, num_classes))
     nets.update(guide_mod.build(cfg, in_dim, num_classes))
-    if cfg.quality_prior == "worker":  # read by model and guide alike (worker_quality.py)
+    if cfg.worker_quality:  # read by model and guide alike (worker_quality.py)
         nets["workers"] = WorkerQuality(num_workers, cfg.quality_dim)
     return torch.nn.ModuleDict(nets)
 
