@@ -68,6 +68,7 @@ def sample_latents(nets, batch, hp, cfg, y_logits, z_loc=None, z_scale=None):
         wq = nets["workers"]
         with pyro.plate("workers", wq.num_workers + 1):
             pyro.sample("worker_quality", dist.Normal(wq.loc, wq.scale()).to_event(1))
+            pyro.sample("worker_strength", dist.Normal(wq.copy_offset, wq.offset_scale()))
         z_loc = z_loc + wq.loc[answer_workers(nets, batch, y_logits.device)]
     with items_plate(batch):
         pyro.sample("y", y_dist(cfg, tau, y_logits), infer=y_infer(nets, cfg, y_logits))

@@ -58,14 +58,15 @@ def model(nets, batch, hp, cfg):
 
 
 def worker_quality_prior(nets, batch, logits, k):
-    """``--quality-prior worker``: μ_w ~ N(0, I) per worker; returns each answer's prior mean
-    μ_{w(r)} and the identity path's strength d_{w(r)}, as answers × items tables (K and 1
-    wide; ``pyro_can/worker_quality.py``)."""
+    """``--quality-prior worker``: μ_w ~ N(0, I) and d_w ~ N(0, 1) per worker; returns each
+    answer's prior mean μ_{w(r)} and the identity path's strength d_{w(r)}, as answers × items
+    tables (K and 1 wide; ``pyro_can/worker_quality.py``)."""
     wq = nets["workers"]
     with pyro.plate("workers", wq.num_workers + 1):
         mu = pyro.sample("worker_quality", dist.Normal(logits.new_zeros(k), 1.0).to_event(1))
+        d = pyro.sample("worker_strength", dist.Normal(logits.new_zeros(()), 1.0))
     w = wq.index(batch.ann_worker, len(batch.ann_idx), logits.device)
-    return batch.to_table(mu[w]), batch.to_table(wq.copy_offset[w, None])
+    return batch.to_table(mu[w]), batch.to_table(d[w, None])
 
 
 def warmup_model(nets, batch, hp, cfg):

@@ -4,9 +4,11 @@ y, on its quality z and on w, through a hierarchical prior on the quality,
     μ_w  ~ Normal(0, I_K)                       one latent per worker (plate ``workers``)
     z_ir ~ Normal(μ_{w(i,r)}, I_K)               instead of the paper's Normal(0, I_K)
 
-plus a per-worker strength d_w of the decoder's identity path (ỹ's logits + d_w·(2y − 1), a
-one-coin worker model inside CAN's decoder: a decoder MLP reads z's dimensions slowly, and the
-worker's reliability needs a direct path). In the guide, q(μ_w) = Normal(m_w, s_w), the same m_w
+plus a latent per-worker strength of the decoder's identity path, d_w ~ Normal(0, 1) (ỹ's logits
++ d_w·(2y − 1): a one-coin worker model inside CAN's decoder; a decoder MLP reads z's dimensions
+slowly, and the worker's reliability needs a direct path; as a latent with a prior, a worker with
+few answers stays near the crowd's average). In the guide, q(μ_w) = Normal(m_w, s_w),
+q(d_w) = Normal(e_w, r_w), the same m_w
 added to q(z_ir | x, ỹ_ir)'s mean, and a per-worker weight t_w on each answer's evidence in
 q(y | x, ỹ) (the Bayes posterior of a worker-confusion model weighs each answer by its worker's
 log-likelihood ratio). Answers of unknown workers (-1) and the table's padding share one extra
@@ -43,7 +45,8 @@ class WorkerQuality(nn.Module):
         self.loc = nn.Parameter(torch.zeros(num_workers + 1, quality_dim))
         self.raw_scale = nn.Parameter(torch.full((num_workers + 1, quality_dim), -2.0))
         self.raw_trust = nn.Parameter(torch.full((num_workers + 1,), _SOFTPLUS_ONE))
-        self.copy_offset = nn.Parameter(torch.zeros(num_workers + 1))
+        self.copy_offset = nn.Parameter(torch.zeros(num_workers + 1))  # e_w = E q(d_w)
+        self.raw_offset_scale = nn.Parameter(torch.full((num_workers + 1,), -2.0))
         self.min_scale = min_scale
 
     def index(self, ann_worker: torch.Tensor | None, n: int, device) -> torch.Tensor:
@@ -54,6 +57,9 @@ class WorkerQuality(nn.Module):
 
     def scale(self) -> torch.Tensor:
         return F.softplus(self.raw_scale) + self.min_scale
+
+    def offset_scale(self) -> torch.Tensor:
+        return F.softplus(self.raw_offset_scale) + self.min_scale
 
     def trust(self) -> torch.Tensor:
         return F.softplus(self.raw_trust)
