@@ -89,3 +89,15 @@ def test_worker_quality_runs_through_compare_and_sweep(cli, tmp_path, command):
     assert len(rows) == 2 and all(r["test_accuracy"] for r in rows)
     spearman = [r["worker_reliability_spearman"] for r in rows]
     assert all(spearman), rows  # every cell scored its workers against music's truth
+
+
+def test_estimator_with_worker_quality_saves_and_loads(tmp_path):
+    from pyro_can.estimator import CANClassifier
+
+    data = generated_crowd(answers_per_item=2)
+    rows = [(i, f"w{w}", lab) for i, w, lab in zip(
+        data.ann_item, data.ann_worker, data.ann_labels.argmax(1))]
+    est = CANClassifier(epochs=2, hidden="16", quality_prior="worker").fit(data.x_train,
+                                                                           annotations=rows)
+    loaded = CANClassifier.load(est.save(tmp_path / "run"))
+    np.testing.assert_array_equal(loaded.predict_proba(data.x_test), est.predict_proba(data.x_test))
