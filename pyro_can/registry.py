@@ -56,7 +56,8 @@ CROWD_MODES = ("model", "majority", "repeat", "dawid-skene")
 ELBOS = {
     "meanfield": pyro.infer.TraceMeanField_ELBO,  # relaxed y, closed-form KL (the paper's)
     "tracegraph": TraceGraph_ELBO,  # discrete y, score function (objective.py)
-    "enum": lambda: pyro.infer.TraceEnum_ELBO(max_plate_nesting=MAX_PLATE_NESTING),  # y summed out exactly
+    # y summed out exactly
+    "enum": lambda: pyro.infer.TraceEnum_ELBO(max_plate_nesting=MAX_PLATE_NESTING),
     "trace": pyro.infer.Trace_ELBO,  # relaxed y, sampled KL (relaxed densities)
 }
 BASELINES = ("avg", "nn")

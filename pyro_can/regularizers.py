@@ -3,9 +3,9 @@
 Each returns a per-item loss term for one minibatch (added to −ELBO/N by ``objective.py``), from
 the guide's distribution parameters (``guide.posterior``), in closed form:
 
-``entropy``  E_batch H(q(y)) + w_z·(R_b/B)·E_batch H(q(z)): the conditional entropy alone; minimizing
-             it makes each posterior confident, and nothing stops them all agreeing on one class
-             (the all-off collapse that forced λ = 0 by default).
+``entropy``  E_batch H(q(y)) + w_z·(R_b/B)·E_batch H(q(z)): the conditional entropy alone;
+             minimizing it makes each posterior confident, and nothing stops them all agreeing on
+             one class (the all-off collapse that forced λ = 0 by default).
 ``mi``       −Î(y) − w_z·(R_b/B)·Î(z), with Î(y) = H(E_batch q(y)) − E_batch H(q(y)), the mutual
              information between an item and its clean label under q: confident per item, but
              spread over the classes across the batch. For z the aggregate E_batch q(z) (a mixture

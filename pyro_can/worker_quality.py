@@ -53,7 +53,8 @@ class WorkerQuality(nn.Module):
         """Each answer's slot: its worker, or W when unknown."""
         if ann_worker is None:
             return torch.full((n,), self.num_workers, dtype=torch.long, device=device)
-        return torch.where(ann_worker >= 0, ann_worker, torch.full_like(ann_worker, self.num_workers))
+        unknown = torch.full_like(ann_worker, self.num_workers)
+        return torch.where(ann_worker >= 0, ann_worker, unknown)
 
     def scale(self) -> torch.Tensor:
         return F.softplus(self.raw_scale) + self.min_scale
