@@ -356,7 +356,7 @@ def check_split(data: Dataset) -> Dataset:
     return data
 
 
-def test_validation_split(data: Dataset, count: int, seed: int) -> Dataset:
+def validation_from_test(data: Dataset, count: int, seed: int) -> Dataset:
     """Set ``count`` of the test items aside as a validation set (``x_val``/``y_val``), seeded and
     stratified by class, the rest staying the test set: the crowd-learning papers' protocol on
     music (100 of the 300 test clips choose the settings, 200 are reported). Their labels are
