@@ -170,8 +170,8 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
     quality_ : tuple (loc, scale) of ndarrays of shape (n_annotations, quality_dim)
         Mean and standard deviation of q(z | x, ỹ), the quality embedding of each annotation, in
         the order of the training annotations: the rows of ``annotations``, or one per item when
-        ``y`` is given or ``crowd`` aggregates the answers (``"majority"``, ``"dawid-skene"``).
-        Width 0 without z.
+        ``y`` is given or ``crowd`` aggregates the answers (``"majority"``, ``"dawid-skene"``,
+        ``"glad"``). Width 0 without z.
     label_quality_ : ndarray of shape (n_samples,)
         Trust in each item's given label, in [0, 1]; higher means more likely correct. Single-label:
         the posterior probability of the noisy class normalized over the classes

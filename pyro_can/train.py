@@ -219,6 +219,9 @@ class Trainer:
             # size (the items left over differ from epoch to epoch)
             batches = batches[:-1]
             order = torch.cat(batches)
+        if self.cfg.batch_norm and len(batches) > 1 and len(batches[-1]) == 1:
+            batches = batches[:-1]  # batch norm cannot train on one item; it is seen next epoch
+            order = torch.cat(batches)
         if self.phase() == HANDOVER:
             self.handover()
         # argument validation off while training: it costs time every step, and a diverging run
