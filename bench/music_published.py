@@ -37,7 +37,8 @@ ROWS = (("plain", "majority"), ("plain", "dawid-skene"), ("plain", "glad"),
         ("crowd-layer", "model"), ("can", "model"))
 CANDIDATES = {"lr": (0.01, 0.05), "weight_decay": (0.0, 0.001), "epochs": (90,)}
 #: the Crowd Layer's logits W·p are read off probabilities (at the identity start its answer
-#: distribution is nearly flat, so its gradients are small): SGD needs larger steps (its paper: Adam)
+#: distribution is nearly flat, its gradients small; its paper trains with Adam): larger SGD
+#: steps were tried too (they did worse on validation)
 WIDER = {("crowd-layer", "model"): {"lr": (0.01, 0.05, 0.2, 0.5)}}
 #: methods without latent variables train the same for E epochs whatever --epochs says (the lr
 #: steps every 30 epochs), so their epoch count is also read off the validation curve of the

@@ -91,7 +91,8 @@ def test_missing_crowd_kit_names_the_extra(monkeypatch):
         return real(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_crowdkit)
-    with pytest.raises(DataError, match=r"--crowd glad needs crowd-kit: pip install -e '\.\[compare\]'"):
+    with pytest.raises(DataError, match=r"--crowd glad needs crowd-kit: pip install "
+                                        r"-e '\.\[compare\]'"):
         load_music().with_crowd("glad", np.random.default_rng(0))
 
 
