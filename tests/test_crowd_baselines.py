@@ -154,3 +154,16 @@ def test_batch_norm_skips_a_last_batch_of_one_item():
                  hidden="16", batch_norm=True)
     m = api.fit(cfg).metrics  # 700 items: batches of 699 and 1; batch norm cannot train on 1
     assert np.isfinite(m["test_accuracy"])
+
+
+def test_any_amt_set_runs_the_crowd_baselines_and_the_protocol(tmp_path):
+    pytest.importorskip("crowdkit")
+    from fixtures_images import make_amt
+
+    root = make_amt(tmp_path / "amt")
+    for method, crowd in (("crowd-layer", "model"), ("plain", "glad")):
+        cfg = Config(data="amt", root=str(root), arch="mlp", method=method, crowd=crowd,
+                     epochs=2, batch_size=8, val_from_test=4, hidden="8", batch_norm=True,
+                     dropout=0.5)
+        m = api.fit(cfg).metrics
+        assert m["test_items"] == 8 and 0 <= m["val_clean_accuracy"] <= 1
