@@ -25,6 +25,7 @@ class Batch:
     num_items: int  # training-set sizes, so plates scale minibatch terms to the full data
     num_annotations: int
     one_answer_each: bool = False  # annotations are the items themselves (no crowd)
+    ann_worker: torch.Tensor | None = None  # (Rb,) worker of each annotation (-1: unknown)
     _cache: dict = field(default_factory=dict, repr=False)
 
     def logits(self, net: torch.nn.Module) -> torch.Tensor:

@@ -48,7 +48,8 @@ from .train import Trainer, TrainingSet, build_nets, class_scores, predict_logit
 
 #: Config fields that say where the data comes from; the estimator gets arrays instead.
 DATA_SOURCE_FIELDS = ("data", "path", "noise_rate", "test_fraction", "train_fraction", "root",
-                      "split", "test", "labels", "label_file", "side_info", "features")
+                      "split", "test", "labels", "label_file", "side_info", "features",
+                      "val_from_test")
 ESTIMATOR_FILE = "estimator.json"  # classes_, n_features_in_, ... (the rest is the CLI's layout)
 POSTERIOR_FILE = "posterior.npz"  # posterior_, label_quality_, quality_ of the training items
 FORMAT_VERSION = 1
@@ -169,8 +170,8 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
     quality_ : tuple (loc, scale) of ndarrays of shape (n_annotations, quality_dim)
         Mean and standard deviation of q(z | x, ỹ), the quality embedding of each annotation, in
         the order of the training annotations: the rows of ``annotations``, or one per item when
-        ``y`` is given or ``crowd`` aggregates the answers (``"majority"``, ``"dawid-skene"``).
-        Width 0 without z.
+        ``y`` is given or ``crowd`` aggregates the answers (``"majority"``, ``"dawid-skene"``,
+        ``"glad"``). Width 0 without z.
     label_quality_ : ndarray of shape (n_samples,)
         Trust in each item's given label, in [0, 1]; higher means more likely correct. Single-label:
         the posterior probability of the noisy class normalized over the classes
@@ -439,7 +440,10 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
         with _private_global_state():  # building nets draws initial weights from torch's RNG
             # resolve_for_answers: any value builds the same shapes; the state dict sets them
             shaped = cfg.resolve_latent(not est.multi_label_).resolve_for_answers(False)
-            est.nets_ = build_nets(shaped, est.n_features_in_, len(est.classes_)).to(device)
+            per_worker = state["nets"].get("crowd_layer.weight")  # sized by the fit's workers
+            workers = 0 if per_worker is None else per_worker.shape[0]
+            est.nets_ = build_nets(shaped, est.n_features_in_, len(est.classes_),
+                                   workers).to(device)
         est.nets_.load_state_dict(state["nets"])
         est._checkpoint = state
         est.history_ = list(state["history"])

@@ -13,6 +13,7 @@ from pyro_can.guides import empty as empty_guide
 from pyro_can.guides import mean_field as mean_field_guide
 from pyro_can.models import bootstrap as bootstrap_model
 from pyro_can.models import can as can_model
+from pyro_can.models import crowd_layer as crowd_layer_model
 from pyro_can.models import icnm as icnm_model
 from pyro_can.models import learnq as learnq_model
 from pyro_can.models import plain as plain_model
@@ -29,6 +30,7 @@ class Method:
     model: ModuleType  # exposes build() and model()
     latent: bool  # True: the guide is chosen with --guide; False: the empty guide
     softmax: bool = True  # can train a softmax classifier (--latent categorical)
+    workers: bool = False  # per-worker parts: build() takes num_workers, answers need a worker
 
 
 METHODS = {
@@ -37,6 +39,7 @@ METHODS = {
     "learnq": Method(learnq_model, latent=False),
     "icnm": Method(icnm_model, latent=False, softmax=False),  # per-class relevance head
     "bootstrap": Method(bootstrap_model, latent=False),
+    "crowd-layer": Method(crowd_layer_model, latent=False, workers=True),  # per-worker C×C
 }
 GUIDES = {
     "can": can_guide,
@@ -50,7 +53,7 @@ PRIORS = ("classifier", "uniform")
 DECODERS = ("mlp", "linear")
 PRIOR_JUDGEMENTS = ("shared", "separate")
 LATENTS = ("auto", "categorical", "bernoulli")
-CROWD_MODES = ("model", "majority", "repeat", "dawid-skene")
+CROWD_MODES = ("model", "majority", "repeat", "dawid-skene", "glad")
 ELBOS = {
     "meanfield": pyro.infer.TraceMeanField_ELBO,  # relaxed y, closed-form KL (the paper's)
     "tracegraph": TraceGraph_ELBO,  # discrete y, score function (objective.py)

@@ -41,11 +41,30 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def build_nets(cfg: Config, in_dim: int, num_classes: int) -> torch.nn.ModuleDict:
+def build_nets(cfg: Config, in_dim: int, num_classes: int,
+               num_workers: int = 0) -> torch.nn.ModuleDict:
+    """The method's and guide's networks; ``num_workers`` sizes a method's per-worker parts."""
     model_mod, guide_mod = registry.model_and_guide(cfg)
-    nets = dict(model_mod.build(cfg, in_dim, num_classes))
+    sizes = {"num_workers": num_workers} if registry.METHODS[cfg.method].workers else {}
+    nets = dict(model_mod.build(cfg, in_dim, num_classes, **sizes))
     nets.update(guide_mod.build(cfg, in_dim, num_classes))
     return torch.nn.ModuleDict(nets)
+
+
+def num_workers(cfg: Config, data: Dataset) -> int:
+    """How many workers a method with per-worker parts (``registry.Method.workers``) needs
+    (worker ids are 0..W-1), after checking that every answer has one: such a method learns
+    from each answer with its worker, which ``--crowd`` other than model pools away."""
+    if not registry.METHODS[cfg.method].workers:
+        return 0
+    if cfg.crowd != "model":
+        raise OptionError(f"--method {cfg.method} learns from each answer with its worker: it "
+                          f"needs --crowd model, not --crowd {cfg.crowd}")
+    if data.num_annotations == 0 or (data.ann_worker < 0).any():
+        raise OptionError(f"--method {cfg.method} needs each answer's worker id; --data "
+                          f"{cfg.data} has answers without one (crowd data with workers: music, "
+                          "amt, cifar10n --labels crowd)")
+    return int(data.ann_worker.max()) + 1
 
 
 class TrainingSet:
@@ -57,6 +76,7 @@ class TrainingSet:
         self.x = torch.as_tensor(data.x_train, device=device)
         self.labels = torch.as_tensor(data.ann_labels, device=device)
         self.ann_item = torch.as_tensor(data.ann_item, device=device)
+        self.ann_worker = torch.as_tensor(data.ann_worker, device=device)
         self.num_items, self.num_annotations = data.num_items, data.num_annotations
         self.identity = not data.has_crowd
         if not self.identity:  # item -> its annotation rows, padded with -1
@@ -85,7 +105,7 @@ class TrainingSet:
             ann_item = torch.arange(len(items), device=items.device).unsqueeze(1).expand_as(rows)[keep]
         return Batch(x=x, labels=self.labels[ann], ann_item=ann_item, item_idx=items,
                      ann_idx=ann, num_items=self.num_items, num_annotations=self.num_annotations,
-                     one_answer_each=self.identity)
+                     one_answer_each=self.identity, ann_worker=self.ann_worker[ann])
 
 
 @torch.no_grad()
@@ -158,7 +178,8 @@ class Trainer:
         if cfg.end_to_end and data.pixels is None:
             raise OptionError(f"--arch {cfg.arch}: --data {cfg.data} holds feature vectors, not "
                             "images; use --arch mlp")
-        self.nets = build_nets(cfg, data.x_train.shape[1], data.num_classes).to(self.device)
+        self.nets = build_nets(cfg, data.x_train.shape[1], data.num_classes,
+                               num_workers(cfg, data)).to(self.device)
         if hasattr(data.pixels, "to"):  # images held as one tensor: on the device, once
             data.pixels.to(self.device)
             if self.device.type == "cuda":  # the convolutions' fast layout
@@ -197,6 +218,9 @@ class Trainer:
             # Pyro's decaying-average baseline is kept per batch position: every batch the same
             # size (the items left over differ from epoch to epoch)
             batches = batches[:-1]
+            order = torch.cat(batches)
+        if self.cfg.batch_norm and len(batches) > 1 and len(batches[-1]) == 1:
+            batches = batches[:-1]  # batch norm cannot train on one item; it is seen next epoch
             order = torch.cat(batches)
         if self.phase() == HANDOVER:
             self.handover()
@@ -268,6 +292,10 @@ class Trainer:
             v = class_scores(self.cfg, self.predict_logits(self.val.x_train, "train"))
             out.update(metrics.score(self.val.item_labels(), v, self.val.class_names,
                                      self.val.single_label, prefix="val_noisy_"))
+        if self.data.x_val is not None:  # --val-from-test: rows of the test images
+            v = class_scores(self.cfg, self.predict_logits(self.data.x_val, "test"))
+            out.update(metrics.score(self.data.y_val, v, self.data.class_names,
+                                     self.data.single_label, prefix="val_clean_"))
         return out
 
     def predict_logits(self, x, split: str = "test") -> np.ndarray:
@@ -313,7 +341,8 @@ class Trainer:
                     "epochs": self.epoch, "seconds": round(self.seconds, 3),
                     "processes": distributed.world_size(),
                     "train_items": self.data.num_items,
-                    "train_annotations": self.data.num_annotations})
+                    "train_annotations": self.data.num_annotations,
+                    "test_items": len(self.data.y_test)})
         if self.data.corrupted is not None:
             out["train_corrupted_fraction"] = float(self.data.corrupted.mean())
         out.update(self.label_reliability)
