@@ -94,6 +94,7 @@ HELP = {
                      "[default: 20; 5 with several answers per item (--crowd model)]",
     "ramp_epochs": "epochs over which α_t ramps to alpha_max",
     "alpha_max": "final share of the classifier's gradient from the KL term",
+    "optimizer": "sgd (with --momentum; the paper's) or adam (the Crowd Layer paper's)",
     "lr_step": "divide the learning rate by 1/lr_gamma every lr_step epochs",
     "device": "torch device to train on (auto: cuda when available, else cpu)",
 }

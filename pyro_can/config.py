@@ -73,6 +73,7 @@ class Config:
     epochs: int = 90
     batch_size: int = 50
     lr: float = 0.01
+    optimizer: str = "sgd"  # sgd (the paper's) | adam (the Crowd Layer paper's)
     momentum: float = 0.9
     weight_decay: float = 0.0
     lr_step: int = 30
@@ -252,6 +253,7 @@ RULES: dict[str, Rule] = {
     "epochs": Interval(1, 10**6, kind=int),
     "batch_size": Interval(1, 10**7, kind=int),
     "lr": Interval(0, None, lo_open=True),
+    "optimizer": Choice("optimizer", _registry("OPTIMIZERS")),
     "momentum": Interval(0, 1, hi_open=True),
     "weight_decay": Interval(0, None),
     "lr_step": Interval(1, None, kind=int),

@@ -61,6 +61,7 @@ ELBOS = {
     "trace": pyro.infer.Trace_ELBO,  # relaxed y, sampled KL (relaxed densities)
 }
 BASELINES = ("avg", "nn")
+OPTIMIZERS = ("sgd", "adam")
 REGULARIZERS = {
     "entropy": regularizers.entropy,
     "mi": regularizers.mutual_information,
@@ -89,6 +90,7 @@ def check_names(cfg) -> None:
     lookup("crowd mode", CROWD_MODES, cfg.crowd)
     lookup("ELBO", ELBOS, cfg.elbo)
     lookup("baseline", BASELINES, cfg.baseline)
+    lookup("optimizer", OPTIMIZERS, cfg.optimizer)
     lookup("regularizer", REGULARIZERS, cfg.regularizer)
     lookup("data set", DATA, cfg.data)
     lookup("bootstrap kind", BOOTSTRAP_KINDS, cfg.bootstrap)

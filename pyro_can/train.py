@@ -4,9 +4,8 @@ The objective is ``objective.Objective``: Pyro's ``ELBO(model, guide)`` module w
 the warm-up likelihood and the regularizer. The loop runs the phases of Eq. 7 in order
 (``schedules.phase``): warm-up (the warm-up likelihood alone), the hand-over (once, at the first
 epoch after the warm-up: the method re-estimates its noise model from the warm classifier), the
-ramp (α_t rising to α_max) and SVI. A single
-``torch.optim.SGD`` over all networks steps its loss, with a ``StepLR`` schedule. That is the
-pattern Pyro documents for using torch optimizers, and unlike ``pyro.optim`` (one optimizer per
+ramp (α_t rising to α_max) and SVI. A single torch optimizer over all networks
+(``make_optimizer``: SGD, or Adam) steps its loss, with a ``StepLR`` schedule. That is the pattern Pyro documents for using torch optimizers, and unlike ``pyro.optim`` (one optimizer per
 parameter) it gives one checkpointable optimizer state and fused updates. Under ``torchrun`` the
 same module is wrapped in ``DistributedDataParallel`` (``distributed.py``).
 """
@@ -39,6 +38,16 @@ def resolve_device(name: str) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise TrainingError("--device cuda asked for, but no CUDA device is available")
     return torch.device(name)
+
+
+def make_optimizer(cfg: Config, params) -> torch.optim.Optimizer:
+    """SGD with momentum (``--momentum``), the paper's; or Adam, which the Crowd Layer paper
+    trains with (its per-worker matrices on softmax outputs get small gradients that plain SGD
+    steps move slowly). ``--lr``, ``--weight-decay`` and the step schedule apply to both."""
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
+                           weight_decay=cfg.weight_decay)
 
 
 def build_nets(cfg: Config, in_dim: int, num_classes: int,
@@ -193,8 +202,7 @@ class Trainer:
         self.objective = distributed.wrap(self.loss)
         if distributed.active():  # different latent noise on each rank (weights: DDP syncs them)
             pyro.set_rng_seed(cfg.seed + 1000 * distributed.rank())
-        self.optimizer = torch.optim.SGD(self.nets.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                                         weight_decay=cfg.weight_decay)
+        self.optimizer = make_optimizer(cfg, self.nets.parameters())
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=cfg.lr_step,
                                                          gamma=cfg.lr_gamma)
         self.train_set = TrainingSet(data, self.device)

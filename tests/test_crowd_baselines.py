@@ -32,6 +32,19 @@ def test_crowd_layer_starts_at_identity_and_moves():
     assert result.metrics["test_accuracy"] > 0.3  # chance is 0.1 on ten genres
 
 
+def test_adam_is_the_optimizer_when_asked_and_trains_the_crowd_layer():
+    data = load_music()
+    tr = Trainer(Config(data="music", method="crowd-layer", epochs=3, lr=0.005,
+                        optimizer="adam"), data)
+    assert isinstance(tr.optimizer, torch.optim.Adam)
+    w0 = tr.nets["crowd_layer"].weight.detach().clone()
+    result = tr.run()
+    assert (tr.nets["crowd_layer"].weight.detach() - w0).abs().max() > 1e-3
+    assert result.metrics["test_accuracy"] > 0.3
+    assert isinstance(Trainer(Config(data="music", method="plain"), data).optimizer,
+                      torch.optim.SGD)  # the default stays the paper's SGD
+
+
 @pytest.mark.parametrize("args, message", [
     (("--data", "digits"), "needs each answer's worker id; --data digits"),
     (("--data", "music", "--crowd", "majority"), "needs --crowd model, not --crowd majority"),
