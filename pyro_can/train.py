@@ -5,7 +5,8 @@ the warm-up likelihood and the regularizer. The loop runs the phases of Eq. 7 in
 (``schedules.phase``): warm-up (the warm-up likelihood alone), the hand-over (once, at the first
 epoch after the warm-up: the method re-estimates its noise model from the warm classifier), the
 ramp (α_t rising to α_max) and SVI. A single torch optimizer over all networks
-(``make_optimizer``: SGD, or Adam) steps its loss, with a ``StepLR`` schedule. That is the pattern Pyro documents for using torch optimizers, and unlike ``pyro.optim`` (one optimizer per
+(``make_optimizer``: SGD, or Adam) steps its loss, with a ``StepLR`` schedule. That is the
+pattern Pyro documents for using torch optimizers, and unlike ``pyro.optim`` (one optimizer per
 parameter) it gives one checkpointable optimizer state and fused updates. Under ``torchrun`` the
 same module is wrapped in ``DistributedDataParallel`` (``distributed.py``).
 """
