@@ -8,7 +8,8 @@ import numpy as np
 
 from . import distributed, registry, runs
 from .config import Config
-from .data import Dataset, check_split, untrained_test_classes, validation_split
+from .data import (Dataset, check_split, validation_from_test, untrained_test_classes,
+                   validation_split)
 from .errors import DataError, Interrupted, OptionError, RunFolderError
 from .train import FitResult, Trainer
 
@@ -19,6 +20,7 @@ def load_data(cfg: Config) -> tuple[Dataset, Dataset | None]:
     with distributed.main_first():  # under torchrun, rank 0 builds any feature cache alone
         data = loader(path=cfg.path, seed=cfg.seed, noise_rate=cfg.resolved_noise_rate(),
                       test_fraction=cfg.test_fraction, cfg=cfg)
+    data = validation_from_test(data, cfg.val_from_test, cfg.seed)
     if cfg.train_fraction < 1.0:
         keep = np.random.default_rng([cfg.seed, 4]).permutation(data.num_items)
         data = data.subset(np.sort(keep[:max(1, round(cfg.train_fraction * data.num_items))]))

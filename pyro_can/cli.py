@@ -29,7 +29,12 @@ HELP = {
     "test_fraction": "test share when the data has no split",
     "val_fraction": "training share held out as a noisy-label validation set",
     "crowd": "several answers per item: model (one y, one z per answer), majority, repeat, "
-             "dawid-skene (needs crowd-kit)",
+             "dawid-skene or glad (aggregated by crowd-kit, an optional extra)",
+    "val_from_test": "set this many test items aside (seeded, stratified) as a clean validation "
+                     "set to choose settings on; the rest are reported (music's published "
+                     "protocol: 100 of the 300 test clips)",
+    "batch_norm": "input nets: BatchNorm after each hidden layer",
+    "dropout": "input nets: dropout rate after each hidden layer",
     "root": "data folder in the published layout (voc07, voc12, web, amt, sd4, folder)",
     "split": "VOC image set to test on [default: test for voc07, val for voc12]",
     "test": "evaluate on a clean set instead, e.g. voc07:DIR",
@@ -48,7 +53,8 @@ HELP = {
                      "(default for image data: train the backbone end to end)",
     "amp": "bfloat16 autocast of the backbone on CUDA (feature extraction: float16)",
     "workers": "DataLoader workers for image data",
-    "method": "can, plain, learnq, icnm, bootstrap",
+    "method": "can, plain, learnq, icnm, bootstrap, crowd-layer (needs workers: --crowd model "
+              "on crowd data)",
     "bootstrap": "bootstrap target: soft (probabilities) or hard (predicted label)",
     "learnq_trace": "LearnQ trace penalty on Q",
     "train_fraction": "share of training items kept",
@@ -91,6 +97,7 @@ HELP = {
                      "[default: 20; 5 with several answers per item (--crowd model)]",
     "ramp_epochs": "epochs over which α_t ramps to alpha_max",
     "alpha_max": "final share of the classifier's gradient from the KL term",
+    "optimizer": "sgd (with --momentum; the paper's) or adam (the Crowd Layer paper's)",
     "lr_step": "divide the learning rate by 1/lr_gamma every lr_step epochs",
     "device": "torch device to train on (auto: cuda when available, else cpu)",
 }

@@ -22,8 +22,9 @@ class Config:
     noise_rate: float | None = None  # None: 0.4 on digits (the demo), 0 elsewhere
     test_fraction: float = 0.25
     val_fraction: float = 0.0  # carved from training items, scored against their noisy labels
+    val_from_test: int = 0  # carved from the test items (seeded), scored on their clean labels
     train_fraction: float = 1.0  # keep this share of the training items (paper Fig. 6)
-    crowd: str = "model"  # model | majority | repeat | dawid-skene
+    crowd: str = "model"  # model | majority | repeat | dawid-skene | glad
     root: str | None = None  # image data sets: the folder in its published layout
     split: str | None = None  # VOC: image set used for testing (test for 07, val for 12)
     test: str | None = None  # evaluate on another (clean) data set, e.g. voc07:DIR
@@ -53,6 +54,8 @@ class Config:
     noise_init: str = "anchor"  # anchor: both re-estimated at the hand-over | fixed: the inits
     kl_z_weight: float = 1.0
     hidden: str = "1024,30"
+    batch_norm: bool = False  # input nets: BatchNorm after each hidden Linear
+    dropout: float = 0.0  # input nets: dropout after each hidden layer
     beta: float = 0.8  # bootstrap: weight of ỹ in the target
     bootstrap: str = "soft"  # soft | hard
     learnq_trace: float = 0.01  # LearnQ: weight of the trace penalty on Q, per item
@@ -71,6 +74,7 @@ class Config:
     epochs: int = 90
     batch_size: int = 50
     lr: float = 0.01
+    optimizer: str = "sgd"  # sgd (the paper's) | adam (the Crowd Layer paper's)
     momentum: float = 0.9
     weight_decay: float = 0.0
     lr_step: int = 30
@@ -211,6 +215,7 @@ RULES: dict[str, Rule] = {
     "noise_rate": Interval(0, 1, optional=True),
     "test_fraction": Interval(0, 1, lo_open=True, hi_open=True),
     "val_fraction": Interval(0, 1, hi_open=True),
+    "val_from_test": Interval(0, 10**9, kind=int),
     "train_fraction": Interval(0, 1, lo_open=True),
     "crowd": Choice("crowd mode", _registry("CROWD_MODES")),
     "root": Text(optional=True),
@@ -241,6 +246,7 @@ RULES: dict[str, Rule] = {
     "noise_init": Choice("noise init", _registry("NOISE_INITS")),
     "kl_z_weight": Interval(0, None),
     "hidden": Widths(),
+    "dropout": Interval(0, 1, hi_open=True),
     "beta": Interval(0, 1),
     "bootstrap": Choice("bootstrap kind", _registry("BOOTSTRAP_KINDS")),
     "learnq_trace": Interval(0, None),
@@ -257,6 +263,7 @@ RULES: dict[str, Rule] = {
     "epochs": Interval(1, 10**6, kind=int),
     "batch_size": Interval(1, 10**7, kind=int),
     "lr": Interval(0, None, lo_open=True),
+    "optimizer": Choice("optimizer", _registry("OPTIMIZERS")),
     "momentum": Interval(0, 1, hi_open=True),
     "weight_decay": Interval(0, None),
     "lr_step": Interval(1, None, kind=int),

@@ -37,6 +37,9 @@ class Dataset:
     image_shape: tuple[int, ...] | None = None  # e.g. (8, 8) for digits, for figures
     # end-to-end image data: x_train / x_test hold rows into these images (datasets/pixels.py)
     pixels: "Pixels | None" = None  # noqa: F821
+    # --val-from-test: test items set aside to choose settings on (clean labels, never trained on)
+    x_val: np.ndarray | None = None  # (V, D)
+    y_val: np.ndarray | None = None  # (V, C) clean 0/1
 
     @property
     def num_classes(self) -> int:
@@ -102,27 +105,39 @@ class Dataset:
                 train_ids=self.train_ids[item],
                 y_train_clean=None if self.y_train_clean is None else self.y_train_clean[item],
                 corrupted=None if self.corrupted is None else self.corrupted[item])
-        if mode == "dawid-skene":
+        if mode in AGGREGATORS:
             n = self.num_items
             return dataclasses.replace(
-                self, ann_item=np.arange(n), ann_labels=dawid_skene(self, rng),
+                self, ann_item=np.arange(n), ann_labels=aggregate(self, mode),
                 ann_worker=np.full(n, -1))
         raise DataError(f"--crowd: unknown mode {mode!r}; "
-                        "known: model, majority, repeat, dawid-skene")
+                        f"known: model, majority, repeat, {', '.join(AGGREGATORS)}")
 
 
-def dawid_skene(data: Dataset, rng: np.random.Generator) -> np.ndarray:
-    """One label per item from crowd-kit's Dawid–Skene EM (single-label crowd data only)."""
+#: --crowd name -> crowd-kit aggregator (crowdkit.aggregation class name, keyword arguments)
+AGGREGATORS = {
+    "dawid-skene": ("DawidSkene", {"n_iter": 100}),  # per-worker confusion matrices, EM
+    "glad": ("GLAD", {"n_iter": 100}),  # per-worker ability × per-item difficulty, EM
+}
+
+
+def aggregate(data: Dataset, mode: str) -> np.ndarray:
+    """One label per item from crowd-kit's aggregator ``mode`` (single-label crowd data only);
+    crowd-kit is an optional extra, so a missing one is a clear error naming it."""
     try:
         import pandas as pd
-        from crowdkit.aggregation import DawidSkene
+        from crowdkit import aggregation
     except ImportError:
-        raise DataError("--crowd dawid-skene needs crowd-kit: pip install -e '.[compare]'") from None
+        raise DataError(f"--crowd {mode} needs crowd-kit: pip install -e '.[compare]'") from None
     if not data.single_label:
-        raise DataError("--crowd dawid-skene works on single-label data only")
+        raise DataError(f"--crowd {mode} works on single-label data only")
+    if (data.ann_worker < 0).any():
+        raise DataError(f"--crowd {mode} needs each answer's worker; {data.name} has answers "
+                        "without one")
+    name, kwargs = AGGREGATORS[mode]
     answers = pd.DataFrame({"task": data.ann_item, "worker": data.ann_worker,
                             "label": data.ann_labels.argmax(1)})
-    labels = DawidSkene(n_iter=100).fit_predict(answers)
+    labels = getattr(aggregation, name)(**kwargs).fit_predict(answers)
     return one_hot(labels.reindex(np.arange(data.num_items)).to_numpy().astype(int),
                    data.num_classes)
 
@@ -339,6 +354,31 @@ def check_split(data: Dataset) -> Dataset:
                       "(check the split, train_idx/test_idx or --train-fraction)", DataWarning,
                       stacklevel=2)
     return data
+
+
+def validation_from_test(data: Dataset, count: int, seed: int) -> Dataset:
+    """Set ``count`` of the test items aside as a validation set (``x_val``/``y_val``), seeded and
+    stratified by class, the rest staying the test set: the crowd-learning papers' protocol on
+    music (100 of the 300 test clips choose the settings, 200 are reported). Their labels are
+    clean, unlike ``validation_split``'s, but the items are never trained on."""
+    if count <= 0:
+        return data
+    m = len(data.y_test)
+    if count >= m:
+        raise DataError(f"{data.name}: --val-from-test {count} takes all {m} test item(s); "
+                        "leave at least one to report")
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(m)
+    strata = data.y_test.argmax(1) if data.single_label else None
+    try:
+        val, test = train_test_split(idx, train_size=count, random_state=seed, stratify=strata)
+    except ValueError:  # a class too small to stratify: a plain random split
+        val, test = train_test_split(idx, train_size=count, random_state=seed)
+    val, test = np.sort(val), np.sort(test)
+    return dataclasses.replace(data, x_test=data.x_test[test], y_test=data.y_test[test],
+                               test_ids=data.test_ids[test], x_val=data.x_test[val],
+                               y_val=data.y_test[val])
 
 
 def validation_split(data: Dataset, fraction: float, seed: int):

@@ -49,7 +49,8 @@ from .worker_quality import count_workers
 
 #: Config fields that say where the data comes from; the estimator gets arrays instead.
 DATA_SOURCE_FIELDS = ("data", "path", "noise_rate", "test_fraction", "train_fraction", "root",
-                      "split", "test", "labels", "label_file", "side_info", "features")
+                      "split", "test", "labels", "label_file", "side_info", "features",
+                      "val_from_test")
 ESTIMATOR_FILE = "estimator.json"  # classes_, n_features_in_, ... (the rest is the CLI's layout)
 POSTERIOR_FILE = "posterior.npz"  # posterior_, label_quality_, quality_ of the training items
 FORMAT_VERSION = 1
@@ -170,8 +171,8 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
     quality_ : tuple (loc, scale) of ndarrays of shape (n_annotations, quality_dim)
         Mean and standard deviation of q(z | x, ỹ), the quality embedding of each annotation, in
         the order of the training annotations: the rows of ``annotations``, or one per item when
-        ``y`` is given or ``crowd`` aggregates the answers (``"majority"``, ``"dawid-skene"``).
-        Width 0 without z.
+        ``y`` is given or ``crowd`` aggregates the answers (``"majority"``, ``"dawid-skene"``,
+        ``"glad"``). Width 0 without z.
     label_quality_ : ndarray of shape (n_samples,)
         Trust in each item's given label, in [0, 1]; higher means more likely correct. Single-label:
         the posterior probability of the noisy class normalized over the classes

@@ -17,9 +17,10 @@ import numpy as np
 from . import runs
 from .config import Config
 
-RESULT_FIELDS = ("method", "guide", "prior", "noise_rate", "seed", "param", "value", "test_mAP",
-                 "test_accuracy", "val_noisy_mAP", "val_noisy_accuracy", "worker_reliability_spearman",
-                 "seconds", "run_dir")
+RESULT_FIELDS = ("method", "guide", "prior", "crowd", "noise_rate", "seed", "param", "value",
+                 "test_mAP", "test_accuracy", "val_noisy_mAP", "val_noisy_accuracy",
+                 "val_clean_mAP", "val_clean_accuracy", "worker_reliability_spearman", "seconds",
+                 "run_dir")
 
 # sweep parameters: CLI spelling -> Config field
 SWEEP_PARAMS = {"lambda": "lam", "train-fraction": "train_fraction", "noise-rate": "noise_rate",
@@ -71,11 +72,14 @@ def _run_cell(cell: Cell, folder: str) -> dict:
 def row(cell: Cell, metrics: dict, folder: Path) -> dict:
     c = cell.cfg
     return {"method": c.method, "guide": c.guide if c.method == "can" else "",
-            "prior": c.prior if c.method == "can" else "", "noise_rate": c.resolved_noise_rate(),
+            "prior": c.prior if c.method == "can" else "", "crowd": c.crowd,
+            "noise_rate": c.resolved_noise_rate(),
             "seed": c.seed, "param": cell.param, "value": cell.value,
             "test_mAP": metrics["test_mAP"], "test_accuracy": metrics.get("test_accuracy"),
             "val_noisy_mAP": metrics.get("val_noisy_mAP"),
             "val_noisy_accuracy": metrics.get("val_noisy_accuracy"),
+            "val_clean_mAP": metrics.get("val_clean_mAP"),
+            "val_clean_accuracy": metrics.get("val_clean_accuracy"),
             "worker_reliability_spearman": metrics.get("worker_reliability_spearman"),
             "seconds": metrics["seconds"],
             "run_dir": str(folder)}
@@ -130,6 +134,8 @@ def summarize(rows: list[dict], column: str = "noise_rate", metric: str = "test_
         label = r["method"] + (f" ({r['guide']})" if r["guide"] not in ("", "can") else "")
         if r["prior"] not in ("", "classifier"):
             label += f" [prior {r['prior']}]"
+        if r.get("crowd") not in (None, "", "model"):  # answers pooled before training
+            label += f" on {r['crowd']}"
         key = (label, r["value"] if column == "value" else r[column])
         if r.get(metric) is not None:
             groups.setdefault(key, []).append(float(r[metric]))

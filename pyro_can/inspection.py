@@ -5,14 +5,16 @@
 also writes ``RUN/inspect/``:
 
     items.csv           one row per training item: id, noisy label(s), posterior label, trust,
-                        corrupted (artificial noise only), q_<class> = q(y_c = 1 | x, ỹ),
+                        corrupted (the label is wrong: by the artificial noise's mask, else by
+                        the true training labels where the data set has them), q_<class> = q(y_c = 1 | x, ỹ),
                         p_<class> = classifier prior p_θ(y_c = 1 | x), z_mu_k / z_sigma_k (the
                         quality embedding's mean and scale, averaged over the item's annotations),
                         the KMeans group of z_mu, and cleanlab's label-quality score when computed
     issues.csv          the same items ranked most suspect (lowest trust) first, with the class(es)
                         the posterior prefers
-    summary.json        ROC-AUC and precision@k of the trust ranking against the corruption mask
-                        (when the run applied artificial noise) and the same figures for cleanlab
+    summary.json        ROC-AUC and precision@k of the trust ranking against the wrong labels
+                        (the corruption mask when the run applied artificial noise, else the true
+                        labels when known: music, CIFAR-10N) and the same figures for cleanlab
                         on out-of-fold predictions of the plain method; notes on anything skipped
     quality_tsne.png    t-SNE of the item-level z means, coloured by corrupted (else by trust)
                         (paper Fig. 7)
@@ -76,8 +78,14 @@ _EPS = 1e-12
 
 
 # -- loading ---------------------------------------------------------------------------------------
+WRONG_FROM_MASK = "corruption mask (the artificial noise the run applied)"
+WRONG_FROM_TRUTH = "true labels: the item's (voted) noisy label differs from its true label"
+
+
 def _load(run_dir):
-    """The run's trainer (final weights, training data) and the corruption mask it recorded."""
+    """The run's trainer (final weights, training data) and which items' labels are wrong, with
+    where that comes from: the corruption mask of artificial noise, else the true training labels
+    when the data set has them (music's clips, CIFAR-10N), else nothing (None, None)."""
     from . import api
 
     run_dir = Path(run_dir)
@@ -85,10 +93,15 @@ def _load(run_dir):
         raise RunFolderError(f"{run_dir}: no such run folder")
     trainer = api.load(run_dir)
     data = trainer.data
-    corrupted = data.corrupted
     rec = api.saved_train_data(run_dir, data)  # checked against the rebuilt data by api.load
-    corrupted = rec.get("corrupted", corrupted)
-    return trainer, (None if corrupted is None else np.asarray(corrupted, bool))
+    corrupted = rec.get("corrupted", data.corrupted)
+    if corrupted is not None:
+        return trainer, np.asarray(corrupted, bool), WRONG_FROM_MASK
+    truth = rec.get("y_train_clean", data.y_train_clean)
+    if truth is None or np.shape(truth) != (data.num_items, data.num_classes):
+        return trainer, None, None
+    voted = data.item_labels(np.random.default_rng(0))  # the label cleanlab is given, too
+    return trainer, ((voted > 0.5) != (np.asarray(truth) > 0.5)).any(1), WRONG_FROM_TRUTH
 
 
 def _label_text(row: np.ndarray, names: list[str], single: bool) -> str:
@@ -251,7 +264,7 @@ def _inspect(run_dir, clusters: int, seed: int, with_cleanlab: bool, cleanlab_fo
         raise OptionError(f"--clusters must be at least 1, got {clusters}")
     if cleanlab_folds < 2:
         raise OptionError(f"cleanlab needs at least 2 folds, got {cleanlab_folds}")
-    trainer, corrupted = _load(run_dir)
+    trainer, corrupted, wrong_from = _load(run_dir)
     data, cfg = trainer.data, trainer.cfg
     core = _core(trainer, corrupted)
     n, k = data.num_items, core["z_mu"].shape[1]
@@ -276,14 +289,15 @@ def _inspect(run_dir, clusters: int, seed: int, with_cleanlab: bool, cleanlab_fo
         "trust_formula": TRUST_FORMULA[data.single_label],
         "corruption_known": corrupted is not None,
         "corrupted": None if corrupted is None else int(corrupted.sum()),
+        "wrong_labels_from": wrong_from,
         "disagreements": int(core["disagrees"].sum()),
         "trust": {**_ranking_figures(corrupted, -trust),
                   **_set_figures(corrupted, core["disagrees"]),
                   "flagged_by": "posterior label differs from the noisy label"},
     }
     if corrupted is None:
-        notes.append("no corruption mask (the run applied no artificial noise): ranking figures "
-                     "are null")
+        notes.append("no corruption mask (the run applied no artificial noise) and no true "
+                     "training labels: ranking figures are null")
     core["cleanlab_quality"] = None
     if with_cleanlab:
         summary["cleanlab"], core["cleanlab_quality"] = _cleanlab(
@@ -318,7 +332,7 @@ def inspect(run_dir, clusters: int = 4, seed: int = 0, with_cleanlab: bool = Tru
 
 def item_posterior(run_dir, item_id: int) -> dict:
     """One training item's noisy label(s), posterior and prior per class, quality embedding."""
-    trainer, corrupted = _load(run_dir)
+    trainer, corrupted, _ = _load(run_dir)
     ids = np.asarray(trainer.data.train_ids)
     rows = np.flatnonzero(ids == item_id)
     if not len(rows):

@@ -18,20 +18,30 @@ def input_net(cfg, in_dim: int, out_dim: int) -> nn.Module:
     if cfg.end_to_end:
         from .backbones import FEATURE_DIM, ImageClassifier
 
-        head = MLP(FEATURE_DIM[cfg.arch], out_dim, cfg.hidden_sizes)
+        head = MLP(FEATURE_DIM[cfg.arch], out_dim, cfg.hidden_sizes, cfg.batch_norm, cfg.dropout)
         return ImageClassifier(cfg.arch, cfg.weights, head, amp=cfg.amp)
-    return MLP(in_dim, out_dim, cfg.hidden_sizes)
+    return MLP(in_dim, out_dim, cfg.hidden_sizes, cfg.batch_norm, cfg.dropout)
 
 
 class MLP(nn.Module):
-    """The paper's feature classifier D-1024-30-C (ReLU between layers, logits out)."""
+    """The paper's feature classifier D-1024-30-C (ReLU between layers, logits out).
 
-    def __init__(self, in_dim: int, out_dim: int, hidden: tuple[int, ...] = (1024, 30)):
+    ``batch_norm``/``dropout`` give the crowd-learning papers' MLP (e.g. Annot-Mix's
+    124-256-128-C on music: Linear, BatchNorm, ReLU, Dropout(0.5) per hidden layer), so their
+    protocol can be run as published; both are off for the paper's net."""
+
+    def __init__(self, in_dim: int, out_dim: int, hidden: tuple[int, ...] = (1024, 30),
+                 batch_norm: bool = False, dropout: float = 0.0):
         super().__init__()
         layers: list[nn.Module] = []
         width = in_dim
         for h in hidden:
-            layers += [nn.Linear(width, h), nn.ReLU()]
+            layers.append(nn.Linear(width, h))
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(h))
+            layers.append(nn.ReLU())
+            if dropout:
+                layers.append(nn.Dropout(dropout))
             width = h
         layers.append(nn.Linear(width, out_dim))
         self.net = nn.Sequential(*layers)

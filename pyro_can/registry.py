@@ -13,6 +13,7 @@ from pyro_can.guides import empty as empty_guide
 from pyro_can.guides import mean_field as mean_field_guide
 from pyro_can.models import bootstrap as bootstrap_model
 from pyro_can.models import can as can_model
+from pyro_can.models import crowd_layer as crowd_layer_model
 from pyro_can.models import icnm as icnm_model
 from pyro_can.models import learnq as learnq_model
 from pyro_can.models import plain as plain_model
@@ -30,6 +31,7 @@ class Method:
     model: ModuleType  # exposes build() and model()
     latent: bool  # True: the guide is chosen with --guide; False: the empty guide
     softmax: bool = True  # can train a softmax classifier (--latent categorical)
+    workers: bool = False  # per-worker parts: build() takes num_workers, answers need a worker
 
 
 METHODS = {
@@ -38,6 +40,7 @@ METHODS = {
     "learnq": Method(learnq_model, latent=False),
     "icnm": Method(icnm_model, latent=False, softmax=False),  # per-class relevance head
     "bootstrap": Method(bootstrap_model, latent=False),
+    "crowd-layer": Method(crowd_layer_model, latent=False, workers=True),  # per-worker C×C
 }
 GUIDES = {
     "can": can_guide,
@@ -52,7 +55,7 @@ DECODERS = ("mlp", "linear")
 QUALITY_PRIORS = ("standard", "worker")  # z ~ N(0, I) | N(μ_w, I) (pyro_can/worker_quality.py)
 PRIOR_JUDGEMENTS = ("shared", "separate")
 LATENTS = ("auto", "categorical", "bernoulli")
-CROWD_MODES = ("model", "majority", "repeat", "dawid-skene")
+CROWD_MODES = ("model", "majority", "repeat", "dawid-skene", "glad")
 ELBOS = {
     "meanfield": pyro.infer.TraceMeanField_ELBO,  # relaxed y, closed-form KL (the paper's)
     "tracegraph": TraceGraph_ELBO,  # discrete y, score function (objective.py)
@@ -61,6 +64,7 @@ ELBOS = {
     "trace": pyro.infer.Trace_ELBO,  # relaxed y, sampled KL (relaxed densities)
 }
 BASELINES = ("avg", "nn")
+OPTIMIZERS = ("sgd", "adam")
 REGULARIZERS = {
     "entropy": regularizers.entropy,
     "mi": regularizers.mutual_information,
@@ -90,6 +94,7 @@ def check_names(cfg) -> None:
     lookup("crowd mode", CROWD_MODES, cfg.crowd)
     lookup("ELBO", ELBOS, cfg.elbo)
     lookup("baseline", BASELINES, cfg.baseline)
+    lookup("optimizer", OPTIMIZERS, cfg.optimizer)
     lookup("regularizer", REGULARIZERS, cfg.regularizer)
     lookup("data set", DATA, cfg.data)
     lookup("bootstrap kind", BOOTSTRAP_KINDS, cfg.bootstrap)

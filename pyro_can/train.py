@@ -4,8 +4,8 @@ The objective is ``objective.Objective``: Pyro's ``ELBO(model, guide)`` module w
 the warm-up likelihood and the regularizer. The loop runs the phases of Eq. 7 in order
 (``schedules.phase``): warm-up (the warm-up likelihood alone), the hand-over (once, at the first
 epoch after the warm-up: the method re-estimates its noise model from the warm classifier), the
-ramp (α_t rising to α_max) and SVI. A single
-``torch.optim.SGD`` over all networks steps its loss, with a ``StepLR`` schedule. That is the
+ramp (α_t rising to α_max) and SVI. A single torch optimizer over all networks
+(``make_optimizer``: SGD, or Adam) steps its loss, with a ``StepLR`` schedule. That is the
 pattern Pyro documents for using torch optimizers, and unlike ``pyro.optim`` (one optimizer per
 parameter) it gives one checkpointable optimizer state and fused updates. Under ``torchrun`` the
 same module is wrapped in ``DistributedDataParallel`` (``distributed.py``).
@@ -43,14 +43,42 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def make_optimizer(cfg: Config, params) -> torch.optim.Optimizer:
+    """SGD with momentum (``--momentum``), the paper's; or Adam, which the Crowd Layer paper
+    trains with (its per-worker matrices on softmax outputs get small gradients that plain SGD
+    steps move slowly). ``--lr``, ``--weight-decay`` and the step schedule apply to both."""
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
+                           weight_decay=cfg.weight_decay)
+
+
 def build_nets(cfg: Config, in_dim: int, num_classes: int,
                num_workers: int = 0) -> torch.nn.ModuleDict:
+    """The method's and guide's networks; ``num_workers`` sizes a method's per-worker parts."""
     model_mod, guide_mod = registry.model_and_guide(cfg)
-    nets = dict(model_mod.build(cfg, in_dim, num_classes))
+    sizes = {"num_workers": num_workers} if registry.METHODS[cfg.method].workers else {}
+    nets = dict(model_mod.build(cfg, in_dim, num_classes, **sizes))
     nets.update(guide_mod.build(cfg, in_dim, num_classes))
     if cfg.worker_quality:  # read by model and guide alike (worker_quality.py)
         nets["workers"] = WorkerQuality(num_workers, cfg.quality_dim)
     return torch.nn.ModuleDict(nets)
+
+
+def num_workers(cfg: Config, data: Dataset) -> int:
+    """How many workers a method with per-worker parts (``registry.Method.workers``) needs
+    (worker ids are 0..W-1), after checking that every answer has one: such a method learns
+    from each answer with its worker, which ``--crowd`` other than model pools away."""
+    if not registry.METHODS[cfg.method].workers:
+        return 0
+    if cfg.crowd != "model":
+        raise OptionError(f"--method {cfg.method} learns from each answer with its worker: it "
+                          f"needs --crowd model, not --crowd {cfg.crowd}")
+    if data.num_annotations == 0 or (data.ann_worker < 0).any():
+        raise OptionError(f"--method {cfg.method} needs each answer's worker id; --data "
+                          f"{cfg.data} has answers without one (crowd data with workers: music, "
+                          "amt, cifar10n --labels crowd)")
+    return int(data.ann_worker.max()) + 1
 
 
 class TrainingSet:
@@ -62,8 +90,7 @@ class TrainingSet:
         self.x = torch.as_tensor(data.x_train, device=device)
         self.labels = torch.as_tensor(data.ann_labels, device=device)
         self.ann_item = torch.as_tensor(data.ann_item, device=device)
-        worker = getattr(data, "ann_worker", None)
-        self.ann_worker = None if worker is None else torch.as_tensor(worker, device=device)
+        self.ann_worker = torch.as_tensor(data.ann_worker, device=device)
         self.max_answers = 1
         self.num_items, self.num_annotations = data.num_items, data.num_annotations
         self.identity = not data.has_crowd
@@ -95,7 +122,7 @@ class TrainingSet:
         return Batch(x=x, labels=self.labels[ann], ann_item=ann_item, item_idx=items,
                      ann_idx=ann, num_items=self.num_items, num_annotations=self.num_annotations,
                      one_answer_each=self.identity, max_answers=self.max_answers,
-                     ann_worker=None if self.ann_worker is None else self.ann_worker[ann])
+                     ann_worker=self.ann_worker[ann])
 
 
 @torch.no_grad()
@@ -167,7 +194,8 @@ class Trainer:
             raise OptionError(f"--arch {cfg.arch}: --data {cfg.data} holds feature vectors, not "
                             "images; use --arch mlp")
         self.nets = build_nets(cfg, data.x_train.shape[1], data.num_classes,
-                               count_workers(data.ann_worker)).to(self.device)
+                               num_workers(cfg, data) or count_workers(data.ann_worker)
+                               ).to(self.device)
         if hasattr(data.pixels, "to"):  # images held as one tensor: on the device, once
             data.pixels.to(self.device)
             if self.device.type == "cuda":  # the convolutions' fast layout
@@ -181,8 +209,7 @@ class Trainer:
         self.objective = distributed.wrap(self.loss)
         if distributed.active():  # different latent noise on each rank (weights: DDP syncs them)
             pyro.set_rng_seed(cfg.seed + 1000 * distributed.rank())
-        self.optimizer = torch.optim.SGD(self.nets.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                                         weight_decay=cfg.weight_decay)
+        self.optimizer = make_optimizer(cfg, self.nets.parameters())
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=cfg.lr_step,
                                                          gamma=cfg.lr_gamma)
         self.train_set = TrainingSet(data, self.device)
@@ -206,6 +233,9 @@ class Trainer:
             # Pyro's decaying-average baseline is kept per batch position: every batch the same
             # size (the items left over differ from epoch to epoch)
             batches = batches[:-1]
+            order = torch.cat(batches)
+        if self.cfg.batch_norm and len(batches) > 1 and len(batches[-1]) == 1:
+            batches = batches[:-1]  # batch norm cannot train on one item; it is seen next epoch
             order = torch.cat(batches)
         if self.phase() == HANDOVER:
             self.handover()
@@ -277,6 +307,10 @@ class Trainer:
             v = class_scores(self.cfg, self.predict_logits(self.val.x_train, "train"))
             out.update(metrics.score(self.val.item_labels(), v, self.val.class_names,
                                      self.val.single_label, prefix="val_noisy_"))
+        if self.data.x_val is not None:  # --val-from-test: rows of the test images
+            v = class_scores(self.cfg, self.predict_logits(self.data.x_val, "test"))
+            out.update(metrics.score(self.data.y_val, v, self.data.class_names,
+                                     self.data.single_label, prefix="val_clean_"))
         return out
 
     def predict_logits(self, x, split: str = "test") -> np.ndarray:
@@ -322,7 +356,8 @@ class Trainer:
                     "epochs": self.epoch, "seconds": round(self.seconds, 3),
                     "processes": distributed.world_size(),
                     "train_items": self.data.num_items,
-                    "train_annotations": self.data.num_annotations})
+                    "train_annotations": self.data.num_annotations,
+                    "test_items": len(self.data.y_test)})
         if self.data.corrupted is not None:
             out["train_corrupted_fraction"] = float(self.data.corrupted.mean())
         out.update(self.label_reliability)

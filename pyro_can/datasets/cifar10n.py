@@ -18,7 +18,8 @@ Study Using Real-World Human Annotations", ICLR 2022 (labels CC BY-NC 4.0); imag
 
 Label sets: ``aggre`` (majority of three, 9% wrong), ``worst`` (a wrong answer whenever one exists,
 40% wrong), ``random1..3`` (one worker's answers, 17–18% wrong), ``crowd`` (all three answers with
-their workers, one annotation each, for ``--crowd model|majority|dawid-skene`` and workers.csv), and
+their workers, one annotation each, for ``--crowd model|majority|dawid-skene|glad``,
+``--method crowd-layer`` and workers.csv), and
 ``clean`` (CIFAR-10's own labels: the ceiling; otherwise clean labels are kept for inspection only).
 
 ``--features FILE.npz`` trains the MLP heads on precomputed features instead of images: ``X`` with

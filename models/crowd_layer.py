@@ -1,0 +1,51 @@
+"""Crowd Layer baseline (Rodrigues & Pereira, "Deep Learning from Crowds", AAAI 2018), its MW
+variant: every worker w has a C×C matrix W_w that maps the classifier's class probabilities to
+the logits of that worker's answer,
+
+    ỹ_ir ~ Categorical(logits = W_{w(r)} · softmax f_θ(x_i))           one per answer r of item i
+
+with W_w starting at the identity (every worker first trusted as the classifier itself). The
+classifier and the matrices train end to end on the answers' likelihood, and the classifier alone
+predicts. For multi-label data the same layer maps per-class sigmoid probabilities to per-class
+Bernoulli logits.
+
+Written as a Pyro model with no latent variables (the empty guide), like the plain net: the
+answers are observed in the answers plate nested in the items plate, so a minibatch's likelihood
+is scaled to the data set as every other method's is. It needs each answer's worker (``Batch.ann_worker``): answers pooled
+by ``--crowd majority|dawid-skene|glad`` have none, nor does single-annotator data.
+"""
+from __future__ import annotations
+
+import pyro
+import torch
+from torch import nn
+
+from pyro_can.batch import answers_plate, items_plate
+from pyro_can.distributions import class_probs, label_dist
+from pyro_can.nets import input_net
+
+
+class CrowdLayer(nn.Module):
+    """One C×C matrix per worker, initialised at the identity; ``forward(probs, worker)`` gives
+    each answer's logits W_w · p (``probs``: class probabilities of the answer's item, (B, C)
+    broadcast against ``worker``'s answers × items table (A, B), or one row per answer)."""
+
+    def __init__(self, num_workers: int, num_classes: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.eye(num_classes).repeat(num_workers, 1, 1))
+
+    def forward(self, probs: torch.Tensor, worker: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("...rij,...rj->...ri", self.weight[worker], probs)
+
+
+def build(cfg, in_dim: int, num_classes: int, num_workers: int = 1) -> dict:
+    return {"classifier": input_net(cfg, in_dim, num_classes),
+            "crowd_layer": CrowdLayer(num_workers, num_classes)}
+
+
+def model(nets, batch, hp, cfg):
+    probs = class_probs(cfg, batch.logits(nets["classifier"]))  # (B, C), broadcast over answers
+    worker = batch.to_table(batch.ann_worker, 0)  # padding: any worker, masked out
+    with items_plate(batch), answers_plate(batch):
+        logits = nets["crowd_layer"](probs, worker)
+        pyro.sample("ytilde", label_dist(cfg, logits, cfg.categorical_y), obs=batch.answer_labels)
