@@ -57,7 +57,7 @@ def fit(cfg: Config, out: str | Path | None = None, overwrite: bool = False,
         distributed.barrier()
         if distributed.is_main():
             runs.prepare(out, overwrite=overwrite)
-            runs.write_json(run_dir / runs.CONFIG, cfg.to_dict())
+            runs.write_config(run_dir, trainer.cfg)  # resolved against the data
             _save_train_data(run_dir, data)
     return _run(trainer, run_dir, on_epoch)
 
@@ -143,10 +143,24 @@ def _run(trainer: Trainer, run_dir: Path | None, on_epoch: Callable | None) -> F
     if untrained:  # never scored silently: data.check_split warned, metrics.json records it
         result.metrics["test_classes_without_training"] = untrained
     if run_dir is not None:
+        write_artifact(run_dir, trainer)
         result.metrics["run_dir"] = str(run_dir)
-        runs.write_json(run_dir / runs.METRICS, result.metrics)
+        runs.write_json(run_dir / runs.METRICS, result.metrics)  # last: marks the run finished
     result.run_dir = run_dir
     return result
+
+
+def write_artifact(run_dir: Path, trainer: Trainer) -> None:
+    """The finished run's classifier with its preprocessing (``model.pt``/``model.json``) and
+    the posterior of its training items (``posterior.npz``): what ``predict``, ``export`` and
+    ``CANClassifier.load`` read without rebuilding the data (``artifact.py``)."""
+    from . import artifact
+    from .posterior import posterior
+
+    data = trainer.data
+    artifact.write(run_dir, trainer.cfg, trainer.nets["classifier"], data.class_names,
+                   data.single_label, data.feature_scale, data.x_train.shape[1], trainer.device)
+    artifact.write_posterior(run_dir, posterior(trainer), data)
 
 
 def load(run_dir: str | Path) -> Trainer:

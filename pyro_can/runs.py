@@ -118,16 +118,43 @@ def read_json(path: Path, kind: type = dict):
     return obj
 
 
+def write_config(run_dir, cfg) -> None:
+    """``config.json``: the resolved config (``Config.resolve``) and its ``format_version``."""
+    from .config import FORMAT_VERSION
+
+    if cfg.unresolved():  # a programming error, not a user's: never store "auto"
+        raise ValueError(f"config not resolved: {', '.join(cfg.unresolved())}")
+    write_json(Path(run_dir) / CONFIG, {"format_version": FORMAT_VERSION, **cfg.to_dict()})
+
+
+def old_format(path: Path, what: str) -> RunFolderError:
+    run = Path(path).parent
+    return RunFolderError(f"{path}: {what}; the run folder was written by an older pyro-can, "
+                          f"whose config.json kept data-dependent options unresolved: re-run it "
+                          f"(pyro-can fit ... --out {run} --overwrite)")
+
+
 def read_config(run_dir) -> "Config":  # noqa: F821
-    """The run's ``config.json`` as a checked Config (every field by its rule)."""
-    from .config import Config
+    """The run's ``config.json`` as a checked, resolved Config (every field by its rule), read
+    back as it was resolved at fit time, never re-resolved. A folder of an older format (no
+    ``format_version``, or ``auto``/``null`` values left) is one RunFolderError saying so."""
+    from .config import FORMAT_VERSION, Config
 
     path = require(run_dir, CONFIG)
-    d = read_json(path)
+    d = dict(read_json(path))
+    version = d.pop("format_version", None)
+    if version is None:
+        raise old_format(path, "no format_version")
+    if version != FORMAT_VERSION:
+        raise damaged(path, f"format_version is {version!r}, this pyro-can reads "
+                            f"{FORMAT_VERSION}")
     try:
-        return Config.from_dict(d).validate()
+        cfg = Config.from_dict(d).validate()
     except (OptionError, TypeError) as e:
         raise damaged(path, str(e)) from None
+    if cfg.unresolved():
+        raise old_format(path, f"{', '.join(cfg.unresolved())} not resolved")
+    return cfg
 
 
 def read_checkpoint(run_dir, device="cpu") -> dict:
