@@ -170,6 +170,11 @@ def load(run_dir: str | Path) -> Trainer:
 
 def evaluate(run_dir: str | Path) -> dict:
     """Reload a run and score its classifier on the clean test set."""
+    if (Path(run_dir) / "estimator.json").is_file():
+        runs.read_config(run_dir)  # an older folder: that message first
+        raise DataError(f"{run_dir}: saved by CANClassifier, trained on arrays without a test "
+                        f"set; score it on a labelled file: pyro-can evaluate {run_dir} "
+                        "--input FILE.npz (X and y or Y)")
     trainer = load(run_dir)
     out = trainer.evaluate()
     saved = runs.read_json(Path(run_dir) / runs.METRICS)  # checked by load

@@ -65,7 +65,8 @@ def provenance(device) -> dict:
 def predictor_of(classifier: torch.nn.Module, feature_scale, single_label: bool) -> Predictor:
     """The classifier with its preprocessing, on the CPU (a copy: training nets stay put)."""
     mean, std = feature_scale
-    net = copy.deepcopy(classifier).cpu().float().eval()
+    # the MLP's layers themselves (nn.Sequential of Linear/ReLU): plain torch, scriptable
+    net = copy.deepcopy(getattr(classifier, "net", classifier)).cpu().float().eval()
     return Predictor(Standardize(mean, std), net, softmax=single_label).eval()
 
 
@@ -144,10 +145,11 @@ def load(run_dir) -> tuple[Predictor, dict]:
         raise runs.damaged(path, f"not a readable model ({type(e).__name__})") from None
     d, c = spec["in_features"], len(spec["class_names"])
     predictor = Predictor(Standardize(np.zeros(d), np.ones(d)),
-                          MLP(d, c, tuple(spec["classifier"]["hidden"])), spec["single_label"])
+                          MLP(d, c, tuple(spec["classifier"]["hidden"])).net,
+                          spec["single_label"])
     try:
         predictor.load_state_dict(state)
     except (RuntimeError, TypeError, AttributeError, KeyError) as e:
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise runs.damaged(path, f"does not match model.json ({first})") from None
-    return predictor.eval(), spec
+    return predictor.requires_grad_(False).eval(), spec  # inference only, also once exported

@@ -386,6 +386,41 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
         return float(average_precision_score(y[:, keep], scores[:, keep], average="macro",
                                              sample_weight=sample_weight))
 
+    # -- label issues --------------------------------------------------------------------------
+    def find_label_issues(self):
+        """The training labels' table, cleanlab-style (a pandas DataFrame, one row per row of
+        ``X`` given to ``fit``; ``pyro-can labels`` writes the same columns): ``given_label``
+        (the label given, or the majority vote of the row's answers), ``posterior_label`` (the
+        label q(y | x, ỹ) believes most), ``trust`` (``label_quality_``: the posterior
+        probability that the given label is right; cleanlab's ``label_quality``) and
+        ``is_label_issue`` (the posterior's most probable label differs from the given one:
+        ``labels.ISSUE_RULE``). Multi-label labels are tuples of class indices. Sort by
+        ``trust`` ascending to review the likeliest errors first."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("find_label_issues returns a pandas DataFrame: pip install "
+                              "pandas") from None
+        from . import labels
+
+        check_is_fitted(self)
+        ann = self._annotations
+        n = len(self.posterior_)
+        owner = np.asarray(ann["train_ids"])[np.asarray(ann["ann_item"])]
+        single = not self.multi_label_
+        given = labels.given_labels(owner, np.asarray(ann["ann_labels"]), n, single)
+        q = np.nan_to_num(self.posterior_.astype(np.float64))
+        t = labels.table(given, q, self.label_quality_, single,
+                         np.bincount(owner, minlength=n) > 0)
+
+        def as_labels(rows):
+            if single:
+                return self.classes_[rows.argmax(1)]
+            return [tuple(int(c) for c in np.flatnonzero(r > 0.5)) for r in rows]
+        return pd.DataFrame({"given_label": as_labels(t["given_label"]),
+                             "posterior_label": as_labels(t["posterior_label"]),
+                             "trust": t["trust"], "is_label_issue": t["is_label_issue"]})
+
     # -- save / load ---------------------------------------------------------------------------
     def save(self, path, overwrite: bool = False) -> Path:
         """Write a run folder in the CLI's layout (``config.json`` resolved, ``checkpoint.pt``,

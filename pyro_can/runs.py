@@ -82,6 +82,15 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     _atomic_write(Path(path), lambda fh: fh.write(buf.getvalue().encode()))
 
 
+def save_with(path: Path, write) -> None:
+    """``write(fh)`` into ``path``, atomically (an exporter's own writer)."""
+    _atomic_write(Path(path), write)
+
+
+def write_text(path: Path, text: str) -> None:
+    _atomic_write(Path(path), lambda fh: fh.write(text.encode()))
+
+
 def save_torch(path: Path, obj) -> None:
     _atomic_write(Path(path), lambda fh: torch.save(obj, fh))
 

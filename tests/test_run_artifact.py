@@ -158,3 +158,177 @@ def torch_rows(x):
     import torch
 
     return torch.as_tensor(x, dtype=torch.float32)
+
+
+# -- predict -------------------------------------------------------------------------------------
+def test_predict_scores_raw_rows_as_the_run_did(digits_run, tmp_path):
+    from pyro_can import api
+    from pyro_can.train import class_scores
+
+    x, _ = _raw_digits(digits_run)
+    np.savez(tmp_path / "new.npz", X=x)
+    code, out, err = invoke("predict", digits_run, "--input", tmp_path / "new.npz",
+                            "--out", tmp_path / "p.npz")
+    assert code == 0, err
+    assert f"predicted {len(x)} rows (10 classes)" in out
+    trainer = api.load(digits_run)
+    expected = class_scores(trainer.cfg, trainer.predict_logits(trainer.data.x_test))
+    with np.load(tmp_path / "p.npz") as f:
+        np.testing.assert_allclose(f["probabilities"], expected, atol=1e-6)
+        np.testing.assert_array_equal(f["predicted"], expected.argmax(1))
+        assert list(f["class_names"]) == [str(c) for c in range(10)]
+    # the same rows as CSV in, CSV out (stdout)
+    np.savetxt(tmp_path / "new.csv", x[:7], delimiter=",", header="a," * 63 + "a",
+               comments="")
+    code, out, err = invoke("predict", digits_run, "--input", tmp_path / "new.csv")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("row,predicted,p_0,") and len(lines) == 8
+    row = lines[1].split(",")
+    np.testing.assert_allclose([float(v) for v in row[2:]], expected[0], atol=1e-5)
+    assert row[1] == str(expected[0].argmax())
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda d, x: np.savez(d / "in.npz", X=x[:, :63]) or d / "in.npz",
+     "rows have 63 features; the run's classifier reads 64"),
+    (lambda d, x: np.save(d / "in.npy", np.where(np.eye(len(x), 64, 3) > 0, np.nan, x))
+     or d / "in.npy", "row 0 holds NaN or inf"),
+    (lambda d, x: (d / "in.csv").write_text("1,2,3\n4,x,6\n") and d / "in.csv",
+     "data row 2 holds text"),
+    (lambda d, x: (d / "in.npz").write_text("not a zip") and d / "in.npz",
+     "cannot read as .npz"),
+    (lambda d, x: np.savez(d / "in.npz", A=x, B=x) or d / "in.npz", "no key 'X'"),
+    (lambda d, x: d, "a folder; predict reads feature rows"),
+])
+def test_bad_predict_input_is_one_clear_error_and_no_output(digits_run, tmp_path, make,
+                                                            message):
+    x, _ = _raw_digits(digits_run)
+    src = tmp_path / "src"
+    src.mkdir()
+    path = make(src, x)
+    out = tmp_path / "out.csv"
+    code, _, err = invoke("predict", digits_run, "--input", path, "--out", out)
+    assert code == 1 and err.startswith("error: ") and message in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["src"]
+
+
+# -- export --------------------------------------------------------------------------------------
+def _predicted(run, x, tmp_path):
+    np.savez(tmp_path / "rows.npz", X=x)
+    code, _, err = invoke("predict", run, "--input", tmp_path / "rows.npz",
+                          "--out", tmp_path / "pred.npz")
+    assert code == 0, err
+    with np.load(tmp_path / "pred.npz") as f:
+        return f["probabilities"]
+
+
+def test_torchscript_and_state_dict_exports_equal_predict(digits_run, tmp_path):
+    import torch
+
+    x, _ = _raw_digits(digits_run)
+    expected = _predicted(digits_run, x, tmp_path)
+    assert invoke("export", digits_run, "--format", "torchscript", "--out",
+                  tmp_path / "m.pt")[0] == 0
+    module = torch.jit.load(tmp_path / "m.pt")  # plain torch, no pyro-can class involved
+    np.testing.assert_allclose(module(torch.as_tensor(x)).numpy(), expected, atol=1e-5)
+    # the README's state-dict snippet: rebuild the network from the file alone
+    assert invoke("export", digits_run, "--format", "state-dict", "--out",
+                  tmp_path / "m.sd")[0] == 0
+    saved = torch.load(tmp_path / "m.sd", weights_only=True)
+    widths, sd = saved["layers"], saved["state_dict"]
+    layers = []
+    for a, b in zip(widths[:-1], widths[1:]):
+        layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+    net = torch.nn.Sequential(*layers[:-1])
+    net.load_state_dict({k[len("classifier."):]: v for k, v in sd.items()
+                         if k.startswith("classifier.")})
+    with torch.no_grad():
+        logits = net((torch.as_tensor(x) - sd["preprocess.mean"]) / sd["preprocess.std"])
+    assert saved["output"] == "softmax"
+    np.testing.assert_allclose(logits.softmax(-1).numpy(), expected, atol=1e-5)
+
+
+def test_onnx_export_equals_predict(digits_run, tmp_path):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxscript")
+    ort = pytest.importorskip("onnxruntime")
+    x, _ = _raw_digits(digits_run)
+    expected = _predicted(digits_run, x, tmp_path)
+    code, out, err = invoke("export", digits_run, "--format", "onnx", "--out", tmp_path / "m.onnx")
+    assert code == 0, err
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    got = session.run(["probabilities"], {"x": x})[0]
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert len(x) != 2  # the batch size is free (the export traced a batch of 2)
+
+
+# -- labels --------------------------------------------------------------------------------------
+def test_labels_writes_a_file_fit_accepts(digits_run, tmp_path):
+    from pyro_can import labels
+    from pyro_can.inspection import inspect
+
+    out = tmp_path / "labels.npz"
+    code, stdout, err = invoke("labels", digits_run, "--out", out)
+    assert code == 0, err
+    with np.load(digits_run / "train_data.npz") as f:
+        noisy = f["ann_labels"].argmax(1)
+        ids = f["train_ids"]
+    with np.load(out) as f:
+        arrays = {k: f[k] for k in f.files}
+    from sklearn.datasets import load_digits
+
+    np.testing.assert_array_equal(arrays["X"], load_digits().data[ids])  # the raw rows
+    np.testing.assert_array_equal(arrays["y"], noisy)  # the labels CAN read (40% shuffled)
+    np.testing.assert_array_equal(arrays["id"], ids)
+    core = inspect(digits_run, with_cleanlab=False)
+    np.testing.assert_allclose(arrays["trust"], core["trust"])
+    np.testing.assert_array_equal(arrays["posterior_label"], core["posterior_label"].argmax(1))
+    np.testing.assert_array_equal(arrays["is_label_issue"], core["disagrees"])
+    assert f"{len(ids)} training labels, {int(core['disagrees'].sum())} flagged" in stdout
+    assert labels.ISSUE_RULE.startswith("is_label_issue")
+    code, _, err = invoke("fit", "--data", "npz", "--path", out, "--method", "plain",
+                          "--epochs", "1", "--hidden", "16", "--out", tmp_path / "again")
+    assert code == 0, err
+    # CSV: one row per item, same columns as the estimator's find_label_issues
+    code, _, err = invoke("labels", digits_run, "--out", tmp_path / "labels.csv")
+    assert code == 0, err
+    lines = (tmp_path / "labels.csv").read_text().splitlines()
+    assert lines[0] == "id,given_label,posterior_label,trust,is_label_issue"
+    assert len(lines) == len(ids) + 1
+
+
+def test_estimator_run_works_with_predict_evaluate_and_find_label_issues(tmp_path):
+    pd = pytest.importorskip("pandas")
+    from sklearn.datasets import load_digits
+
+    from pyro_can.estimator import CANClassifier
+    from pyro_can.noise import shuffle_labels
+
+    d = load_digits()
+    x, y = d.data[:400].astype(np.float32) / 16, d.target[:400]
+    noisy, changed = shuffle_labels(np.eye(10)[y], 0.3, np.random.default_rng(0))
+    est = CANClassifier(epochs=4, hidden="32", warmup_epochs=2, ramp_epochs=1).fit(
+        x, noisy.argmax(1))
+    table = est.find_label_issues()
+    assert isinstance(table, pd.DataFrame) and len(table) == 400
+    assert list(table.columns) == ["given_label", "posterior_label", "trust", "is_label_issue"]
+    np.testing.assert_array_equal(table["given_label"], noisy.argmax(1))
+    np.testing.assert_array_equal(table["trust"], est.label_quality_)
+    np.testing.assert_array_equal(table["is_label_issue"],
+                                  est.posterior_.argmax(1) != noisy.argmax(1))
+    run = est.save(tmp_path / "est")
+    np.savez(tmp_path / "rows.npz", X=d.data[1500:], y=d.target[1500:])
+    code, _, err = invoke("predict", run, "--input", tmp_path / "rows.npz",
+                          "--out", tmp_path / "p.npz")
+    assert code == 0, err
+    with np.load(tmp_path / "p.npz") as f:
+        # the estimator saw X as given: no preprocessing (the /16 here was the caller's)
+        np.testing.assert_allclose(f["probabilities"], est.predict_proba(d.data[1500:]),
+                                   atol=1e-6)
+    code, out, err = invoke("evaluate", run, "--input", tmp_path / "rows.npz")
+    assert code == 0, err
+    assert out.startswith("test_mAP ")
+    code, _, err = invoke("evaluate", run)
+    assert code == 1 and "evaluate" in err and "--input FILE.npz" in err
