@@ -176,7 +176,8 @@ def report(result) -> None:
         click.echo(f"note: classes with no positive test item were skipped: "
                    f"{', '.join(m['test_skipped_classes'])}", err=True)
     if result.run_dir is not None:
-        click.echo(f"results in {result.run_dir}/ (metrics.json, history.csv, checkpoint.pt)")
+        click.echo(f"results in {result.run_dir}/ (metrics.json, history.csv, checkpoint.pt, "
+                   "model.pt)")
 
 
 @click.group()
