@@ -1,9 +1,12 @@
 """Run folders: everything a run leaves behind, written atomically.
 
-    RUN/config.json      every option (enough to rebuild the data and the nets)
+    RUN/config.json      every option resolved against the data, and its format_version
+                         (enough to rebuild the data and the nets; read back, never re-resolved)
     RUN/train_data.npz   the training labels the run saw (noisy annotations, corruption mask, ids)
     RUN/checkpoint.pt    networks, optimizer, scheduler and RNG state after the last full epoch
     RUN/history.csv      one row per epoch: loss, ELBO terms, schedule values, test mAP
+    RUN/model.pt, model.json, posterior.npz   the finished run's classifier with its
+                         preprocessing, and its training items' posterior (``artifact.py``)
     RUN/metrics.json     final metrics; its presence marks the run as finished
 
 Each file is written to a temporary name in the same folder, fsynced and renamed, so a killed run
