@@ -406,7 +406,9 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         ann = self._annotations
         n = len(self.posterior_)
-        owner = np.asarray(ann["train_ids"])[np.asarray(ann["ann_item"])]
+        owner = np.asarray(ann["ann_item"])  # a CLI run's rows are its training items
+        if not getattr(self, "_from_cli_run", False):  # rows of X (crowd="repeat": copies)
+            owner = np.asarray(ann["train_ids"])[owner]
         single = not self.multi_label_
         given = labels.given_labels(owner, np.asarray(ann["ann_labels"]), n, single)
         q = np.nan_to_num(self.posterior_.astype(np.float64))
@@ -493,6 +495,7 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
             est._config()  # the estimator's own checks, as at fit (arch="mlp")
             est._feature_scale = (predictor.preprocess.mean.numpy(),
                                   predictor.preprocess.std.numpy())
+            est._from_cli_run = meta is None  # train_ids: the source's ids, not rows of X
             return cls._restore(est, cfg, meta or _meta_of(spec), state, run_dir, device)
         except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as e:
             raise RunFolderError(f"{run_dir}: its files do not fit together ({type(e).__name__}: "

@@ -152,6 +152,14 @@ def test_estimator_loads_a_cli_run(digits_run):
     with np.load(digits_run / "train_data.npz") as f:
         n = len(f["train_ids"])
     assert est.posterior_.shape == (n, 10) and est.label_quality_.shape == (n,)
+    pytest.importorskip("pandas")
+    from pyro_can import labels
+
+    table, _ = labels.of_run(digits_run)  # the same table as pyro-can labels
+    issues = est.find_label_issues()
+    np.testing.assert_array_equal(issues["given_label"], table["given_label"].argmax(1).astype(str))
+    np.testing.assert_array_equal(issues["is_label_issue"], table["is_label_issue"])
+    np.testing.assert_allclose(issues["trust"], table["trust"], atol=1e-6)
 
 
 def torch_rows(x):
