@@ -62,28 +62,37 @@ def provenance(device) -> dict:
             "device": str(device), "threads": torch.get_num_threads()}
 
 
+IMAGE_VIEW = "image-centre-view"  # images trained end to end: read through backbones.centre_view
+
+
 def predictor_of(classifier: torch.nn.Module, feature_scale, single_label: bool) -> Predictor:
-    """The classifier with its preprocessing, on the CPU (a copy: training nets stay put)."""
-    mean, std = feature_scale
+    """The classifier with its preprocessing, on the CPU (a copy: training nets stay put).
+    ``feature_scale`` None: an image classifier, whose input is already the centre view."""
     # the MLP's layers themselves (nn.Sequential of Linear/ReLU): plain torch, scriptable
     net = copy.deepcopy(getattr(classifier, "net", classifier)).cpu().float().eval()
-    return Predictor(Standardize(mean, std), net, softmax=single_label).eval()
+    net = net.to(memory_format=torch.contiguous_format)
+    pre = torch.nn.Identity() if feature_scale is None else Standardize(*feature_scale)
+    return Predictor(pre, net, softmax=single_label).eval()
 
 
 def write(run_dir, cfg, classifier, class_names, single_label: bool, feature_scale,
-          in_features: int, device) -> None:
-    """``model.pt`` and ``model.json``. ``feature_scale``: (mean, std) of the preprocessing, or
-    None when the classifier does not read the source's feature rows (images trained end to end,
-    backbone features): then only the classifier is saved and ``load`` says it cannot predict."""
+          in_features: int, device, image_files: bool = False) -> None:
+    """``model.pt`` and ``model.json``. ``feature_scale``: (mean, std) of the preprocessing of
+    feature rows. ``image_files``: the classifier reads image files trained end to end, through
+    the centre view (``backbones.centre_view``). Neither (backbone features from a feature
+    cache, CIFAR images held in memory): only the classifier is saved, and ``load`` says it
+    cannot predict."""
     run_dir = Path(run_dir)
+    preprocessing = ("standardize" if feature_scale is not None
+                     else IMAGE_VIEW if image_files else None)
     spec = {"format_version": FORMAT_VERSION, "class_names": [str(c) for c in class_names],
             "single_label": bool(single_label),
             "output": "softmax" if single_label else "sigmoid",
             "in_features": int(in_features),
-            "preprocessing": "standardize" if feature_scale is not None else None,
+            "preprocessing": preprocessing,
             "classifier": {"arch": cfg.arch, "hidden": list(cfg.hidden_sizes)},
             "provenance": provenance(device)}
-    if feature_scale is not None:
+    if preprocessing is not None:
         state = predictor_of(classifier, feature_scale, single_label).state_dict()
     else:
         state = {f"classifier.{k}": v.detach().cpu() for k, v in classifier.state_dict().items()}
@@ -131,11 +140,13 @@ def load(run_dir) -> tuple[Predictor, dict]:
 
     run_dir = Path(run_dir)
     spec = read_spec(run_dir)
-    if spec["preprocessing"] != "standardize" or spec["classifier"]["arch"] != "mlp":
-        raise DataError(f"{run_dir}: its classifier reads images or backbone features "
-                        f"(--arch {spec['classifier']['arch']}), not feature rows; predict and "
+    arch = spec["classifier"]["arch"]
+    if spec["preprocessing"] not in ("standardize", IMAGE_VIEW) or \
+            (spec["preprocessing"] == "standardize") != (arch == "mlp"):
+        raise DataError(f"{run_dir}: its classifier reads backbone features or images held in "
+                        f"memory (--arch {arch}), whose preprocessing is not saved; predict and "
                         "export support runs on feature rows (digits, npz, music, cifar10n "
-                        "--features) so far")
+                        "--features) and, for predict, image files trained end to end")
     path = run_dir / MODEL_PT
     if not path.is_file():
         raise runs.damaged(path, "missing")
@@ -144,9 +155,15 @@ def load(run_dir) -> tuple[Predictor, dict]:
     except Exception as e:  # zip, unpickler and storage errors alike
         raise runs.damaged(path, f"not a readable model ({type(e).__name__})") from None
     d, c = spec["in_features"], len(spec["class_names"])
-    predictor = Predictor(Standardize(np.zeros(d), np.ones(d)),
-                          MLP(d, c, tuple(spec["classifier"]["hidden"])).net,
-                          spec["single_label"])
+    hidden = tuple(spec["classifier"]["hidden"])
+    if spec["preprocessing"] == IMAGE_VIEW:
+        from .backbones import FEATURE_DIM, ImageClassifier
+
+        predictor = Predictor(torch.nn.Identity(), ImageClassifier(
+            arch, None, MLP(FEATURE_DIM[arch], c, hidden)), spec["single_label"])
+    else:
+        predictor = Predictor(Standardize(np.zeros(d), np.ones(d)), MLP(d, c, hidden).net,
+                              spec["single_label"])
     try:
         predictor.load_state_dict(state)
     except (RuntimeError, TypeError, AttributeError, KeyError) as e:

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from . import artifact, runs
-from .errors import OptionError, RunFolderError
+from .errors import DataError, OptionError, RunFolderError
 
 FORMATS = ("torchscript", "onnx", "state-dict")
 
@@ -29,6 +29,9 @@ def export(run_dir, fmt: str, out) -> Path:
     if fmt not in FORMATS:
         raise OptionError(f"--format: unknown format {fmt!r}; known: {', '.join(FORMATS)}")
     predictor, spec = artifact.load(run_dir)
+    if spec["preprocessing"] != "standardize":
+        raise DataError(f"{run_dir}: an image run; export supports runs on feature rows so far "
+                        "(predict reads its image folders)")
     out = Path(out)
     if fmt == "torchscript":
         with warnings.catch_warnings():  # torch 2.14 marks torch.jit deprecated; it still works

@@ -28,9 +28,9 @@ def read_rows(path) -> np.ndarray:
     """The feature rows of ``path`` as a float32 (N, D) array, checked finite and non-empty."""
     path = Path(path)
     if path.is_dir():
-        raise DataError(f"{path}: a folder; predict reads feature rows from an .npz, .npy or "
-                        ".csv file (image folders need a run trained on images, not supported "
-                        "yet)")
+        raise DataError(f"{path}: a folder; the run's classifier reads feature rows from an "
+                        ".npz, .npy or .csv file (a folder of images needs a run trained on "
+                        "image files end to end)")
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     kind = path.suffix.lower()
@@ -121,6 +121,8 @@ def predict(run_dir, input_path, on_batch: Callable[[int], None] | None = None,
     single-label, the most probable class; multi-label, every class with probability > 0.5.
     ``on_start(rows)`` is called once the input is read and checked."""
     predictor, spec = artifact.load(run_dir)
+    if spec["preprocessing"] == artifact.IMAGE_VIEW:
+        return _predict_images(predictor, spec, run_dir, input_path, on_batch, on_start)
     x = read_rows(input_path)
     width = spec["in_features"]
     if x.shape[1] != width:
@@ -131,6 +133,49 @@ def predict(run_dir, input_path, on_batch: Callable[[int], None] | None = None,
     probs = probabilities(predictor, x, on_batch)
     return {"probabilities": probs, "class_names": spec["class_names"],
             "single_label": spec["single_label"]}
+
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+IMAGE_BATCH = 32
+
+
+def image_files(folder) -> list[str]:
+    """Every image file under ``folder`` (by suffix, recursively), sorted."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: the run's classifier reads images: give --input a folder "
+                        "of image files")
+    paths = sorted(str(p) for p in folder.rglob("*")
+                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    if not paths:
+        raise DataError(f"{folder}: no image files ({', '.join(IMAGE_SUFFIXES)})")
+    return paths
+
+
+@torch.no_grad()
+def _predict_images(predictor, spec, run_dir, folder, on_batch, on_start) -> dict:
+    """A folder of images through the run's prediction view (the centre crop, as its training
+    images were scored), every file checked readable before any is scored."""
+    from . import backbones
+    from .datasets.images import ImageFiles, raise_unreadable
+    from .datasets.pixels import check_readable
+
+    paths = image_files(folder)
+    check_readable(paths)
+    if on_start is not None:
+        on_start(len(paths))
+    data = ImageFiles(paths, backbones.centre_view(), backbones.VIEW_SHAPES["centre"])
+    out = []
+    for x, idx, errors in torch.utils.data.DataLoader(data, batch_size=IMAGE_BATCH):
+        raise_unreadable(paths, idx, errors)
+        out.append(predictor(x).numpy())
+        if on_batch is not None:
+            on_batch(len(x))
+    root = Path(folder)
+    return {"probabilities": np.concatenate(out).astype(np.float64),
+            "class_names": spec["class_names"], "single_label": spec["single_label"],
+            "files": [str(Path(p).relative_to(root)) for p in paths]}
 
 
 def predicted_labels(result: dict) -> list[str]:
@@ -148,8 +193,9 @@ def write(result: dict, out) -> Path:
     if out.suffix.lower() == ".npz":
         predicted = (probs.argmax(1) if result["single_label"]
                      else (probs > 0.5).astype(np.int64))
+        extra = {"files": np.asarray(result["files"])} if "files" in result else {}
         runs.save_npz(out, probabilities=probs.astype(np.float32), predicted=predicted,
-                      class_names=np.asarray(result["class_names"]))
+                      class_names=np.asarray(result["class_names"]), **extra)
         return out
     if out.suffix.lower() != ".csv":
         raise DataError(f"{out}: write predictions to a .csv or .npz file")
@@ -160,9 +206,11 @@ def write(result: dict, out) -> Path:
 def csv_text(result: dict) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["row", "predicted", *(f"p_{c}" for c in result["class_names"])])
+    files = result.get("files")
+    w.writerow(["file" if files else "row", "predicted",
+                *(f"p_{c}" for c in result["class_names"])])
     for i, (label, row) in enumerate(zip(predicted_labels(result), result["probabilities"])):
-        w.writerow([i, label, *(f"{v:.6g}" for v in row)])
+        w.writerow([files[i] if files else i, label, *(f"{v:.6g}" for v in row)])
     return buf.getvalue()
 
 

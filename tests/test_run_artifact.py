@@ -3,6 +3,7 @@ older folder refused with one clear message."""
 import dataclasses
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -207,7 +208,7 @@ def test_predict_scores_raw_rows_as_the_run_did(digits_run, tmp_path):
     (lambda d, x: (d / "in.npz").write_text("not a zip") and d / "in.npz",
      "cannot read as .npz"),
     (lambda d, x: np.savez(d / "in.npz", A=x, B=x) or d / "in.npz", "no key 'X'"),
-    (lambda d, x: d, "a folder; predict reads feature rows"),
+    (lambda d, x: d, "a folder; the run's classifier reads feature rows"),
 ])
 def test_bad_predict_input_is_one_clear_error_and_no_output(digits_run, tmp_path, make,
                                                             message):
@@ -340,3 +341,41 @@ def test_estimator_run_works_with_predict_evaluate_and_find_label_issues(tmp_pat
     assert out.startswith("test_mAP ")
     code, _, err = invoke("evaluate", run)
     assert code == 1 and "evaluate" in err and "--input FILE.npz" in err
+
+
+# -- images trained end to end ---------------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_predict_reads_a_folder_of_images_for_an_end_to_end_run(tmp_path):
+    from fixtures_images import corrupt, make_image_folder
+
+    from pyro_can import api
+    from pyro_can.train import class_scores
+
+    root = make_image_folder(tmp_path / "fruit", {"apple": 4, "pear": 4})
+    run = tmp_path / "run"
+    code, _, err = invoke("fit", "--data", "folder", "--root", root, "--arch", "resnet18",
+                          "--epochs", "1", "--batch-size", "4", "--workers", "0",
+                          "--device", "cpu", "--hidden", "16", "--out", run)
+    assert code == 0, err
+    assert json.loads((run / "model.json").read_text())["preprocessing"] == "image-centre-view"
+    code, _, err = invoke("predict", run, "--input", root, "--out", tmp_path / "p.npz")
+    assert code == 0, err
+    trainer = api.load(run)
+    expected = class_scores(trainer.cfg, trainer.predict_logits(trainer.data.x_train, "train"))
+    with np.load(tmp_path / "p.npz") as f:
+        got = dict(zip(f["files"], f["probabilities"]))
+    for path, row in zip(trainer.data.pixels.train_paths, expected):
+        np.testing.assert_allclose(got[str(Path(path).relative_to(root))], row, atol=1e-5)
+    code, out, err = invoke("predict", run, "--input", root)
+    assert code == 0 and out.splitlines()[0] == "file,predicted,p_apple,p_pear", err
+    # an unreadable image: one error naming it, nothing written
+    bad = tmp_path / "bad"
+    make_image_folder(bad, {"x": 2}, seed=50)
+    corrupt(bad / "x" / "x_1.jpg")
+    code, _, err = invoke("predict", run, "--input", bad, "--out", tmp_path / "bad.csv")
+    assert code == 1 and f"{bad / 'x' / 'x_1.jpg'}: cannot read image" in err
+    assert not (tmp_path / "bad.csv").exists()
+    code, _, err = invoke("predict", run, "--input", tmp_path / "p.npz")
+    assert code == 1 and "give --input a folder of image files" in err
+    code, _, err = invoke("export", run, "--format", "torchscript", "--out", tmp_path / "m.pt")
+    assert code == 1 and "export supports runs on feature rows so far" in err
