@@ -87,6 +87,10 @@ def _trainer_from(run_dir: Path, finished: bool) -> Trainer:
         raise runs.damaged(run_dir / runs.CONFIG, str(e)) from None
     if state is not None or (run_dir / runs.TRAIN_DATA).exists():
         saved_train_data(run_dir, trainer.data)
+        if finished:
+            from . import artifact
+
+            artifact.check_data(run_dir, trainer.data)
     else:  # killed between config.json and train_data.npz: nothing trained yet, start afresh
         _save_train_data(run_dir, trainer.data)
     if state is not None:
@@ -162,7 +166,8 @@ def write_artifact(run_dir: Path, trainer: Trainer) -> None:
     data = trainer.data
     artifact.write(run_dir, trainer.cfg, trainer.nets["classifier"], data.class_names,
                    data.single_label, data.feature_scale, data.x_train.shape[1], trainer.device,
-                   image_files=isinstance(data.pixels, Pixels))
+                   image_files=isinstance(data.pixels, Pixels),
+                   record=artifact.data_record(data))
     artifact.write_posterior(run_dir, posterior(trainer), data)
 
 

@@ -16,6 +16,7 @@ file is one ``RunFolderError`` naming it (``runs``)."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import subprocess
 import sys
 from importlib import metadata
@@ -75,8 +76,32 @@ def predictor_of(classifier: torch.nn.Module, feature_scale, single_label: bool)
     return Predictor(pre, net, softmax=single_label).eval()
 
 
+def data_record(data) -> dict:
+    """Fingerprints of the inputs a run trained and was tested on (SHA-256 of the arrays the
+    loaders built: features, or image rows). ``train_data.npz`` records the labels; this catches
+    an input file whose features changed under the same labels."""
+    def digest(x):
+        return hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()
+    return {"x_train_sha256": digest(data.x_train), "x_test_sha256": digest(data.x_test),
+            "train_items": int(data.num_items), "test_items": int(len(data.x_test))}
+
+
+def check_data(run_dir, data) -> None:
+    """The data rebuilt from config.json against ``model.json``'s record (finished runs)."""
+    path = Path(run_dir) / MODEL_JSON
+    if not path.is_file():
+        return
+    saved = runs.read_json(path).get("data_record")
+    if saved is not None and saved != data_record(data):
+        raise RunFolderError(f"{run_dir}: the features rebuilt from config.json differ from "
+                             f"those the run trained and was tested on ({MODEL_JSON}'s "
+                             f"data_record): was the input file changed? re-run it (pyro-can "
+                             f"fit ... --out {run_dir} --overwrite)")
+
+
 def write(run_dir, cfg, classifier, class_names, single_label: bool, feature_scale,
-          in_features: int, device, image_files: bool = False) -> None:
+          in_features: int, device, image_files: bool = False, record: dict | None = None
+          ) -> None:
     """``model.pt`` and ``model.json``. ``feature_scale``: (mean, std) of the preprocessing of
     feature rows. ``image_files``: the classifier reads image files trained end to end, through
     the centre view (``backbones.centre_view``). Neither (backbone features from a feature
@@ -92,6 +117,8 @@ def write(run_dir, cfg, classifier, class_names, single_label: bool, feature_sca
             "preprocessing": preprocessing,
             "classifier": {"arch": cfg.arch, "hidden": list(cfg.hidden_sizes)},
             "provenance": provenance(device)}
+    if record is not None:
+        spec["data_record"] = record
     if preprocessing is not None:
         state = predictor_of(classifier, feature_scale, single_label).state_dict()
     else:

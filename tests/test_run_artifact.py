@@ -379,3 +379,19 @@ def test_predict_reads_a_folder_of_images_for_an_end_to_end_run(tmp_path):
     assert code == 1 and "give --input a folder of image files" in err
     code, _, err = invoke("export", run, "--format", "torchscript", "--out", tmp_path / "m.pt")
     assert code == 1 and "export supports runs on feature rows so far" in err
+
+
+def test_evaluate_refuses_a_changed_input_file(tmp_path):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(60, 4)).astype(np.float32), rng.integers(0, 3, 60)
+    np.savez(tmp_path / "d.npz", X=x, y=y)
+    run = tmp_path / "run"
+    code, _, err = invoke("fit", "--data", "npz", "--path", tmp_path / "d.npz", "--method",
+                          "plain", "--epochs", "1", "--hidden", "8", "--out", run)
+    assert code == 0, err
+    assert invoke("evaluate", run)[0] == 0
+    x[5, 2] += 1.0  # same labels, one feature changed
+    np.savez(tmp_path / "d.npz", X=x, y=y)
+    code, _, err = invoke("evaluate", run)
+    assert code == 1 and "the features rebuilt from config.json differ" in err, err
+    assert "was the input file changed?" in err and len(err.strip().splitlines()) == 1
