@@ -59,7 +59,7 @@ def fit(cfg: Config, out: str | Path | None = None, overwrite: bool = False,
         distributed.barrier()
         if distributed.is_main():
             runs.prepare(out, overwrite=overwrite)
-            runs.write_json(run_dir / runs.CONFIG, cfg.to_dict())
+            runs.write_config(run_dir, trainer.cfg)  # resolved against the data
             _save_train_data(run_dir, data)
     return _run(trainer, run_dir, on_epoch)
 
@@ -89,6 +89,10 @@ def _trainer_from(run_dir: Path, finished: bool) -> Trainer:
         raise runs.damaged(run_dir / runs.CONFIG, str(e)) from None
     if state is not None or (run_dir / runs.TRAIN_DATA).exists():
         saved_train_data(run_dir, trainer.data)
+        if finished:
+            from . import artifact
+
+            artifact.check_data(run_dir, trainer.data)
     else:  # killed between config.json and train_data.npz: nothing trained yet, start afresh
         _save_train_data(run_dir, trainer.data)
     if state is not None:
@@ -149,10 +153,28 @@ def _run(trainer: Trainer, run_dir: Path | None, on_epoch: Callable | None) -> F
     if untrained:  # never scored silently: data.check_split warned, metrics.json records it
         result.metrics["test_classes_without_training"] = untrained
     if run_dir is not None:
+        write_artifact(run_dir, trainer)
         result.metrics["run_dir"] = str(run_dir)
-        runs.write_json(run_dir / runs.METRICS, result.metrics)
+        runs.write_json(run_dir / runs.METRICS, result.metrics)  # last: marks the run finished
     result.run_dir = run_dir
     return result
+
+
+def write_artifact(run_dir: Path, trainer: Trainer) -> None:
+    """The finished run's classifier with its preprocessing (``model.pt``/``model.json``) and
+    the posterior of its training items (``posterior.npz``): what ``predict``, ``export`` and
+    ``CANClassifier.load`` read without rebuilding the data (``artifact.py``)."""
+    from . import artifact
+    from .posterior import posterior
+
+    from .datasets.pixels import Pixels
+
+    data = trainer.data
+    artifact.write(run_dir, trainer.cfg, trainer.nets["classifier"], data.class_names,
+                   data.single_label, data.feature_scale, data.x_train.shape[1], trainer.device,
+                   image_files=isinstance(data.pixels, Pixels),
+                   record=artifact.data_record(data))
+    artifact.write_posterior(run_dir, posterior(trainer), data)
 
 
 def load(run_dir: str | Path) -> Trainer:
@@ -162,6 +184,11 @@ def load(run_dir: str | Path) -> Trainer:
 
 def evaluate(run_dir: str | Path) -> dict:
     """Reload a run and score its classifier on the clean test set."""
+    if (Path(run_dir) / "estimator.json").is_file():
+        runs.read_config(run_dir)  # an older folder: that message first
+        raise DataError(f"{run_dir}: saved by CANClassifier, trained on arrays without a test "
+                        f"set; score it on a labelled file: pyro-can evaluate {run_dir} "
+                        "--input FILE.npz (X and y or Y)")
     trainer = load(run_dir)
     out = trainer.evaluate()
     saved = runs.read_json(Path(run_dir) / runs.METRICS)  # checked by load

@@ -186,7 +186,8 @@ def report(result) -> None:
         click.echo(f"note: classes with no positive test item were skipped: "
                    f"{', '.join(m['test_skipped_classes'])}", err=True)
     if result.run_dir is not None:
-        click.echo(f"results in {result.run_dir}/ (metrics.json, history.csv, checkpoint.pt)")
+        click.echo(f"results in {result.run_dir}/ (metrics.json, history.csv, checkpoint.pt, "
+                   "model.pt)")
 
 
 @click.group()
@@ -250,10 +251,18 @@ def fit(out, overwrite, resume_dir, **options):
 @main.command()
 @click.argument("run_dir", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="print all metrics as JSON")
+@click.option("--input", "input_path", type=click.Path(), default=None,
+              help="score on this .npz of raw feature rows X and labels y (or Y) instead of the "
+                   "run's test set (any run, CANClassifier.save's included)")
 @user_errors
-def evaluate(run_dir, as_json):
+def evaluate(run_dir, as_json, input_path):
     """Reload a run's classifier and score it on the clean test set."""
-    m = api.evaluate(run_dir)
+    if input_path is not None:
+        from .predict import evaluate_file
+
+        m = evaluate_file(run_dir, input_path)
+    else:
+        m = api.evaluate(run_dir)
     if as_json:
         click.echo(json.dumps(m, indent=2, sort_keys=True))
         return
@@ -347,10 +356,13 @@ def sweep(param, values, methods, seeds, out, jobs, **options):
 
 
 def _add_inspection_commands():
+    from .cli_artifact import export_command, labels_command, predict_command
     from .cli_inspect import inspect_command, posterior_command
 
     main.add_command(inspect_command)
     main.add_command(posterior_command)
+    for command in (predict_command, export_command, labels_command):
+        main.add_command(command)
 
 
 _add_inspection_commands()

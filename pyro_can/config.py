@@ -13,6 +13,17 @@ from dataclasses import dataclass
 from .errors import OptionError
 from .rules import Choice, Device, Interval, Rule, Text, Widths
 
+#: The layout of a run folder's config.json (and model.json): 2 holds the *resolved* config,
+#: every data-dependent default made explicit, beside a ``format_version`` key. Folders written
+#: before (no key) stored ``latent: auto``, ``warmup_epochs: null``, ...: reading them back would
+#: re-resolve those with whatever today's defaults are, so they are refused (``runs.read_config``).
+FORMAT_VERSION = 2
+
+#: Fields whose value may say "choose from the data", and the value that says so. A resolved
+#: config (``Config.resolve``) holds none of them.
+AUTO_VALUES = {"noise_rate": None, "latent": "auto", "ytilde_likelihood": "auto",
+               "warmup_epochs": None, "prior_init": None}
+
 
 @dataclass
 class Config:
@@ -131,6 +142,18 @@ class Config:
         if self.prior_init is None:
             changes["prior_init"] = 1.0 if several_answers else 2.0
         return dataclasses.replace(self, **changes)
+
+    def resolve(self, data) -> "Config":
+        """This config resolved once against the data it trains on (a ``data.Dataset``, after
+        ``--crowd``): no ``auto``/``None`` left in ``AUTO_VALUES``' fields. The run folder stores
+        the result (config.json), and ``--resume``, ``evaluate``, ``inspect``, ``predict`` and
+        ``CANClassifier.load`` read it back as is; resolving a resolved config changes nothing."""
+        cfg = self.resolve_latent(data.single_label).resolve_for_answers(data.has_crowd)
+        return dataclasses.replace(cfg, noise_rate=self.resolved_noise_rate())
+
+    def unresolved(self) -> list[str]:
+        """The fields still asking to be chosen from the data (empty once ``resolve``d)."""
+        return [name for name, auto in AUTO_VALUES.items() if getattr(self, name) == auto]
 
     @property
     def worker_quality(self) -> bool:

@@ -40,6 +40,9 @@ class Dataset:
     # --val-from-test: test items set aside to choose settings on (clean labels, never trained on)
     x_val: np.ndarray | None = None  # (V, D)
     y_val: np.ndarray | None = None  # (V, C) clean 0/1
+    # feature rows: x = (raw - mean) / std, the run's preprocessing of new rows (``predict``);
+    # None where the inputs are not the source's feature rows (images, backbone features)
+    feature_scale: "tuple[np.ndarray, np.ndarray] | None" = None
 
     @property
     def num_classes(self) -> int:
@@ -148,10 +151,17 @@ def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
     return out
 
 
-def _standardize(x_train: np.ndarray, x_test: np.ndarray):
+def standardization(x_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and standard deviation of the training rows (1 for a constant
+    feature): what ``_standardize`` applies, and what a run saves to preprocess new rows."""
     mean = x_train.mean(0)
     std = x_train.std(0)
     std[std == 0] = 1.0
+    return mean, std
+
+
+def _standardize(x_train: np.ndarray, x_test: np.ndarray):
+    mean, std = standardization(x_train)
     return ((x_train - mean) / std).astype(np.float32), ((x_test - mean) / std).astype(np.float32)
 
 
@@ -182,10 +192,13 @@ def _split(n: int, strata: np.ndarray, test_fraction: float, seed: int, where: s
 
 
 def _clean_label_dataset(name, x, y, train_idx, test_idx, noise_rate, seed, class_names,
-                         single_label, image_shape=None, standardize=True):
-    """Shared tail of loaders whose labels are clean: split, standardize, add the paper's noise."""
+                         single_label, image_shape=None, standardize=True, feature_scale=None):
+    """Shared tail of loaders whose labels are clean: split, standardize, add the paper's noise.
+    ``feature_scale``: the (mean, std) the loader already applied to ``x`` (without
+    ``standardize``), recorded as the run's preprocessing."""
     x_train, x_test = x[train_idx].astype(np.float32), x[test_idx].astype(np.float32)
     if standardize:
+        feature_scale = standardization(x_train.astype(np.float64))
         x_train, x_test = _standardize(x_train.astype(np.float64), x_test.astype(np.float64))
     y_clean = y[train_idx].astype(np.float32)
     noisy, changed = shuffle_labels(y_clean, noise_rate, np.random.default_rng([seed, 1]))
@@ -195,7 +208,8 @@ def _clean_label_dataset(name, x, y, train_idx, test_idx, noise_rate, seed, clas
         ann_worker=np.full(n, -1), x_test=x_test, y_test=y[test_idx].astype(np.float32),
         class_names=list(class_names), single_label=single_label,
         train_ids=np.asarray(train_idx), test_ids=np.asarray(test_idx),
-        y_train_clean=y_clean, corrupted=changed, image_shape=image_shape)
+        y_train_clean=y_clean, corrupted=changed, image_shape=image_shape,
+        feature_scale=feature_scale)
 
 
 def load_digits(seed: int = 0, noise_rate: float = 0.0, test_fraction: float = 0.25, **_):
@@ -208,7 +222,8 @@ def load_digits(seed: int = 0, noise_rate: float = 0.0, test_fraction: float = 0
     # border pixels and make a net memorize noisy labels much faster
     return _clean_label_dataset(
         "digits", d.data / 16.0, one_hot(d.target, 10), np.sort(train_idx), np.sort(test_idx),
-        noise_rate, seed, [str(c) for c in range(10)], True, image_shape=(8, 8), standardize=False)
+        noise_rate, seed, [str(c) for c in range(10)], True, image_shape=(8, 8), standardize=False,
+        feature_scale=(np.zeros(64), np.full(64, 16.0)))
 
 
 def load_npz(path: str | None = None, seed: int = 0, noise_rate: float = 0.0,
@@ -323,12 +338,14 @@ def crowd_dataset(name, x, annotations, y_true, train_idx, test_idx, class_names
     pos[train_idx] = np.arange(len(train_idx))
     keep = pos[item] >= 0
     x_train, x_test = _standardize(x[train_idx].astype(np.float64), x[test_idx].astype(np.float64))
+    scale = standardization(x[train_idx].astype(np.float64))
     labels = one_hot(label[keep], c)
     return Dataset(
         name=name, x_train=x_train, ann_item=pos[item[keep]], ann_labels=labels,
         ann_worker=worker[keep], x_test=x_test, y_test=one_hot(y_true[test_idx], c),
         class_names=class_names, single_label=True, train_ids=np.asarray(train_idx),
-        test_ids=np.asarray(test_idx), y_train_clean=one_hot(y_true[train_idx], c))
+        test_ids=np.asarray(test_idx), y_train_clean=one_hot(y_true[train_idx], c),
+        feature_scale=scale)
 
 
 def untrained_test_classes(data: Dataset) -> list[str]:

@@ -39,7 +39,7 @@ from sklearn.metrics import average_precision_score
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from . import metrics, runs
+from . import artifact, metrics, runs
 from .config import Config
 from .data import Dataset, one_hot, validation_split
 from .errors import PyroCanError, RunFolderError
@@ -53,7 +53,7 @@ DATA_SOURCE_FIELDS = ("data", "path", "noise_rate", "test_fraction", "train_frac
                       "val_from_test")
 ESTIMATOR_FILE = "estimator.json"  # classes_, n_features_in_, ... (the rest is the CLI's layout)
 POSTERIOR_FILE = "posterior.npz"  # posterior_, label_quality_, quality_ of the training items
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: config.json resolved (config.FORMAT_VERSION), params kept here
 
 
 class _ArrayTrainer(Trainer):
@@ -147,6 +147,15 @@ def _per_owner_mean(values: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray
         return np.where(count > 0, total / count, np.nan)
 
 
+def _meta_of(spec: dict) -> dict:
+    """``estimator.json``'s fields for a run written by ``pyro-can fit`` (its ``model.json``):
+    the classes are the data set's class names; a multi-label prediction is an int 0/1 matrix."""
+    return {"classes": spec["class_names"], "classes_dtype": "object",
+            "multi_label": not spec["single_label"],
+            "y_dtype": None if spec["single_label"] else "<i8",
+            "n_features_in": spec["in_features"], "feature_names_in": None}
+
+
 class CANClassifier(ClassifierMixin, BaseEstimator):
     """CAN (Yao et al.): a classifier trained through a latent-variable model of its noisy labels.
 
@@ -190,7 +199,9 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
     nets_ : torch.nn.ModuleDict
         The trained networks; ``nets_["classifier"]`` maps features to per-class logits.
     config_ : pyro_can.config.Config
-        The options the networks were trained with (what ``save`` writes to ``config.json``).
+        The options the networks were trained with, resolved against the data (``latent``,
+        ``warmup_epochs``, ... made explicit: ``Config.resolve``); what ``save`` writes to
+        ``config.json``. The constructor arguments as given stay in ``get_params()``.
     """
 
     __init__ = _init_from_config()
@@ -230,6 +241,7 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("a torch Dataset of images needs the image path (arch='resnet18' "
                              "etc.), which is not built yet; pass a 2-D array of features")
         cfg = self._config()
+        fit_params = self.get_params()  # what save records, whatever set_params does later
         if annotations is None:
             X, y = validate_data(self, X, y, dtype=np.float32, multi_output=True)
             data, learned = self._labelled_data(X, y)
@@ -249,11 +261,14 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
                 nets=trainer.nets, guide=trainer.guide, device=trainer.device))
         for name, value in learned.items():
             setattr(self, name, value)
-        self.config_ = cfg
+        self._fit_params = fit_params
+        self.config_ = trainer.cfg  # resolved against the data (latent, warm-up, ...)
         self.nets_ = trainer.nets
         self.history_ = list(trainer.history)
         self.metrics_ = result.metrics
         self._checkpoint = trainer.state_dict()
+        d = X.shape[1]  # trained on X as given: the saved preprocessing is the identity
+        self._feature_scale = (np.zeros(d, np.float32), np.ones(d, np.float32))
         self._annotations = {"ann_item": data.ann_item, "ann_labels": data.ann_labels,
                              "ann_worker": data.ann_worker, "train_ids": data.train_ids}
         self._set_posterior(post, data, len(X))
@@ -332,6 +347,9 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
         X = validate_data(self, X, dtype=np.float32, reset=False)
         classifier = self.nets_["classifier"]
         device = next(classifier.parameters()).device
+        mean, std = getattr(self, "_feature_scale", (0.0, 1.0))
+        if not (np.all(mean == 0) and np.all(std == 1)):  # a CLI run's standardization
+            X = (X - mean.astype(np.float32)) / std.astype(np.float32)
         return predict_logits(classifier, np.require(X, np.float32, ["C", "W"]), device)
 
     def predict_scores(self, X) -> np.ndarray:
@@ -370,16 +388,55 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
         return float(average_precision_score(y[:, keep], scores[:, keep], average="macro",
                                              sample_weight=sample_weight))
 
+    # -- label issues --------------------------------------------------------------------------
+    def find_label_issues(self):
+        """The training labels' table, cleanlab-style (a pandas DataFrame, one row per row of
+        ``X`` given to ``fit``; ``pyro-can labels`` writes the same columns): ``given_label``
+        (the label given, or the majority vote of the row's answers), ``posterior_label`` (the
+        label q(y | x, ỹ) believes most), ``trust`` (``label_quality_``: the posterior
+        probability that the given label is right; cleanlab's ``label_quality``) and
+        ``is_label_issue`` (the posterior's most probable label differs from the given one:
+        ``labels.ISSUE_RULE``). Multi-label labels are tuples of class indices. Sort by
+        ``trust`` ascending to review the likeliest errors first."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("find_label_issues returns a pandas DataFrame: pip install "
+                              "pandas") from None
+        from . import labels
+
+        check_is_fitted(self)
+        ann = self._annotations
+        n = len(self.posterior_)
+        owner = np.asarray(ann["ann_item"])  # a CLI run's rows are its training items
+        if not getattr(self, "_from_cli_run", False):  # rows of X (crowd="repeat": copies)
+            owner = np.asarray(ann["train_ids"])[owner]
+        single = not self.multi_label_
+        given = labels.given_labels(owner, np.asarray(ann["ann_labels"]), n, single)
+        q = np.nan_to_num(self.posterior_.astype(np.float64))
+        t = labels.table(given, q, self.label_quality_, single,
+                         np.bincount(owner, minlength=n) > 0)
+
+        def as_labels(rows):
+            if single:
+                return self.classes_[rows.argmax(1)]
+            return [tuple(int(c) for c in np.flatnonzero(r > 0.5)) for r in rows]
+        return pd.DataFrame({"given_label": as_labels(t["given_label"]),
+                             "posterior_label": as_labels(t["posterior_label"]),
+                             "trust": t["trust"], "is_label_issue": t["is_label_issue"]})
+
     # -- save / load ---------------------------------------------------------------------------
     def save(self, path, overwrite: bool = False) -> Path:
-        """Write a run folder in the CLI's layout (``config.json``, ``checkpoint.pt``,
-        ``history.csv``, ``metrics.json``, ``train_data.npz``) plus ``estimator.json`` (classes,
-        feature count) and ``posterior.npz`` (the per-item attributes). Refuses a folder that
-        already holds a run unless ``overwrite``. The CLI cannot re-evaluate such a folder: it has
-        no copy of the data (``config.json`` says ``data="npz"`` with no path)."""
+        """Write a run folder in the CLI's layout (``config.json`` resolved, ``checkpoint.pt``,
+        ``history.csv``, ``metrics.json``, ``train_data.npz``, the artifact ``model.pt`` /
+        ``model.json`` and ``posterior.npz``: ``artifact.py``) plus ``estimator.json`` (the
+        constructor arguments, classes and their dtype, feature names). Refuses a folder that
+        already holds a run unless ``overwrite``. ``pyro-can predict``, ``export`` and
+        ``evaluate --input F`` work on it; plain ``evaluate`` cannot rebuild a test set (the
+        estimator had none: ``config.json`` says ``data="npz"`` with no path)."""
         check_is_fitted(self)
         run_dir = runs.prepare(path, overwrite=overwrite)
-        runs.write_json(run_dir / runs.CONFIG, self.config_.to_dict())
+        runs.write_config(run_dir, self.config_)
         runs.save_torch(run_dir / runs.CHECKPOINT, self._checkpoint)
         runs.write_csv(run_dir / runs.HISTORY, self.history_)
         runs.save_npz(run_dir / runs.TRAIN_DATA, **self._annotations)
@@ -390,6 +447,7 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
         runs.write_json(run_dir / ESTIMATOR_FILE, {
             "format": FORMAT_VERSION,
             "estimator": type(self).__name__,
+            "params": self._fit_params,  # as given to fit (config.json: resolved)
             "classes": classes.tolist(),
             "classes_dtype": classes.dtype.str if classes.dtype != object else "object",
             "multi_label": bool(self.multi_label_),
@@ -398,32 +456,49 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
             "feature_names_in": (self.feature_names_in_.tolist()
                                  if hasattr(self, "feature_names_in_") else None),
         })
+        artifact.write(run_dir, self.config_, self.nets_["classifier"],
+                       [str(c) for c in classes], not self.multi_label_, self._feature_scale,
+                       self.n_features_in_, next(self.nets_.parameters()).device)
         runs.write_json(run_dir / runs.METRICS, self.metrics_)  # last: marks the run finished
         return run_dir
 
     @classmethod
     def load(cls, path) -> "CANClassifier":
-        """The fitted estimator saved in ``path`` by :meth:`save`. Every file is read through
+        """The fitted estimator saved in ``path`` by :meth:`save`, or a feature-row run written by
+        ``pyro-can fit`` (``classes_`` are then its class names, and new rows get the run's
+        standardization before the classifier). Every file is read through
         ``runs``' checked readers (the checkpoint with ``weights_only=True``, never unpickled); a
         damaged folder is one RunFolderError naming the file."""
         run_dir = Path(path)
-        if not (run_dir / ESTIMATOR_FILE).exists() and (run_dir / runs.CONFIG).exists():
-            raise RunFolderError(f"{run_dir}: a CLI run folder (no {ESTIMATOR_FILE}); reload it "
-                                 "with pyro_can.api.load")
-        meta = runs.read_json(runs.require(run_dir, ESTIMATOR_FILE))
-        if meta.get("format") != FORMAT_VERSION:
-            raise RunFolderError(f"{run_dir}: {ESTIMATOR_FILE} has format {meta.get('format')}, "
-                                 f"expected {FORMAT_VERSION}")
-        cfg = runs.read_config(run_dir)  # every field checked, as fit checks them
+        cfg = runs.read_config(run_dir)  # every field checked, as fit checks them; resolved
         names = set(cls._get_param_names())
-        est = cls(**{k: v for k, v in cfg.to_dict().items() if k in names})
+        if (run_dir / ESTIMATOR_FILE).exists():  # saved by an estimator
+            meta = runs.read_json(run_dir / ESTIMATOR_FILE)
+            if meta.get("format") != FORMAT_VERSION:
+                raise RunFolderError(f"{run_dir}: {ESTIMATOR_FILE} has format "
+                                     f"{meta.get('format')}, expected {FORMAT_VERSION}")
+            params = meta.get("params")
+            if not isinstance(params, dict) or set(params) - names:
+                raise runs.damaged(run_dir / ESTIMATOR_FILE, "params is not this estimator's "
+                                   "constructor arguments")
+        else:  # written by pyro-can fit: its resolved options, its class names
+            meta, params = None, {k: v for k, v in cfg.to_dict().items() if k in names}
+            if cfg.arch != "mlp":
+                raise RunFolderError(f"{run_dir}: an image run (--arch {cfg.arch}); "
+                                     f"{cls.__name__} supports runs on feature rows only")
+        est = cls(**params)
+        est._fit_params = params
         est.config_ = cfg
         runs.read_json(run_dir / runs.METRICS)
+        predictor, spec = artifact.load(run_dir)  # model.json, model.pt: the preprocessing
         device = resolve_device("cpu" if cfg.device == "cpu" else "auto")
         state = runs.read_checkpoint(run_dir)
         try:
             est._config()  # the estimator's own checks, as at fit (arch="mlp")
-            return cls._restore(est, cfg, meta, state, run_dir, device)
+            est._feature_scale = (predictor.preprocess.mean.numpy(),
+                                  predictor.preprocess.std.numpy())
+            est._from_cli_run = meta is None  # train_ids: the source's ids, not rows of X
+            return cls._restore(est, cfg, meta or _meta_of(spec), state, run_dir, device)
         except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as e:
             raise RunFolderError(f"{run_dir}: its files do not fit together ({type(e).__name__}: "
                                  f"{e}); re-run fit and save again") from None
@@ -439,10 +514,8 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
         if meta.get("feature_names_in") is not None:
             est.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
         with _private_global_state():  # building nets draws initial weights from torch's RNG
-            # resolve_for_answers: any value builds the same shapes; the state dict sets them
-            shaped = cfg.resolve_latent(not est.multi_label_).resolve_for_answers(False)
             workers = runs.read_npz(run_dir / runs.TRAIN_DATA, ("ann_worker",))["ann_worker"]
-            est.nets_ = build_nets(shaped, est.n_features_in_, len(est.classes_),
+            est.nets_ = build_nets(cfg, est.n_features_in_, len(est.classes_),
                                    count_workers(workers)).to(device)
         est.nets_.load_state_dict(state["nets"])
         est._checkpoint = state

@@ -1,9 +1,12 @@
 """Run folders: everything a run leaves behind, written atomically.
 
-    RUN/config.json      every option (enough to rebuild the data and the nets)
+    RUN/config.json      every option resolved against the data, and its format_version
+                         (enough to rebuild the data and the nets; read back, never re-resolved)
     RUN/train_data.npz   the training labels the run saw (noisy annotations, corruption mask, ids)
     RUN/checkpoint.pt    networks, optimizer, scheduler and RNG state after the last full epoch
     RUN/history.csv      one row per epoch: loss, ELBO terms, schedule values, test mAP
+    RUN/model.pt, model.json, posterior.npz   the finished run's classifier with its
+                         preprocessing, and its training items' posterior (``artifact.py``)
     RUN/metrics.json     final metrics; its presence marks the run as finished
 
 Each file is written to a temporary name in the same folder, fsynced and renamed, so a killed run
@@ -82,6 +85,15 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     _atomic_write(Path(path), lambda fh: fh.write(buf.getvalue().encode()))
 
 
+def save_with(path: Path, write) -> None:
+    """``write(fh)`` into ``path``, atomically (an exporter's own writer)."""
+    _atomic_write(Path(path), write)
+
+
+def write_text(path: Path, text: str) -> None:
+    _atomic_write(Path(path), lambda fh: fh.write(text.encode()))
+
+
 def save_torch(path: Path, obj) -> None:
     _atomic_write(Path(path), lambda fh: torch.save(obj, fh))
 
@@ -118,16 +130,43 @@ def read_json(path: Path, kind: type = dict):
     return obj
 
 
+def write_config(run_dir, cfg) -> None:
+    """``config.json``: the resolved config (``Config.resolve``) and its ``format_version``."""
+    from .config import FORMAT_VERSION
+
+    if cfg.unresolved():  # a programming error, not a user's: never store "auto"
+        raise ValueError(f"config not resolved: {', '.join(cfg.unresolved())}")
+    write_json(Path(run_dir) / CONFIG, {"format_version": FORMAT_VERSION, **cfg.to_dict()})
+
+
+def old_format(path: Path, what: str) -> RunFolderError:
+    run = Path(path).parent
+    return RunFolderError(f"{path}: {what}; the run folder was written by an older pyro-can, "
+                          f"whose config.json kept data-dependent options unresolved: re-run it "
+                          f"(pyro-can fit ... --out {run} --overwrite)")
+
+
 def read_config(run_dir) -> "Config":  # noqa: F821
-    """The run's ``config.json`` as a checked Config (every field by its rule)."""
-    from .config import Config
+    """The run's ``config.json`` as a checked, resolved Config (every field by its rule), read
+    back as it was resolved at fit time, never re-resolved. A folder of an older format (no
+    ``format_version``, or ``auto``/``null`` values left) is one RunFolderError saying so."""
+    from .config import FORMAT_VERSION, Config
 
     path = require(run_dir, CONFIG)
-    d = read_json(path)
+    d = dict(read_json(path))
+    version = d.pop("format_version", None)
+    if version is None:
+        raise old_format(path, "no format_version")
+    if version != FORMAT_VERSION:
+        raise damaged(path, f"format_version is {version!r}, this pyro-can reads "
+                            f"{FORMAT_VERSION}")
     try:
-        return Config.from_dict(d).validate()
+        cfg = Config.from_dict(d).validate()
     except (OptionError, TypeError) as e:
         raise damaged(path, str(e)) from None
+    if cfg.unresolved():
+        raise old_format(path, f"{', '.join(cfg.unresolved())} not resolved")
+    return cfg
 
 
 def read_checkpoint(run_dir, device="cpu") -> dict:

@@ -185,7 +185,8 @@ class Trainer:
 
     def __init__(self, cfg: Config, data: Dataset, val: Dataset | None = None):
         # --latent auto -> categorical | bernoulli; warm-up and prior weight from the answers
-        cfg = cfg.resolve_latent(data.single_label).resolve_for_answers(data.has_crowd)
+        # (a no-op for a config read back from a run folder, which was resolved at fit time)
+        cfg = cfg.resolve(data)
         self.cfg, self.data, self.val = cfg, data, val
         self.device = resolve_device(cfg.device)
         pyro.set_rng_seed(cfg.seed)

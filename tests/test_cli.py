@@ -5,6 +5,12 @@ import numpy as np
 import pytest
 
 
+def _edit_json(path, **changes):
+    """A run file's JSON with ``changes`` made, the rest as written."""
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+
+
+
 def test_fit_then_evaluate_reproduces_metrics(cli, tmp_path):
     run = tmp_path / "run"
     code, out, err = cli("fit", "--data", "digits", "--noise-rate", "0.4", "--method", "can",
@@ -159,7 +165,8 @@ def test_overwrite_replaces_the_whole_run_folder(cli, tmp_path):
     code, _, err = cli("fit", "--epochs", "1", "--method", "plain", "--out", out, "--overwrite")
     assert code == 0, err
     assert sorted(p.name for p in out.iterdir()) == [
-        "checkpoint.pt", "config.json", "history.csv", "metrics.json", "train_data.npz"]
+        "checkpoint.pt", "config.json", "history.csv", "metrics.json", "model.json",
+        "model.pt", "posterior.npz", "train_data.npz"]
 
 
 def test_fits_without_out_claim_different_folders(cli, tmp_path, monkeypatch):
@@ -251,9 +258,9 @@ def tiny_run(tmp_path_factory):
      "checkpoint.pt: not a readable checkpoint"),
     ("checkpoint.pt", lambda p: p.unlink(), "checkpoint.pt: missing"),
     ("metrics.json", lambda p: p.write_text('{"test_mAP": 0.9'), "metrics.json: not readable as JSON"),
-    ("config.json", lambda p: p.write_text('{"lr": -1}'),
+    ("config.json", lambda p: _edit_json(p, lr=-1),
      "config.json: --lr: must be a number > 0, got -1"),
-    ("config.json", lambda p: p.write_text('{"seed": 5}'),
+    ("config.json", lambda p: _edit_json(p, seed=5),
      "the training data rebuilt from config.json does not match train_data.npz"),
     ("train_data.npz", lambda p: p.write_bytes(b"PK garbage"),
      "train_data.npz: not readable as .npz"),

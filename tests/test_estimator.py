@@ -28,6 +28,12 @@ from pyro_can.noise import shuffle_labels
 TINY = dict(epochs=3, hidden="16")
 
 
+def _edit_json(path, **changes):
+    """A run file's JSON with ``changes`` made, the rest as written."""
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+
+
+
 # -- scikit-learn's estimator checks ---------------------------------------------------------------
 # Every check runs and passes; sklearn itself skips two: check_array_api_input (SCIPY_ARRAY_API is
 # unset; the estimator takes NumPy input only) and
@@ -109,8 +115,9 @@ def test_save_load_round_trip(fitted, noisy_digits, tmp_path):
                  "train_data.npz", "posterior.npz"):
         assert (run_dir / name).is_file(), name
     saved = runs.read_json(run_dir / "config.json")
-    assert saved == fitted.config_.to_dict()
-    assert Config.from_dict(saved).validate()  # a valid CLI config
+    assert saved == {"format_version": 2, **fitted.config_.to_dict()}
+    assert not fitted.config_.unresolved()  # latent, warm-up, ... as resolved at fit
+    assert runs.read_config(run_dir) == fitted.config_  # a valid CLI config, read back as is
     metrics = runs.read_json(run_dir / "metrics.json")
     assert metrics["method"] == "can" and metrics["epochs"] == 8 and metrics["seconds"] > 0
     with open(run_dir / "history.csv") as fh:
@@ -130,15 +137,16 @@ def test_save_load_round_trip(fitted, noisy_digits, tmp_path):
         fitted.save(run_dir)
     fitted.save(run_dir, overwrite=True)
     loaded.save(tmp_path / "again")  # a loaded estimator saves too
-    (run_dir / "estimator.json").unlink()
-    with pytest.raises(RunFolderError, match="CLI run folder"):
-        CANClassifier.load(run_dir)
+    (run_dir / "estimator.json").unlink()  # read as a CLI run: class names, resolved options
+    as_cli = CANClassifier.load(run_dir)
+    np.testing.assert_array_equal(as_cli.classes_, [str(c) for c in fitted.classes_])
+    np.testing.assert_array_equal(as_cli.predict_proba(x_test), fitted.predict_proba(x_test))
 
 
 @pytest.mark.parametrize("name, damage, message", [
     ("checkpoint.pt", lambda p: p.write_bytes(p.read_bytes()[:100]), "not a readable checkpoint"),
     ("posterior.npz", lambda p: p.unlink(), "posterior.npz: missing"),
-    ("config.json", lambda p: p.write_text('{"lr": -1}'), "--lr: must be a number > 0"),
+    ("config.json", lambda p: _edit_json(p, lr=-1), "--lr: must be a number > 0"),
     ("estimator.json", lambda p: p.write_text("[1"), "not readable as JSON"),
 ])
 def test_damaged_saved_estimator_is_one_clear_error(fitted, tmp_path, name, damage, message):

@@ -293,6 +293,7 @@ def _dataset(x_train, x_test, annotations, clean, y_test, standardize: bool, cro
                          np.arange(n, n + len(y_test)), list(CLASS_NAMES), where="cifar10n")
     if not standardize:  # image rows, not features
         data.x_train, data.x_test = np.asarray(x_train, np.float32), np.asarray(x_test, np.float32)
+        data.feature_scale = None
     if not crowd:  # one answer per image, from no one worker
         data.ann_worker = np.full(data.num_annotations, -1)
     return data

@@ -1,0 +1,74 @@
+"""A run's classifier with its preprocessing (``predictor.Predictor``: raw feature rows in, class
+probabilities out) written in a form usable without pyro-can:
+
+* ``torchscript``: ``torch.jit.load(F)`` (plain torch);
+* ``onnx``: ``onnxruntime.InferenceSession(F)``, input ``x`` (batch × features, float32), output
+  ``probabilities``; needs the ``export`` extra (onnx, onnxscript; onnxruntime to run it);
+* ``state-dict``: ``torch.load(F, weights_only=True)``: ``state_dict`` (``preprocess.mean``,
+  ``preprocess.std``, ``classifier.<i>.weight/bias`` of an ``nn.Sequential`` of Linear and ReLU
+  layers), ``layers`` (its widths), ``output`` (softmax | sigmoid) and ``class_names``; the
+  README shows the dozen lines of torch that rebuild it.
+
+The file is written to a temporary name and renamed: a failed export leaves nothing."""
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+
+from . import artifact, runs
+from .errors import DataError, OptionError, RunFolderError
+
+FORMATS = ("torchscript", "onnx", "state-dict")
+
+
+def export(run_dir, fmt: str, out) -> Path:
+    if fmt not in FORMATS:
+        raise OptionError(f"--format: unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+    predictor, spec = artifact.load(run_dir)
+    if spec["preprocessing"] != "standardize":
+        raise DataError(f"{run_dir}: an image run; export supports runs on feature rows so far "
+                        "(predict reads its image folders)")
+    out = Path(out)
+    if fmt == "torchscript":
+        with warnings.catch_warnings():  # torch 2.14 marks torch.jit deprecated; it still works
+            warnings.simplefilter("ignore", FutureWarning)
+            scripted = torch.jit.script(predictor)
+            runs.save_with(out, lambda fh: torch.jit.save(scripted, fh))
+    elif fmt == "state-dict":
+        d = spec["in_features"]
+        layers = [d, *spec["classifier"]["hidden"], len(spec["class_names"])]
+        runs.save_torch(out, {"state_dict": predictor.state_dict(), "layers": layers,
+                              "output": spec["output"], "class_names": spec["class_names"]})
+    else:
+        _onnx(predictor, spec["in_features"], out)
+    return out
+
+
+def _onnx(predictor, width: int, out: Path) -> None:
+    try:
+        import onnx  # noqa: F401
+        import onnxscript  # noqa: F401
+    except ImportError:
+        raise OptionError("--format onnx needs onnx and onnxscript: pip install -e "
+                          "'.[export]'") from None
+    fd, tmp = tempfile.mkstemp(dir=out.parent if out.parent.is_dir() else None,
+                               prefix=f".{out.name}.", suffix=".onnx")
+    os.close(fd)
+    try:
+        with warnings.catch_warnings():  # the exporter's own progress notes
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(
+                predictor, (torch.zeros(2, width),), input_names=["x"],
+                output_names=["probabilities"], dynamic_shapes={"x": {0: torch.export.Dim(
+                    "batch")}}, dynamo=True, verbose=False)
+        program.save(tmp)
+        runs.save_with(out, lambda fh: fh.write(Path(tmp).read_bytes()))
+    except RunFolderError:
+        raise
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

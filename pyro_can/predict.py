@@ -1,0 +1,254 @@
+"""Score new feature rows with a run's saved classifier (``artifact.load``): the rows are raw, as
+in the source data (un-standardized: the run's preprocessing is part of the model), from an
+``.npz`` (key ``X``, or its only array), an ``.npy`` or a ``.csv`` of numbers (a header row of
+names is skipped).
+
+Bad input (an unreadable file, rows of the wrong width, NaN or inf, text in a CSV) is one
+``DataError`` naming the file before anything is written, and outputs are written to a temporary
+name and renamed (``runs``), so a failed or interrupted ``predict`` never leaves a partial file.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from . import artifact, metrics, runs
+from .errors import DataError
+
+BATCH = 4096
+
+
+def read_rows(path) -> np.ndarray:
+    """The feature rows of ``path`` as a float32 (N, D) array, checked finite and non-empty."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: a folder; the run's classifier reads feature rows from an "
+                        ".npz, .npy or .csv file (a folder of images needs a run trained on "
+                        "image files end to end)")
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    kind = path.suffix.lower()
+    if kind == ".npz":
+        x = _npz_rows(path)
+    elif kind == ".npy":
+        try:
+            x = np.load(path, allow_pickle=False)
+        except Exception as e:  # pickled objects, truncated files, not .npy
+            raise DataError(f"{path}: cannot read as .npy ({type(e).__name__}: {e})") from None
+    elif kind == ".csv":
+        x = _csv_rows(path)
+    else:
+        raise DataError(f"{path}: unknown input type {kind or '(no suffix)'!r}; expected .npz, "
+                        ".npy or .csv")
+    if x.ndim == 1 and len(x):
+        x = x[None, :]
+    if x.ndim != 2:
+        raise DataError(f"{path}: expected a 2-D array (rows × features), got shape {x.shape}")
+    if len(x) == 0:
+        raise DataError(f"{path}: no rows")
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+        raise DataError(f"{path}: features must be numbers, got dtype {x.dtype}")
+    x = x.astype(np.float32)
+    bad = np.flatnonzero(~np.isfinite(x).all(1))
+    if len(bad):
+        raise DataError(f"{path}: row {bad[0]} holds NaN or inf ({len(bad)} such row(s)); "
+                        "expected finite numbers")
+    return x
+
+
+def _npz_rows(path: Path) -> np.ndarray:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            keys = list(f.files)
+            if "X" in keys:
+                return f["X"]
+            if len(keys) == 1:
+                return f[keys[0]]
+    except Exception as e:  # zip errors, pickled objects, truncated members
+        raise DataError(f"{path}: cannot read as .npz ({type(e).__name__}: {e})") from None
+    raise DataError(f"{path}: no key 'X' (found: {', '.join(keys) or 'none'}); put the feature "
+                    "rows under X")
+
+
+def _csv_rows(path: Path) -> np.ndarray:
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = [r for r in csv.reader(fh) if r]
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise DataError(f"{path}: cannot read as CSV ({type(e).__name__}: {e})") from None
+    if rows and not _numeric(rows[0]):  # a header of column names
+        rows = rows[1:]
+    width = len(rows[0]) if rows else 0
+    for i, r in enumerate(rows):
+        if len(r) != width:
+            raise DataError(f"{path}: data row {i + 1} has {len(r)} values, the first has "
+                            f"{width}")
+        if not _numeric(r):
+            raise DataError(f"{path}: data row {i + 1} holds text ({r[:3]}...); expected "
+                            "numbers")
+    return np.asarray(rows, dtype=np.float64).reshape(len(rows), width)
+
+
+def _numeric(row: list[str]) -> bool:
+    try:
+        [float(v) for v in row]
+        return True
+    except ValueError:
+        return False
+
+
+@torch.no_grad()
+def probabilities(predictor, x: np.ndarray, on_batch: Callable[[int], None] | None = None
+                  ) -> np.ndarray:
+    """``predictor`` on ``x`` in batches; ``on_batch(rows)`` after each (a progress bar)."""
+    out = []
+    for start in range(0, len(x), BATCH):
+        out.append(predictor(torch.as_tensor(x[start:start + BATCH])).numpy())
+        if on_batch is not None:
+            on_batch(len(out[-1]))
+    return np.concatenate(out).astype(np.float64)
+
+
+def predict(run_dir, input_path, on_batch: Callable[[int], None] | None = None,
+            on_start: Callable[[int], None] | None = None) -> dict:
+    """Class probabilities (N, C) and the predicted class of every row of ``input_path``:
+    single-label, the most probable class; multi-label, every class with probability > 0.5.
+    ``on_start(rows)`` is called once the input is read and checked."""
+    predictor, spec = artifact.load(run_dir)
+    if spec["preprocessing"] == artifact.IMAGE_VIEW:
+        return _predict_images(predictor, spec, run_dir, input_path, on_batch, on_start)
+    x = read_rows(input_path)
+    width = spec["in_features"]
+    if x.shape[1] != width:
+        raise DataError(f"{input_path}: rows have {x.shape[1]} features; the run's classifier "
+                        f"reads {width} (as its training data)")
+    if on_start is not None:
+        on_start(len(x))
+    probs = probabilities(predictor, x, on_batch)
+    return {"probabilities": probs, "class_names": spec["class_names"],
+            "single_label": spec["single_label"]}
+
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+IMAGE_BATCH = 32
+
+
+def image_files(folder) -> list[str]:
+    """Every image file under ``folder`` (by suffix, recursively), sorted."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: the run's classifier reads images: give --input a folder "
+                        "of image files")
+    paths = sorted(str(p) for p in folder.rglob("*")
+                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    if not paths:
+        raise DataError(f"{folder}: no image files ({', '.join(IMAGE_SUFFIXES)})")
+    return paths
+
+
+@torch.no_grad()
+def _predict_images(predictor, spec, run_dir, folder, on_batch, on_start) -> dict:
+    """A folder of images through the run's prediction view (the centre crop, as its training
+    images were scored), every file checked readable before any is scored."""
+    from . import backbones
+    from .datasets.images import ImageFiles, raise_unreadable
+    from .datasets.pixels import check_readable
+
+    paths = image_files(folder)
+    check_readable(paths)
+    if on_start is not None:
+        on_start(len(paths))
+    data = ImageFiles(paths, backbones.centre_view(), backbones.VIEW_SHAPES["centre"])
+    out = []
+    for x, idx, errors in torch.utils.data.DataLoader(data, batch_size=IMAGE_BATCH):
+        raise_unreadable(paths, idx, errors)
+        out.append(predictor(x).numpy())
+        if on_batch is not None:
+            on_batch(len(x))
+    root = Path(folder)
+    return {"probabilities": np.concatenate(out).astype(np.float64),
+            "class_names": spec["class_names"], "single_label": spec["single_label"],
+            "files": [str(Path(p).relative_to(root)) for p in paths]}
+
+
+def predicted_labels(result: dict) -> list[str]:
+    names, probs = result["class_names"], result["probabilities"]
+    if result["single_label"]:
+        return [names[c] for c in probs.argmax(1)]
+    return ["+".join(names[c] for c in np.flatnonzero(row > 0.5)) for row in probs]
+
+
+def write(result: dict, out) -> Path:
+    """``out``: ``.npz`` (``probabilities``, ``predicted`` class index (single-label) or 0/1
+    matrix (multi-label), ``class_names``) or ``.csv`` (``row``, ``predicted``, ``p_<class>``)."""
+    out = Path(out)
+    probs = result["probabilities"]
+    if out.suffix.lower() == ".npz":
+        predicted = (probs.argmax(1) if result["single_label"]
+                     else (probs > 0.5).astype(np.int64))
+        extra = {"files": np.asarray(result["files"])} if "files" in result else {}
+        runs.save_npz(out, probabilities=probs.astype(np.float32), predicted=predicted,
+                      class_names=np.asarray(result["class_names"]), **extra)
+        return out
+    if out.suffix.lower() != ".csv":
+        raise DataError(f"{out}: write predictions to a .csv or .npz file")
+    runs.write_text(out, csv_text(result))
+    return out
+
+
+def csv_text(result: dict) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    files = result.get("files")
+    w.writerow(["file" if files else "row", "predicted",
+                *(f"p_{c}" for c in result["class_names"])])
+    for i, (label, row) in enumerate(zip(predicted_labels(result), result["probabilities"])):
+        w.writerow([files[i] if files else i, label, *(f"{v:.6g}" for v in row)])
+    return buf.getvalue()
+
+
+def read_labelled(path, class_names: list[str], width: int) -> tuple[np.ndarray, np.ndarray]:
+    """An ``.npz`` of feature rows ``X`` and their labels, ``y`` (class indices) or ``Y`` (0/1
+    matrix), as ``--data npz`` reads them: the rows (N, D) and a 0/1 (N, C) label matrix."""
+    path = Path(path)
+    if path.suffix.lower() != ".npz" or not path.is_file():
+        raise DataError(f"{path}: evaluate --input needs an .npz file with X and y (or Y)")
+    x = read_rows(path)
+    with np.load(path, allow_pickle=False) as f:
+        labels = {k: f[k] for k in ("y", "Y") if k in f.files}
+    c = len(class_names)
+    if "Y" in labels:
+        y = labels["Y"]
+        if y.shape != (len(x), c) or not np.isin(y, (0, 1)).all():
+            raise DataError(f"{path}: 'Y' must be a 0/1 matrix of shape ({len(x)}, {c})")
+        y = y.astype(np.float32)
+    elif "y" in labels:
+        lab = labels["y"]
+        if lab.shape != (len(x),) or not np.issubdtype(lab.dtype, np.integer) \
+                or lab.min() < 0 or lab.max() >= c:
+            raise DataError(f"{path}: 'y' must hold {len(x)} class indices in 0..{c - 1}")
+        y = np.eye(c, dtype=np.float32)[lab]
+    else:
+        raise DataError(f"{path}: missing labels: need key 'y' (int labels) or 'Y' (0/1 matrix)")
+    if x.shape[1] != width:
+        raise DataError(f"{path}: rows have {x.shape[1]} features; the run's classifier reads "
+                        f"{width}")
+    return x, y
+
+
+def evaluate_file(run_dir, input_path) -> dict:
+    """The run's classifier scored on a labelled file (any run, an estimator's included)."""
+    predictor, spec = artifact.load(run_dir)
+    x, y = read_labelled(input_path, spec["class_names"], spec["in_features"])
+    probs = probabilities(predictor, x)
+    out = metrics.score(y, probs, spec["class_names"], spec["single_label"])
+    out["input"] = os.fspath(input_path)
+    out["items"] = len(x)
+    return out

@@ -1,0 +1,181 @@
+"""The resolved config in typed sections: data, images, method (with per-method options),
+schedule, optimizer, runtime — the first step of issue 17's sectioned configuration.
+
+``Config`` stays the one flat declaration of options (CLI flags, estimator arguments,
+config.json); ``sections(cfg)`` gives a *resolved* config (``Config.resolve``) as frozen,
+typed views, each enumeration a ``Literal``, so that a loader or a network can be handed its own
+section instead of the whole config. Nothing consumes them yet: moving the loaders and networks
+over is the next step, and then the flat dataclass can be generated from these.
+
+``tests/test_sections.py`` keeps the two in step: every Config field is in exactly one section,
+and every ``Literal`` lists exactly the names the registry accepts."""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+from typing import Literal
+
+from .config import Config
+
+Crowd = Literal["model", "majority", "repeat", "dawid-skene", "glad"]
+Latent = Literal["categorical", "bernoulli"]  # resolved: never "auto"
+Prior = Literal["classifier", "uniform"]
+Decoder = Literal["mlp", "linear"]
+QualityPrior = Literal["standard", "worker"]
+PriorJudgement = Literal["shared", "separate"]
+NoiseInit = Literal["anchor", "fixed"]
+Bootstrap = Literal["soft", "hard"]
+Elbo = Literal["meanfield", "tracegraph", "enum", "trace"]
+Baseline = Literal["avg", "nn"]
+Regularizer = Literal["entropy", "mi"]
+WarmupScope = Literal["classifier", "all"]
+TestCrops = Literal[1, 6]
+Method = Literal["can", "plain", "learnq", "icnm", "bootstrap", "crowd-layer"]
+Optimizer = Literal["sgd", "adam"]
+Guide = Literal["can", "additive", "mean-field"]
+
+
+@dataclass(frozen=True)
+class DataSection:
+    data: str  # a registered data set (registry.DATA; image loaders register themselves)
+    path: str | None
+    noise_rate: float
+    test_fraction: float
+    val_fraction: float
+    val_from_test: int
+    train_fraction: float
+    crowd: Crowd
+    root: str | None
+    split: str | None
+    test: str | None
+    labels: str  # cifar10n's label sets (datasets.cifar10n.LABEL_SETS)
+    label_file: str | None
+    side_info: str | None
+    features: str | None
+
+
+@dataclass(frozen=True)
+class ImageSection:
+    arch: str  # mlp or a backbone (backbones.ARCHS)
+    weights: str | None
+    test_crops: TestCrops
+    feature_cache: bool
+    amp: bool
+    workers: int
+
+
+@dataclass(frozen=True)
+class BootstrapOptions:
+    beta: float
+    bootstrap: Bootstrap
+
+
+@dataclass(frozen=True)
+class LearnQOptions:
+    learnq_trace: float
+
+
+@dataclass(frozen=True)
+class MethodSection:
+    method: Method
+    guide: Guide
+    prior: Prior
+    decoder: Decoder
+    prior_judgement: PriorJudgement
+    latent: Latent
+    ytilde_likelihood: Latent
+    quality_dim: int
+    quality_prior: QualityPrior
+    copy_init: float
+    label_init: float
+    prior_init: float
+    noise_init: NoiseInit
+    kl_z_weight: float
+    hidden: str
+    batch_norm: bool
+    dropout: float
+    bootstrap: BootstrapOptions  # options of one method each
+    learnq: LearnQOptions
+
+
+@dataclass(frozen=True)
+class ScheduleSection:
+    elbo: Elbo
+    baseline: Baseline
+    regularizer: Regularizer
+    lam: float
+    tau_start: float
+    tau_end: float
+    warmup_epochs: float
+    ramp_epochs: float
+    alpha_max: float
+    warmup_scope: WarmupScope
+    epochs: int
+
+
+@dataclass(frozen=True)
+class OptimizerSection:
+    batch_size: int
+    optimizer: Optimizer
+    lr: float
+    momentum: float
+    weight_decay: float
+    lr_step: int
+    lr_gamma: float
+
+
+@dataclass(frozen=True)
+class RuntimeSection:
+    seed: int
+    device: str
+
+
+@dataclass(frozen=True)
+class Sections:
+    data: DataSection
+    images: ImageSection
+    method: MethodSection
+    schedule: ScheduleSection
+    optimizer: OptimizerSection
+    runtime: RuntimeSection
+
+
+#: per-method option groups inside MethodSection: attribute -> its dataclass
+METHOD_OPTIONS = {"bootstrap": BootstrapOptions, "learnq": LearnQOptions}
+
+
+def _fields(cls) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def field_sections() -> dict[str, str]:
+    """Config field -> the section (``method.bootstrap`` for a per-method option) it is in."""
+    out: dict[str, str] = {}
+    for section, cls in typing.get_type_hints(Sections).items():
+        for name in _fields(cls):
+            if cls is MethodSection and name in METHOD_OPTIONS:
+                out.update({o: f"method.{name}" for o in _fields(METHOD_OPTIONS[name])})
+            else:
+                out[name] = section
+    return out
+
+
+def sections(cfg: Config) -> Sections:
+    """``cfg``, resolved, as typed sections; a ValueError for a config still holding
+    ``auto``/``None`` values (resolve it against its data first: ``Config.resolve``)."""
+    if cfg.unresolved():
+        raise ValueError(f"resolve the config first (Config.resolve): "
+                         f"{', '.join(cfg.unresolved())} still to be chosen from the data")
+    values = cfg.to_dict()
+    hints = typing.get_type_hints(Sections)
+
+    def build(cls):
+        kw = {}
+        for name in _fields(cls):
+            if cls is MethodSection and name in METHOD_OPTIONS:
+                kw[name] = build(METHOD_OPTIONS[name])
+            else:
+                kw[name] = values[name]
+        return cls(**kw)
+    return Sections(**{name: build(cls) for name, cls in hints.items()})
