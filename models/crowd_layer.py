@@ -11,8 +11,9 @@ Bernoulli logits.
 
 Written as a Pyro model with no latent variables (the empty guide), like the plain net: the
 answers are observed in the answers plate nested in the items plate, so a minibatch's likelihood
-is scaled to the data set as every other method's is. It needs each answer's worker (``Batch.ann_worker``): answers pooled
-by ``--crowd majority|dawid-skene|glad`` have none, nor does single-annotator data.
+is scaled to the data set as every other method's is. It needs each answer's worker
+(``Batch.ann_worker``): answers pooled by ``--crowd majority|dawid-skene|glad`` have none, nor
+does single-annotator data.
 """
 from __future__ import annotations
 

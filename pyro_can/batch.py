@@ -24,7 +24,9 @@ class StepParams:
     """Schedule values for the current step (see ``schedules.py``)."""
 
     tau: float = 0.5  # relaxed-Bernoulli temperature for y
-    alpha: float = 1.0  # (objective.py only) Eq. 7: share of the classifier's gradient from the KL term (rest: CE on ỹ)
+    # (objective.py only) Eq. 7: share of the classifier's gradient from the KL term (rest: CE
+    # on ỹ)
+    alpha: float = 1.0
     lam: float = 0.3  # λ, weight of the regularizer (read by objective.py only)
 
 
