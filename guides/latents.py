@@ -29,11 +29,13 @@ def build_baseline(cfg, num_classes: int) -> dict:
 
 def prior_judgement(nets, batch, cfg) -> torch.Tensor:
     """Logits of p = sigmoid f_φ(x): the guide's own net (``separate``) or the classifier's
-    forward pass reused with its gradient stopped (``shared``, the default: one forward per step)."""
+    forward pass reused with its gradient stopped (``shared``, the default: one forward per step).
+
+    The stop holds whatever the prior (``--prior uniform`` changes the model's prior and nothing
+    else): the classifier learns from the KL term to q, never from the guide's side of it."""
     if cfg.prior_judgement == "separate":
         return batch.logits(nets["prior_judgement"])
-    logits = batch.logits(nets["classifier"])
-    return logits if cfg.prior == "uniform" else logits.detach()
+    return batch.logits(nets["classifier"]).detach()
 
 
 def y_infer(nets, cfg, y_logits) -> dict:

@@ -193,3 +193,17 @@ def test_latent_auto_resolves_by_data_and_method():
     assert _trainer(method="icnm", latent="auto").cfg.latent == "bernoulli"  # per-class head
     assert Config().latent == "auto"
     assert _trainer().cfg.latent == "bernoulli" and _trainer().cfg.ytilde_likelihood == "bernoulli"
+
+
+def test_uniform_prior_changes_only_the_prior():
+    """``--prior uniform`` keeps the guide's gradient stop: once α = 1 the classifier gets no
+    gradient at all (it reached the objective only through the prior), while q still trains."""
+    hp = StepParams(tau=0.5, alpha=1.0, lam=0.0)
+    for prior, classifier_learns in (("classifier", True), ("uniform", False)):
+        tr = _trainer(prior=prior, latent="categorical")
+        tr.objective(tr.train_set.batch(torch.arange(20)), hp).backward()
+        grads = [p.grad for p in tr.nets["classifier"].parameters()]
+        moved = any(g is not None and g.abs().sum() > 0 for g in grads)
+        assert moved == classifier_learns, prior
+        assert any(p.grad is not None and p.grad.abs().sum() > 0
+                   for p in tr.nets["additive"].parameters())
