@@ -28,6 +28,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from pyro_can import experiments  # noqa: E402
+from pyro_can.experiments import mean_sd  # noqa: E402
 from pyro_can.config import Config  # noqa: E402
 
 SHARED = os.path.join(ROOT, "..", "shared", "data", "cifar10n")
@@ -67,14 +68,6 @@ def cells(root: str, features: str, labels, methods, seeds, schedule: dict):
     return out
 
 
-def _mean_sd(values) -> str:
-    values = [v for v in values if v is not None]
-    if not values:
-        return "–"
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.4f} ± {sd:.4f}"
-
-
 def table(runs, results: dict[str, dict]) -> str:
     lines = ["| labels | method | test accuracy | test mAP | noisy-val accuracy | s/epoch | "
              "seconds | seeds |", "|---|---|---|---|---|---|---|---|"]
@@ -83,9 +76,9 @@ def table(runs, results: dict[str, dict]) -> str:
         groups.setdefault((label_set, row_name), []).append(results[cell.name])
     for (label_set, row_name), rows in groups.items():
         lines.append(
-            f"| {label_set} | {row_name} | {_mean_sd([r['test_accuracy'] for r in rows])} | "
-            f"{_mean_sd([r['test_mAP'] for r in rows])} | "
-            f"{_mean_sd([r['val_noisy_accuracy'] for r in rows])} | "
+            f"| {label_set} | {row_name} | {mean_sd([r['test_accuracy'] for r in rows])} | "
+            f"{mean_sd([r['test_mAP'] for r in rows])} | "
+            f"{mean_sd([r['val_noisy_accuracy'] for r in rows])} | "
             f"{statistics.mean(r['seconds'] / r['epochs'] for r in rows):.2f} | "
             f"{statistics.mean(r['seconds'] for r in rows):.0f} | {len(rows)} |")
     return "\n".join(lines)

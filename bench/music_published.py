@@ -28,6 +28,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from pyro_can import experiments  # noqa: E402
+from pyro_can.experiments import mean_sd  # noqa: E402
 from pyro_can.config import Config  # noqa: E402
 
 PROTOCOL = dict(data="music", noise_rate=0.0, val_from_test=100, hidden="256,128",
@@ -86,12 +87,6 @@ def final_cells(seeds):
     return out
 
 
-def _mean_sd(values) -> str:
-    values = [v for v in values if v is not None]
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.4f} ± {sd:.4f}"
-
-
 def _val_at(run_dir: str, epoch: int) -> float:
     import csv
 
@@ -119,7 +114,7 @@ def tuning_table(cells, rows) -> str:
         mean = statistics.mean(r["val_clean_accuracy"] for r in rs)
         if mean > best.get(row, ("", -1.0))[1]:
             best[row] = (tag, mean)
-        lines.append(f"| {_name(*row)} | {tag} | {_mean_sd([r['val_clean_accuracy'] for r in rs])}"
+        lines.append(f"| {_name(*row)} | {tag} | {mean_sd([r['val_clean_accuracy'] for r in rs])}"
                      f" | {statistics.mean(r['seconds'] for r in rs):.1f} |")
     lines += ["", "Best by validation:"] + [f"- {_name(*row)}: {tag} ({mean:.4f})"
                                             for row, (tag, mean) in best.items()]
@@ -136,8 +131,8 @@ def final_table(cells, rows) -> str:
     for row, rs in groups.items():
         acc = [r["test_accuracy"] for r in rs]
         s = SETTINGS[row]
-        lines.append(f"| {_name(*row)} | {_mean_sd(acc)} | {min(acc):.3f} | "
-                     f"{_mean_sd([r['val_clean_accuracy'] for r in rs])} | "
+        lines.append(f"| {_name(*row)} | {mean_sd(acc)} | {min(acc):.3f} | "
+                     f"{mean_sd([r['val_clean_accuracy'] for r in rs])} | "
                      f"{statistics.mean(r['seconds'] for r in rs):.1f} | lr {s['lr']:g}, "
                      f"wd {s['weight_decay']:g}, {s['epochs']} epochs | {len(rs)} |")
     return "\n".join(lines)

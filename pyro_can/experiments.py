@@ -143,6 +143,15 @@ def summarize(rows: list[dict], column: str = "noise_rate", metric: str = "test_
             for k, v in groups.items()}
 
 
+def mean_sd(values, digits: int = 4) -> str:
+    """``"mean ± sd"`` of the values that are not None (sd over seeds: ddof 1; "–" for none)."""
+    values = [float(v) for v in values if v is not None]
+    if not values:
+        return "–"
+    sd = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    return f"{np.mean(values):.{digits}f} ± {sd:.{digits}f}"
+
+
 def table_markdown(rows: list[dict], column: str = "noise_rate", title: str = "P",
                    metric: str = "test_mAP") -> str:
     """Mean ± sd per method (rows) × column value, the best mean of each column in bold."""
