@@ -19,11 +19,18 @@ ARGS = ["--epochs", "10", "--noise-rate", "0.4", "--seed", "3", "--warmup-epochs
 LONG = ["--epochs", "40"]  # runs a signal interrupts: still running when it comes, even under load
 
 
+def _default_sigint():
+    """A shell without job control starts background jobs with SIGINT ignored, and Python then
+    never turns SIGINT into KeyboardInterrupt; give the child the default disposition, as a
+    terminal's Ctrl-C finds it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _fit(out, *extra):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "fit", *ARGS, "--out",
                              str(out), *extra], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
 
 
 def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
