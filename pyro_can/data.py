@@ -140,7 +140,10 @@ def aggregate(data: Dataset, mode: str) -> np.ndarray:
     name, kwargs = AGGREGATORS[mode]
     answers = pd.DataFrame({"task": data.ann_item, "worker": data.ann_worker,
                             "label": data.ann_labels.argmax(1)})
-    labels = getattr(aggregation, name)(**kwargs).fit_predict(answers)
+    with warnings.catch_warnings():  # crowd-kit's own pandas deprecations, not the user's
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        labels = getattr(aggregation, name)(**kwargs).fit_predict(answers)
     return one_hot(labels.reindex(np.arange(data.num_items)).to_numpy().astype(int),
                    data.num_classes)
 
