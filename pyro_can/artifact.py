@@ -28,7 +28,7 @@ import torch
 from . import runs
 from .config import FORMAT_VERSION
 from .errors import DataError, RunFolderError
-from .posterior import answer_trust
+from .posterior import item_trust
 from .predictor import Predictor, Standardize
 
 MODEL_PT, MODEL_JSON, POSTERIOR = "model.pt", "model.json", "posterior.npz"
@@ -129,10 +129,7 @@ def write(run_dir, cfg, classifier, class_names, single_label: bool, feature_sca
 
 def write_posterior(run_dir, post: dict, data) -> None:
     """``posterior.npz`` of a CLI run: per training row (``data``'s items)."""
-    per_ann = answer_trust(post["q_y"], data.ann_item, data.ann_labels, data.single_label)
-    counts = np.bincount(data.ann_item, minlength=data.num_items)
-    with np.errstate(invalid="ignore", divide="ignore"):  # an item without answers: NaN
-        trust = np.bincount(data.ann_item, weights=per_ann, minlength=data.num_items) / counts
+    trust = item_trust(post["q_y"], data.ann_item, data.ann_labels, data.single_label)
     runs.save_npz(Path(run_dir) / POSTERIOR, posterior=post["q_y"].astype(np.float32),
                   label_quality=trust, z_loc=post["z_loc"], z_scale=post["z_scale"])
 

@@ -62,20 +62,10 @@ class Dataset:
             self.ann_item, np.arange(self.num_items))
 
     def item_labels(self, rng: np.random.Generator | None = None) -> np.ndarray:
-        """One noisy label vector per item: the answer itself, or the (majority) vote of several.
-
-        Single-label: the most voted class, ties broken at random with ``rng`` (first class if
-        none). Multi-label: a class is on when at least half the answers say so."""
-        votes = np.zeros((self.num_items, self.num_classes))
-        np.add.at(votes, self.ann_item, self.ann_labels)
-        counts = np.bincount(self.ann_item, minlength=self.num_items)[:, None]
-        if not self.single_label:
-            return (votes >= 0.5 * np.maximum(counts, 1)).astype(np.float32)
-        if rng is not None:
-            votes = votes + rng.random(votes.shape) * 1e-3  # random tie-break, never flips a vote
-        out = np.zeros_like(votes, dtype=np.float32)
-        out[np.arange(self.num_items), votes.argmax(1)] = 1.0
-        return out
+        """One noisy label vector per item: the answer itself, or the (majority) vote of several
+        (``voted_labels``)."""
+        return voted_labels(self.ann_item, self.ann_labels, self.num_items, self.single_label,
+                            rng)
 
     def subset(self, items: np.ndarray) -> "Dataset":
         """The training items ``items`` (sorted indices) with their annotations; test set kept."""
@@ -146,6 +136,24 @@ def aggregate(data: Dataset, mode: str) -> np.ndarray:
         labels = getattr(aggregation, name)(**kwargs).fit_predict(answers)
     return one_hot(labels.reindex(np.arange(data.num_items)).to_numpy().astype(int),
                    data.num_classes)
+
+
+def voted_labels(ann_item: np.ndarray, ann_labels: np.ndarray, num_items: int,
+                 single_label: bool, rng: np.random.Generator | None = None) -> np.ndarray:
+    """One label vector per item from its answers (``ann_item``: the item of each answer).
+
+    Single-label: the most voted class, ties broken at random with ``rng`` (first class if
+    none). Multi-label: a class is on when at least half the answers say so."""
+    votes = np.zeros((num_items, ann_labels.shape[1]))
+    np.add.at(votes, ann_item, ann_labels)
+    counts = np.bincount(ann_item, minlength=num_items)[:, None]
+    if not single_label:
+        return (votes >= 0.5 * np.maximum(counts, 1)).astype(np.float32)
+    if rng is not None:
+        votes = votes + rng.random(votes.shape) * 1e-3  # random tie-break, never flips a vote
+    out = np.zeros_like(votes, dtype=np.float32)
+    out[np.arange(num_items), votes.argmax(1)] = 1.0
+    return out
 
 
 def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:

@@ -41,7 +41,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from . import artifact, metrics, runs
 from .config import Config
-from .data import Dataset, one_hot, validation_split
+from .data import Dataset, one_hot, validation_split, voted_labels
 from .errors import PyroCanError, RunFolderError
 from .posterior import answer_trust, posterior
 from .train import Trainer, TrainingSet, build_nets, class_scores, predict_logits, resolve_device
@@ -412,7 +412,8 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
         if not getattr(self, "_from_cli_run", False):  # rows of X (crowd="repeat": copies)
             owner = np.asarray(ann["train_ids"])[owner]
         single = not self.multi_label_
-        given = labels.given_labels(owner, np.asarray(ann["ann_labels"]), n, single)
+        given = voted_labels(owner, np.asarray(ann["ann_labels"]), n, single,
+                             np.random.default_rng(0))  # as inspect and labels vote
         q = np.nan_to_num(self.posterior_.astype(np.float64))
         t = labels.table(given, q, self.label_quality_, single,
                          np.bincount(owner, minlength=n) > 0)

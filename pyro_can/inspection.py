@@ -64,7 +64,7 @@ import numpy as np
 
 from . import registry, runs
 from .errors import OptionError, RunFolderError
-from .posterior import answer_trust
+from .posterior import item_trust
 
 INSPECT_DIR = "inspect"
 FILES = ("items.csv", "issues.csv", "summary.json", "quality_tsne.png", "latent_labels.png",
@@ -111,15 +111,6 @@ def _label_text(row: np.ndarray, names: list[str], single: bool) -> str:
     return "+".join(names[c] for c in on) if len(on) else "(none)"
 
 
-def _trust(q: np.ndarray, ann_item: np.ndarray, ann_labels: np.ndarray, single: bool) -> np.ndarray:
-    """Per item, the mean over its annotations of ``posterior.answer_trust`` (NaN without any)."""
-    per_ann = answer_trust(q, ann_item, ann_labels, single)
-    n = len(q)
-    counts = np.bincount(ann_item, minlength=n)
-    with np.errstate(invalid="ignore", divide="ignore"):  # an item without answers: NaN
-        return np.bincount(ann_item, weights=per_ann, minlength=n) / counts
-
-
 def _core(trainer, corrupted) -> dict:
     """Per-item arrays from the posterior; no clustering, no cleanlab, no figures."""
     from .posterior import posterior
@@ -147,7 +138,7 @@ def _core(trainer, corrupted) -> dict:
     return {
         "train_ids": np.asarray(data.train_ids), "q_y": q,
         "prior": post["prior"].astype(np.float64), "z_mu": z_mu, "z_sigma": z_sigma,
-        "trust": _trust(q, ann_item, ann_labels, single),
+        "trust": item_trust(q, ann_item, ann_labels, single),
         "noisy_label": noisy.astype(np.float64), "posterior_label": posterior_label,
         "disagrees": (noisy != posterior_label).any(1),
         "corrupted": corrupted, "ann_item": ann_item, "ann_labels": ann_labels,

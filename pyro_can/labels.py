@@ -42,35 +42,18 @@ def table(given: np.ndarray, q: np.ndarray, trust: np.ndarray, single_label: boo
             "is_label_issue": issue & answered}
 
 
-def given_labels(owner: np.ndarray, ann_labels: np.ndarray, n: int, single_label: bool
-                 ) -> np.ndarray:
-    """Each of ``n`` items' given label from its answers (``owner``: the item of each): the
-    answer itself, or the majority vote (``Dataset.item_labels``, seed 0 for ties, as
-    ``inspect``)."""
-    from .data import Dataset
-
-    c = ann_labels.shape[1]
-    votes = Dataset(name="labels", x_train=np.zeros((n, 0), np.float32), ann_item=owner,
-                    ann_labels=ann_labels, ann_worker=np.full(len(owner), -1),
-                    x_test=np.zeros((0, 0), np.float32), y_test=np.zeros((0, c), np.float32),
-                    class_names=[str(k) for k in range(c)], single_label=single_label,
-                    train_ids=np.arange(n), test_ids=np.arange(0))
-    return votes.item_labels(np.random.default_rng(0))
-
-
 def of_run(run_dir) -> tuple[dict, object]:
     """The table of a finished run's training items, and its trainer (the rebuilt data, checked
     against ``train_data.npz``)."""
     from . import api
-    from .posterior import posterior
-    from .inspection import _trust
+    from .posterior import item_trust, posterior
 
     trainer = api.load(run_dir)
     data = trainer.data
     q = posterior(trainer)["q_y"].astype(np.float64)
     answered = np.bincount(data.ann_item, minlength=data.num_items) > 0
     given = data.item_labels(np.random.default_rng(0))  # the voted label, as inspect
-    t = table(given, q, _trust(q, data.ann_item, data.ann_labels, data.single_label),
+    t = table(given, q, item_trust(q, data.ann_item, data.ann_labels, data.single_label),
               data.single_label, answered)
     t["id"] = np.asarray(data.train_ids)
     return t, trainer

@@ -73,3 +73,14 @@ def answer_trust(q_y: np.ndarray, ann_item: np.ndarray, ann_labels: np.ndarray,
         return (qa * y).sum(1) / np.maximum(qa.sum(1), eps)
     agree = y * qa + (1.0 - y) * (1.0 - qa)
     return np.exp(np.log(np.clip(agree, eps, 1.0)).mean(1))
+
+
+def item_trust(q_y: np.ndarray, ann_item: np.ndarray, ann_labels: np.ndarray,
+               single_label: bool) -> np.ndarray:
+    """Per item, the mean over its annotations of ``answer_trust`` (NaN for an item without
+    any): the trust ``inspect``, ``labels`` and ``posterior.npz`` report."""
+    per_ann = answer_trust(q_y, ann_item, ann_labels, single_label)
+    n = len(q_y)
+    counts = np.bincount(ann_item, minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):  # an item without answers: NaN
+        return np.bincount(ann_item, weights=per_ann, minlength=n) / counts
