@@ -514,16 +514,15 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
         est.n_features_in_ = meta["n_features_in"]
         if meta.get("feature_names_in") is not None:
             est.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
+        est._annotations = runs.read_npz(run_dir / runs.TRAIN_DATA,
+                                         ("ann_item", "ann_labels", "ann_worker", "train_ids"))
         with _private_global_state():  # building nets draws initial weights from torch's RNG
-            workers = runs.read_npz(run_dir / runs.TRAIN_DATA, ("ann_worker",))["ann_worker"]
             est.nets_ = build_nets(cfg, est.n_features_in_, len(est.classes_),
-                                   count_workers(workers)).to(device)
+                                   count_workers(est._annotations["ann_worker"])).to(device)
         est.nets_.load_state_dict(state["nets"])
         est._checkpoint = state
         est.history_ = list(state["history"])
         est.metrics_ = runs.read_json(run_dir / runs.METRICS)
-        est._annotations = runs.read_npz(run_dir / runs.TRAIN_DATA,
-                                         ("ann_item", "ann_labels", "ann_worker", "train_ids"))
         f = runs.read_npz(run_dir / POSTERIOR_FILE,
                           ("posterior", "label_quality", "z_loc", "z_scale"))
         est.posterior_, est.label_quality_ = f["posterior"], f["label_quality"]

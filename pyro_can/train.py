@@ -66,11 +66,12 @@ def build_nets(cfg: Config, in_dim: int, num_classes: int,
 
 
 def num_workers(cfg: Config, data: Dataset) -> int:
-    """How many workers a method with per-worker parts (``registry.Method.workers``) needs
-    (worker ids are 0..W-1), after checking that every answer has one: such a method learns
-    from each answer with its worker, which ``--crowd`` other than model pools away."""
+    """The number of workers W of the data (worker ids are 0..W-1; 0 without any), which sizes
+    per-worker parts. A method with per-worker parts (``registry.Method.workers``) is checked to
+    have every answer with its worker: it learns from each answer with its worker, which
+    ``--crowd`` other than model pools away."""
     if not registry.METHODS[cfg.method].workers:
-        return 0
+        return count_workers(data.ann_worker)
     if cfg.crowd != "model":
         raise OptionError(f"--method {cfg.method} learns from each answer with its worker: it "
                           f"needs --crowd model, not --crowd {cfg.crowd}")
@@ -78,7 +79,7 @@ def num_workers(cfg: Config, data: Dataset) -> int:
         raise OptionError(f"--method {cfg.method} needs each answer's worker id; --data "
                           f"{cfg.data} has answers without one (crowd data with workers: music, "
                           "amt, cifar10n --labels crowd)")
-    return int(data.ann_worker.max()) + 1
+    return count_workers(data.ann_worker)
 
 
 class TrainingSet:
@@ -195,8 +196,7 @@ class Trainer:
             raise OptionError(f"--arch {cfg.arch}: --data {cfg.data} holds feature vectors, not "
                             "images; use --arch mlp")
         self.nets = build_nets(cfg, data.x_train.shape[1], data.num_classes,
-                               num_workers(cfg, data) or count_workers(data.ann_worker)
-                               ).to(self.device)
+                               num_workers(cfg, data)).to(self.device)
         if hasattr(data.pixels, "to"):  # images held as one tensor: on the device, once
             data.pixels.to(self.device)
             if self.device.type == "cuda":  # the convolutions' fast layout
