@@ -141,11 +141,14 @@ def _run(trainer: Trainer, run_dir: Path | None, on_epoch: Callable | None) -> F
                           f"--resume {run_dir}") from None
     if not distributed.is_main():  # rank 0 writes the run folder
         return result
+    post = None  # the training items' posterior, read once for workers.csv and the artifact
     if (trainer.data.ann_worker >= 0).any() and (run_dir is not None
                                                   or trainer.data.y_train_clean is not None):
+        from .posterior import posterior
         from .workers import reliability_scores, worker_report
 
-        rows = worker_report(trainer)
+        post = posterior(trainer)
+        rows = worker_report(trainer, post)
         result.metrics.update(reliability_scores(rows))
         if run_dir is not None:
             runs.write_csv(run_dir / "workers.csv", rows)
@@ -153,17 +156,18 @@ def _run(trainer: Trainer, run_dir: Path | None, on_epoch: Callable | None) -> F
     if untrained:  # never scored silently: data.check_split warned, metrics.json records it
         result.metrics["test_classes_without_training"] = untrained
     if run_dir is not None:
-        write_artifact(run_dir, trainer)
+        write_artifact(run_dir, trainer, post)
         result.metrics["run_dir"] = str(run_dir)
         runs.write_json(run_dir / runs.METRICS, result.metrics)  # last: marks the run finished
     result.run_dir = run_dir
     return result
 
 
-def write_artifact(run_dir: Path, trainer: Trainer) -> None:
+def write_artifact(run_dir: Path, trainer: Trainer, post: dict | None = None) -> None:
     """The finished run's classifier with its preprocessing (``model.pt``/``model.json``) and
-    the posterior of its training items (``posterior.npz``): what ``predict``, ``export`` and
-    ``CANClassifier.load`` read without rebuilding the data (``artifact.py``)."""
+    the posterior of its training items (``posterior.npz``; ``post``: ``posterior(trainer)``
+    when the caller has it already): what ``predict``, ``export`` and ``CANClassifier.load``
+    read without rebuilding the data (``artifact.py``)."""
     from . import artifact
     from .posterior import posterior
 
@@ -174,7 +178,7 @@ def write_artifact(run_dir: Path, trainer: Trainer) -> None:
                    data.single_label, data.feature_scale, data.x_train.shape[1], trainer.device,
                    image_files=isinstance(data.pixels, Pixels),
                    record=artifact.data_record(data))
-    artifact.write_posterior(run_dir, posterior(trainer), data)
+    artifact.write_posterior(run_dir, posterior(trainer) if post is None else post, data)
 
 
 def load(run_dir: str | Path) -> Trainer:

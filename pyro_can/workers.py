@@ -11,7 +11,7 @@ from .posterior import answer_trust, posterior
 from .worker_quality import decoder_reliability
 
 
-def worker_report(trainer) -> list[dict]:
+def worker_report(trainer, post: dict | None = None) -> list[dict]:
     """One row per worker: ``answers``, ``posterior_agreement`` (share of answers equal to the
     posterior's arg-max class), ``mean_trust`` (mean posterior probability of the answered class,
     normalized over classes), ``mean_quality_norm`` (mean ‖μ_z‖ of their answers; 0 without z),
@@ -20,7 +20,7 @@ def worker_report(trainer) -> list[dict]:
     per-worker parameter, and report their posterior agreement), and ``truth_accuracy`` when the
     training set's true labels are known (analysis only)."""
     data = trainer.data
-    post = posterior(trainer)
+    post = posterior(trainer) if post is None else post  # ``posterior(trainer)``, if at hand
     answer = data.ann_labels.argmax(1)
     agree = post["q_y"][data.ann_item].argmax(1) == answer
     trust = answer_trust(post["q_y"], data.ann_item, data.ann_labels, single_label=True)
