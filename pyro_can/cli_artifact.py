@@ -10,10 +10,11 @@ import click
 
 from .cli_inspect import user_errors
 from .cli_types import RuleType
+from .export import FORMATS as EXPORT_FORMATS
 from .rules import Choice
 
 PROGRESS_ROWS = 20_000  # a bar from here on: below, predict takes well under a second
-FORMATS = RuleType(Choice("export format", lambda: ("torchscript", "onnx", "state-dict")))
+FORMATS = RuleType(Choice("export format", lambda: EXPORT_FORMATS))
 
 
 @click.command(name="predict")

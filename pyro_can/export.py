@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from . import artifact, runs
-from .errors import DataError, OptionError, RunFolderError
+from .errors import DataError, OptionError
 
 FORMATS = ("torchscript", "onnx", "state-dict")
 
@@ -67,8 +67,6 @@ def _onnx(predictor, width: int, out: Path) -> None:
                     "batch")}}, dynamo=True, verbose=False)
         program.save(tmp)
         runs.save_with(out, lambda fh: fh.write(Path(tmp).read_bytes()))
-    except RunFolderError:
-        raise
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
