@@ -172,8 +172,10 @@ def standardization(x_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _standardize(x_train: np.ndarray, x_test: np.ndarray):
+    """Both splits scaled by the training rows' ``standardization``, and that (mean, std)."""
     mean, std = standardization(x_train)
-    return ((x_train - mean) / std).astype(np.float32), ((x_test - mean) / std).astype(np.float32)
+    return (((x_train - mean) / std).astype(np.float32), ((x_test - mean) / std).astype(np.float32),
+            (mean, std))
 
 
 def _check_features(x: np.ndarray, where: str):
@@ -209,8 +211,8 @@ def _clean_label_dataset(name, x, y, train_idx, test_idx, noise_rate, seed, clas
     ``standardize``), recorded as the run's preprocessing."""
     x_train, x_test = x[train_idx].astype(np.float32), x[test_idx].astype(np.float32)
     if standardize:
-        feature_scale = standardization(x_train.astype(np.float64))
-        x_train, x_test = _standardize(x_train.astype(np.float64), x_test.astype(np.float64))
+        x_train, x_test, feature_scale = _standardize(x_train.astype(np.float64),
+                                                      x_test.astype(np.float64))
     y_clean = y[train_idx].astype(np.float32)
     noisy, changed = shuffle_labels(y_clean, noise_rate, np.random.default_rng([seed, 1]))
     n = len(train_idx)
@@ -348,8 +350,8 @@ def crowd_dataset(name, x, annotations, y_true, train_idx, test_idx, class_names
     pos = np.full(len(x), -1)
     pos[train_idx] = np.arange(len(train_idx))
     keep = pos[item] >= 0
-    x_train, x_test = _standardize(x[train_idx].astype(np.float64), x[test_idx].astype(np.float64))
-    scale = standardization(x[train_idx].astype(np.float64))
+    x_train, x_test, scale = _standardize(x[train_idx].astype(np.float64),
+                                          x[test_idx].astype(np.float64))
     labels = one_hot(label[keep], c)
     return Dataset(
         name=name, x_train=x_train, ann_item=pos[item[keep]], ann_labels=labels,

@@ -286,7 +286,7 @@ def image_dataset(name: str, items: ImageItems, cfg, seed: int, noise_rate: floa
     x_te = ex.features([test_src.paths[i] for i in test_idx], test_view, test_src.root, "(test)")
     _check_features(x_tr, f"{name} training features")
     _check_features(x_te, f"{name} test features")
-    x_train, x_test = _standardize(x_tr.astype(np.float64), x_te.astype(np.float64))
+    x_train, x_test, _ = _standardize(x_tr.astype(np.float64), x_te.astype(np.float64))
     return _labelled(name, items, x_train, x_test, seed, noise_rate, clean_labels, test_src,
                      train_idx, test_idx)
 
