@@ -6,8 +6,8 @@ also writes ``RUN/inspect/``:
 
     items.csv           one row per training item: id, noisy label(s), posterior label, trust,
                         corrupted (the label is wrong: by the artificial noise's mask, else by
-                        the true training labels where the data set has them), q_<class> = q(y_c = 1 | x, ỹ),
-                        p_<class> = classifier prior p_θ(y_c = 1 | x), z_mu_k / z_sigma_k (the
+                        the true training labels where the data set has them),
+                        q_<class> = q(y_c = 1 | x, ỹ), p_<class> = classifier prior p_θ(y_c = 1 | x), z_mu_k / z_sigma_k (the
                         quality embedding's mean and scale, averaged over the item's annotations),
                         the KMeans group of z_mu, and cleanlab's label-quality score when computed
     issues.csv          the same items ranked most suspect (lowest trust) first, with the class(es)
