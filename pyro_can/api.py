@@ -11,21 +11,24 @@ from .config import Config
 from .data import (Dataset, check_split, validation_from_test, untrained_test_classes,
                    validation_split)
 from .errors import DataError, Interrupted, OptionError, RunFolderError
+from .sections import loader_sections
 from .train import FitResult, Trainer
 
 
 def load_data(cfg: Config) -> tuple[Dataset, Dataset | None]:
-    """The training set (after --crowd) and the optional noisy-label validation split."""
-    loader = registry.lookup("data set", registry.DATA, cfg.data)
+    """The training set (after --crowd) and the optional noisy-label validation split. The
+    loader and the splits read the config's data, image and runtime sections only."""
+    src = loader_sections(cfg)
+    data_opts, seed = src.data, src.runtime.seed
+    loader = registry.lookup("data set", registry.DATA, data_opts.data)
     with distributed.main_first():  # under torchrun, rank 0 builds any feature cache alone
-        data = loader(path=cfg.path, seed=cfg.seed, noise_rate=cfg.resolved_noise_rate(),
-                      test_fraction=cfg.test_fraction, cfg=cfg)
-    data = validation_from_test(data, cfg.val_from_test, cfg.seed)
-    if cfg.train_fraction < 1.0:
-        keep = np.random.default_rng([cfg.seed, 4]).permutation(data.num_items)
-        data = data.subset(np.sort(keep[:max(1, round(cfg.train_fraction * data.num_items))]))
-    data = check_split(data.with_crowd(cfg.crowd, np.random.default_rng([cfg.seed, 3])))
-    return validation_split(data, cfg.val_fraction, cfg.seed)
+        data = loader(src.data, src.images, src.runtime)
+    data = validation_from_test(data, data_opts.val_from_test, seed)
+    if data_opts.train_fraction < 1.0:
+        keep = np.random.default_rng([seed, 4]).permutation(data.num_items)
+        data = data.subset(np.sort(keep[:max(1, round(data_opts.train_fraction * data.num_items))]))
+    data = check_split(data.with_crowd(data_opts.crowd, np.random.default_rng([seed, 3])))
+    return validation_split(data, data_opts.val_fraction, seed)
 
 
 def _save_train_data(path: Path, data: Dataset) -> None:

@@ -329,6 +329,19 @@ def load_music(seed: int = 0, noise_rate: float = 0.0, **_):
                          where="music_genre_mturk.npz")
 
 
+def section_loader(load):
+    """The registry's ``loader(data, images, runtime)`` over a feature-vector loader above, which
+    takes plain keyword arguments so that it can be called on its own: it is handed
+    ``--path``, ``--noise-rate`` and ``--test-fraction`` from the data section and the seed."""
+    def loader(data, images, runtime):
+        return load(path=data.path, seed=runtime.seed, noise_rate=data.noise_rate,
+                    test_fraction=data.test_fraction)
+
+    loader.__name__ = loader.__qualname__ = load.__name__
+    loader.__doc__ = load.__doc__
+    return loader
+
+
 def crowd_dataset(name, x, annotations, y_true, train_idx, test_idx, class_names, where):
     """Build a single-label crowd data set from (item, worker, label) rows over the items of ``x``;
     annotations on test items are dropped so the test set stays clean."""

@@ -70,9 +70,9 @@ REGULARIZERS = {
     "mi": regularizers.mutual_information,
 }
 DATA = {
-    "digits": data_sets.load_digits,
-    "npz": data_sets.load_npz,
-    "music": data_sets.load_music,
+    "digits": data_sets.section_loader(data_sets.load_digits),
+    "npz": data_sets.section_loader(data_sets.load_npz),
+    "music": data_sets.section_loader(data_sets.load_music),
     **IMAGE_LOADERS,  # voc07, voc12, web, amt, sd4, folder (pyro_can/datasets/)
 }
 

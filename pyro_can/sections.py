@@ -1,11 +1,11 @@
-"""The resolved config in typed sections: data, images, method (with per-method options),
-schedule, optimizer, runtime — the first step of issue 17's sectioned configuration.
+"""The config in typed sections: data, images, method (with per-method options), schedule,
+optimizer, runtime (issue 17's sectioned configuration).
 
 ``Config`` stays the one flat declaration of options (CLI flags, estimator arguments,
 config.json); ``sections(cfg)`` gives a *resolved* config (``Config.resolve``) as frozen,
-typed views, each enumeration a ``Literal``, so that a loader or a network can be handed its own
-section instead of the whole config. Nothing consumes them yet: moving the loaders and networks
-over is the next step, and then the flat dataclass can be generated from these.
+typed views, each enumeration a ``Literal``, so that a loader or a network is handed its own
+section instead of the whole config. The data loaders are (``loader_sections``: data, images
+and runtime, which need no resolving but ``noise_rate``'s data-set default).
 
 ``tests/test_sections.py`` keeps the two in step: every Config field is in exactly one section,
 and every ``Literal`` lists exactly the names the registry accepts."""
@@ -63,6 +63,11 @@ class ImageSection:
     feature_cache: bool
     amp: bool
     workers: int
+
+    @property
+    def end_to_end(self) -> bool:
+        """Image data whose backbone trains with the heads (not frozen behind a feature cache)."""
+        return self.arch != "mlp" and not self.feature_cache
 
 
 @dataclass(frozen=True)
@@ -161,6 +166,16 @@ def field_sections() -> dict[str, str]:
     return out
 
 
+def _build(cls, values: dict):
+    kw = {}
+    for name in _fields(cls):
+        if cls is MethodSection and name in METHOD_OPTIONS:
+            kw[name] = _build(METHOD_OPTIONS[name], values)
+        else:
+            kw[name] = values[name]
+    return cls(**kw)
+
+
 def sections(cfg: Config) -> Sections:
     """``cfg``, resolved, as typed sections; a ValueError for a config still holding
     ``auto``/``None`` values (resolve it against its data first: ``Config.resolve``)."""
@@ -168,14 +183,23 @@ def sections(cfg: Config) -> Sections:
         raise ValueError(f"resolve the config first (Config.resolve): "
                          f"{', '.join(cfg.unresolved())} still to be chosen from the data")
     values = cfg.to_dict()
-    hints = typing.get_type_hints(Sections)
+    return Sections(**{name: _build(cls, values)
+                       for name, cls in typing.get_type_hints(Sections).items()})
 
-    def build(cls):
-        kw = {}
-        for name in _fields(cls):
-            if cls is MethodSection and name in METHOD_OPTIONS:
-                kw[name] = build(METHOD_OPTIONS[name])
-            else:
-                kw[name] = values[name]
-        return cls(**kw)
-    return Sections(**{name: build(cls) for name, cls in hints.items()})
+
+@dataclass(frozen=True)
+class LoaderSections:
+    """What a data loader reads: where the data is and which labels (``data``), how images
+    become inputs (``images``), and the seed and device (``runtime``)."""
+    data: DataSection
+    images: ImageSection
+    runtime: RuntimeSection
+
+
+def loader_sections(cfg: Config) -> LoaderSections:
+    """The sections a data loader reads, taken from ``cfg`` before it is resolved: the config is
+    resolved against the data the loader returns, and none of these fields depends on it but
+    ``noise_rate``, whose default depends only on ``--data`` (``Config.resolved_noise_rate``)."""
+    values = dict(cfg.to_dict(), noise_rate=cfg.resolved_noise_rate())
+    return LoaderSections(data=_build(DataSection, values), images=_build(ImageSection, values),
+                          runtime=_build(RuntimeSection, values))

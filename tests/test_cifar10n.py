@@ -14,6 +14,7 @@ from pyro_can.config import Config
 from pyro_can.datasets import cifar10n
 from pyro_can.datasets.tensor_images import augment
 from pyro_can.errors import DataError
+from pyro_can.sections import loader_sections
 
 PER_CLASS_TRAIN, PER_CLASS_TEST = 6, 2
 N_TRAIN, N_TEST = 10 * PER_CLASS_TRAIN, 10 * PER_CLASS_TEST
@@ -103,7 +104,8 @@ def trusted_md5(tree, monkeypatch):
 
 def _load(root, **kw):
     kw.setdefault("arch", "cifar-resnet18")
-    return cifar10n.load_cifar10n(cfg=Config(data="cifar10n", root=str(root), **kw))
+    src = loader_sections(Config(data="cifar10n", root=str(root), **kw))
+    return cifar10n.load_cifar10n(src.data, src.images, src.runtime)
 
 
 def _answers(data):

@@ -16,6 +16,7 @@ from pyro_can.config import Config
 from pyro_can.datasets import LOADERS, folder, sd4, voc, web
 from pyro_can.datasets import images as image_mod
 from pyro_can.errors import DataError
+from pyro_can.sections import loader_sections
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*randomly initialized backbone:UserWarning")
 
@@ -28,8 +29,9 @@ def config(name, root, **kw):
 
 
 def load(name, root, noise_rate=0.0, seed=0, **kw):
-    return LOADERS[name](seed=seed, noise_rate=noise_rate, test_fraction=0.25,
-                         cfg=config(name, root, **kw))
+    src = loader_sections(config(name, root, noise_rate=noise_rate, seed=seed,
+                                 test_fraction=0.25, **kw))
+    return LOADERS[name](src.data, src.images, src.runtime)
 
 
 @pytest.fixture(scope="module")
@@ -286,7 +288,7 @@ def test_image_options_are_checked_first(roots, tmp_path):
     with pytest.raises(DataError, match="--test-crops must be 1 or 6"):
         load("voc07", roots["voc07"], test_crops=3)
     with pytest.raises(DataError, match="needs --root"):
-        LOADERS["sd4"](cfg=config("sd4", None))
+        load("sd4", None)
     with pytest.raises(DataError, match="no such folder"):
         load("web", tmp_path / "nope")
     with pytest.raises(DataError, match="image backbones are resnet18, resnet34"):
@@ -322,9 +324,9 @@ def test_backbone_weights(tmp_path):
 def test_weights_change_the_cache_key(roots, tmp_path):
     net = backbones.build_backbone("resnet18", warn=False)
     torch.save(net.state_dict(), tmp_path / "same.pth")
-    ex_random = image_mod.Extractor(config("folder", roots["folder"]))
-    ex_file = image_mod.Extractor(config("folder", roots["folder"],
-                                         weights=str(tmp_path / "same.pth")))
+    ex_random = image_mod.Extractor(loader_sections(config("folder", roots["folder"])).images)
+    ex_file = image_mod.Extractor(loader_sections(config(
+        "folder", roots["folder"], weights=str(tmp_path / "same.pth"))).images)
     paths = folder.items(str(roots["folder"])).paths
     root = str(roots["folder"])
     assert ex_random.key(paths, "centre", root) != ex_file.key(paths, "centre", root)

@@ -1,10 +1,12 @@
 """Image data sets (and crowd-labelled feature vectors) in their published on-disk layouts.
 
-Every loader has the registry's signature ``loader(path=None, seed=0, noise_rate=0.0,
-test_fraction=0.25, cfg=None) -> Dataset`` and reads ``cfg.root`` (``path`` when called without a
-config). Image loaders return features of the frozen backbone ``cfg.arch`` (cached, see
-``images``); each module's ``items()`` gives the raw item list (image paths, 0/1 labels, split)
-for an end-to-end trainer. Layouts and choices: ``docs/datasets.md``.
+Every loader has the registry's signature ``loader(data, images, runtime) -> Dataset``: it is
+handed the config's ``DataSection`` (``--root``, ``--labels``, ``--test``, ...), ``ImageSection``
+(``--arch``, ``--weights``, ``--feature-cache``, ...) and ``RuntimeSection`` (seed, device) —
+``sections.loader_sections(cfg)`` — and nothing else of the config. Image loaders return features
+of the frozen backbone ``--arch`` (cached, see ``images``), or the images themselves for
+end-to-end training; each module's ``items()`` gives the raw item list (image paths, 0/1 labels,
+split). Layouts and choices: ``docs/datasets.md``.
 """
 from .amt import load_amt
 from .cifar10n import load_cifar10n

@@ -184,16 +184,17 @@ def read(root: str) -> CrowdTable:
                       worker_ids=worker_ids)
 
 
-def load_amt(path=None, seed=0, noise_rate=0.0, test_fraction=0.25, cfg=None, **_):
-    """Crowd answers on feature vectors from --root (layout above); every answer is kept."""
-    if cfg is not None and cfg.arch != "mlp":
+def load_amt(data, images, runtime):
+    """Crowd answers on feature vectors from --root (layout above); every answer is kept. The
+    split is the folder's own (``truth.csv``): the seed is not read."""
+    if images.arch != "mlp":
         raise DataError(f"--data amt reads feature vectors, not images; use --arch mlp "
-                        f"(got --arch {cfg.arch})")
-    if cfg is not None and cfg.test:
-        raise DataError(f"--test {cfg.test}: --data amt has its own test set (truth.csv)")
-    if noise_rate:
+                        f"(got --arch {images.arch})")
+    if data.test:
+        raise DataError(f"--test {data.test}: --data amt has its own test set (truth.csv)")
+    if data.noise_rate:
         raise DataError("--data amt carries real crowd noise; --noise-rate must be 0")
-    root = (cfg.root if cfg is not None else None) or path
+    root = data.root or data.path
     if not root:
         raise DataError(f"--data amt needs --root DIR ({LAYOUT})")
     if not os.path.isdir(root):
@@ -209,8 +210,8 @@ def load_amt(path=None, seed=0, noise_rate=0.0, test_fraction=0.25, cfg=None, **
     y_true = np.zeros(len(t.x), dtype=np.int64)
     for i, c in t.truth.items():
         y_true[i] = c
-    data = crowd_dataset("amt", t.x, t.annotations, y_true, train_idx, t.test_idx,
-                         t.class_names, where=os.path.join(root, "annotations.csv"))
+    loaded = crowd_dataset("amt", t.x, t.annotations, y_true, train_idx, t.test_idx,
+                           t.class_names, where=os.path.join(root, "annotations.csv"))
     if not all(int(i) in t.truth for i in train_idx):
-        data = dataclasses.replace(data, y_train_clean=None)
-    return data
+        loaded = dataclasses.replace(loaded, y_train_clean=None)
+    return loaded

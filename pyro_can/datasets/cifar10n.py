@@ -194,51 +194,48 @@ def python_images(root: str) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, np
     return x_tr, x_te, y_tr, y_te
 
 
-def _file(cfg, option: str, default: str) -> str:
-    given = getattr(cfg, option, None) if cfg is not None else None
-    return given or os.path.join(cfg.root, default)
+def _file(data, option: str, default: str) -> str:
+    """``--label-file``/``--side-info`` when given, else ``default`` in ``--root``."""
+    return getattr(data, option) or os.path.join(data.root, default)
 
 
-def load_cifar10n(path=None, seed=0, noise_rate=0.0, test_fraction=0.25, cfg=None, **_
-                  ) -> Dataset:
-    """CIFAR-10N with ``cfg.labels`` as the training labels (module docstring)."""
-    from ..config import Config
-
-    cfg = cfg if cfg is not None else Config(data="cifar10n", root=path)
-    if noise_rate:
+def load_cifar10n(data, images, runtime) -> Dataset:
+    """CIFAR-10N with ``--labels`` as the training labels (module docstring). The split is
+    CIFAR-10's own: the seed is not read."""
+    if data.noise_rate:
         raise DataError("--data cifar10n carries real human noise; --noise-rate must be 0")
-    if not cfg.root or not os.path.isdir(cfg.root):
-        raise DataError(f"--data cifar10n needs --root DIR ({LAYOUT}); got {cfg.root!r}")
-    if cfg.labels not in LABEL_SETS:
-        raise DataError(f"--labels {cfg.labels!r}: known label sets are {', '.join(LABEL_SETS)}")
-    if cfg.features is None and cfg.arch not in ARCHS:
+    if not data.root or not os.path.isdir(data.root):
+        raise DataError(f"--data cifar10n needs --root DIR ({LAYOUT}); got {data.root!r}")
+    if data.labels not in LABEL_SETS:
+        raise DataError(f"--labels {data.labels!r}: known label sets are {', '.join(LABEL_SETS)}")
+    if data.features is None and images.arch not in ARCHS:
         raise DataError(f"--data cifar10n trains on the images with --arch {' or --arch '.join(ARCHS)}"
                         f", or on precomputed features with --features FILE.npz (got --arch "
-                        f"{cfg.arch})")
-    if cfg.features is not None and cfg.arch != "mlp":
-        raise DataError(f"--features trains the MLP heads; use --arch mlp (got --arch {cfg.arch})")
-    labels = read_human_labels(_file(cfg, "label_file", LABEL_FILE))
+                        f"{images.arch})")
+    if data.features is not None and images.arch != "mlp":
+        raise DataError(f"--features trains the MLP heads; use --arch mlp (got --arch {images.arch})")
+    labels = read_human_labels(_file(data, "label_file", LABEL_FILE))
     clean = labels["clean_label"]
     n = len(clean)
-    if cfg.labels == "crowd":
-        workers = read_side_info(_file(cfg, "side_info", SIDE_INFO), n)
+    if data.labels == "crowd":
+        workers = read_side_info(_file(data, "side_info", SIDE_INFO), n)
         answers = np.stack([labels[k] for k in ANSWERS], 1)  # (n, 3)
         annotations = np.stack([np.repeat(np.arange(n), 3), workers.reshape(-1),
                                 answers.reshape(-1)], 1)
     else:
         annotations = np.stack([np.arange(n), np.zeros(n, np.int64),
-                                labels[LABEL_SETS[cfg.labels]]], 1)
-    if cfg.features is not None:
-        x, y_test = _features(cfg.features, clean)
+                                labels[LABEL_SETS[data.labels]]], 1)
+    if data.features is not None:
+        x, y_test = _features(data.features, clean)
         pixels, train_rows, test_rows = None, x[:n], x[n:]
     else:
-        pixels, y_test = _images(cfg.root, clean)
+        pixels, y_test = _images(data.root, clean)
         train_rows = np.arange(n, dtype=np.float32)[:, None]
         test_rows = np.arange(len(y_test), dtype=np.float32)[:, None]
-    data = _dataset(train_rows, test_rows, annotations, clean, y_test,
-                    standardize=pixels is None, crowd=cfg.labels == "crowd")
-    data.pixels, data.image_shape = pixels, (32, 32, 3)
-    return data
+    loaded = _dataset(train_rows, test_rows, annotations, clean, y_test,
+                      standardize=pixels is None, crowd=data.labels == "crowd")
+    loaded.pixels, loaded.image_shape = pixels, (32, 32, 3)
+    return loaded
 
 
 def _features(path: str, clean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

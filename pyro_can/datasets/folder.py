@@ -18,7 +18,7 @@ import numpy as np
 
 from ..data import one_hot
 from ..errors import DataError
-from .images import ImageItems, external_test, hold_out_split, image_config, image_dataset, \
+from .images import ImageItems, external_test, hold_out_split, image_root, image_dataset, \
     parse_test, read_rows, resolve_image, split_labels
 
 LAYOUT = "ROOT/<class>/*.jpg, or ROOT/labels.csv with columns image,labels"
@@ -102,12 +102,11 @@ def items(root: str, test_fraction: float = 0.25, seed: int = 0,
                       class_names=names, single_label=single, ids=ids)
 
 
-def load_folder(path=None, seed=0, noise_rate=0.0, test_fraction=0.25, cfg=None, **_):
+def load_folder(data, images, runtime):
     """Images with clean labels from --root (layout above), split by --test-fraction/--seed;
     --noise-rate shuffles training labels. --test voc07:DIR tests on VOC instead."""
-    cfg, root = image_config(cfg, path, "folder", LAYOUT)
-    parse_test(cfg)  # a malformed --test fails before any file is read
-    data = items(root, test_fraction, seed, hold_out=not cfg.test)
-    test = external_test(cfg, data.class_names)
-    return image_dataset("folder", data, cfg, seed, noise_rate, clean_labels=True,
-                         test_items=test)
+    root = image_root(data, images, "folder", LAYOUT)
+    parse_test(data)  # a malformed --test fails before any file is read
+    found = items(root, data.test_fraction, runtime.seed, hold_out=not data.test)
+    return image_dataset("folder", found, images, runtime, data.noise_rate, clean_labels=True,
+                         test_items=external_test(data, found.class_names))

@@ -19,6 +19,7 @@ import re
 import sys
 import warnings
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -60,19 +61,16 @@ class ImageItems:
 
 
 # -- options -------------------------------------------------------------------------------------
-def image_config(cfg, path, name: str, layout: str):
-    """The config an image loader runs with and its root folder; config errors come first."""
-    from ..config import Config
-
-    if cfg is None:  # called directly, not through the CLI/API: cached resnet34 features
-        cfg = Config(data=name, root=path, arch="resnet34", feature_cache=True)
-    if cfg.arch == "mlp":
+def image_root(data, images, name: str, layout: str) -> str:
+    """The root folder of an image data set, once its image options are checked (option errors
+    come before any file is read). ``data``/``images``: the ``DataSection``/``ImageSection``."""
+    if images.arch == "mlp":
         raise DataError(f"--data {name} reads images: choose a backbone with --arch resnet18 or "
                         "--arch resnet34, and add --feature-cache")
-    backbones.check_arch(cfg.arch)
-    if cfg.test_crops not in (1, 6):
-        raise DataError(f"--test-crops must be 1 or 6, got {cfg.test_crops}")
-    return cfg, require_root(cfg.root or path, name, layout)
+    backbones.check_arch(images.arch)
+    if images.test_crops not in (1, 6):
+        raise DataError(f"--test-crops must be 1 or 6, got {images.test_crops}")
+    return require_root(data.root or data.path, name, layout)
 
 
 def require_root(root, name: str, layout: str) -> str:
@@ -168,20 +166,20 @@ class Extractor:
     """Frozen-backbone features for lists of images, from the cache when it has them; the
     backbone is built only on the first cache miss."""
 
-    def __init__(self, cfg):
+    def __init__(self, images, device: str = "auto"):
         from ..train import resolve_device
 
-        self.cfg = cfg
-        self.device = resolve_device(cfg.device)
-        self.half = bool(cfg.amp and self.device.type == "cuda")
-        self.weights_id = backbones.weights_digest(cfg.weights)
+        self.images = images  # the ImageSection: arch, weights, amp, workers
+        self.device = resolve_device(device)
+        self.half = bool(images.amp and self.device.type == "cuda")
+        self.weights_id = backbones.weights_digest(images.weights)
         self._net = None
         self.computed = 0  # images run through the backbone (cache misses), for tests and logs
 
     @property
     def net(self):
         if self._net is None:
-            self._net = backbones.build_backbone(self.cfg.arch, self.cfg.weights,
+            self._net = backbones.build_backbone(self.images.arch, self.images.weights,
                                                  warn=False).to(self.device)
         return self._net
 
@@ -189,7 +187,7 @@ class Extractor:
         import torchvision
 
         h = hashlib.sha256(json.dumps({
-            "version": CACHE_VERSION, "arch": self.cfg.arch, "weights": self.weights_id,
+            "version": CACHE_VERSION, "arch": self.images.arch, "weights": self.weights_id,
             "view": view, "fp16": self.half, "torchvision": torchvision.__version__.split("+")[0],
         }, sort_keys=True).encode())
         for p in paths:
@@ -203,12 +201,12 @@ class Extractor:
             key = self.key(paths, view, root)
         except OSError as e:
             raise DataError(f"{e.filename}: cannot read image ({e.strerror})") from None
-        path = cache_dir(root) / f"{self.cfg.arch}-{view}-{key}.npz"
+        path = cache_dir(root) / f"{self.images.arch}-{view}-{key}.npz"
         if path.is_file():
             try:
                 with np.load(path, allow_pickle=False) as f:
                     x = f["features"]
-                if x.shape == (len(paths), backbones.FEATURE_DIM[self.cfg.arch]):
+                if x.shape == (len(paths), backbones.FEATURE_DIM[self.images.arch]):
                     return x.astype(np.float32)
             except Exception as e:
                 warnings.warn(f"{path}: unreadable feature cache ({type(e).__name__}); "
@@ -231,18 +229,18 @@ class Extractor:
     def extract(self, paths: list[str], view: str, desc: str = "") -> np.ndarray:
         from tqdm.auto import tqdm
 
-        dim = backbones.FEATURE_DIM[self.cfg.arch]
+        dim = backbones.FEATURE_DIM[self.images.arch]
         out = np.empty((len(paths), dim), dtype=np.float32)
         if not paths:
             return out
         data = ImageFiles(paths, backbones.VIEWS[view](), backbones.VIEW_SHAPES[view])
         loader = torch.utils.data.DataLoader(
             data, batch_size=EXTRACT_BATCH[view], shuffle=False,
-            num_workers=max(0, int(self.cfg.workers)), pin_memory=self.device.type == "cuda")
+            num_workers=max(0, int(self.images.workers)), pin_memory=self.device.type == "cuda")
         net = self.net
         amp = (torch.autocast("cuda", dtype=torch.float16) if self.half
                else contextlib.nullcontext())
-        bar = tqdm(loader, desc=f"{self.cfg.arch} features{' ' + desc if desc else ''}",
+        bar = tqdm(loader, desc=f"{self.images.arch} features{' ' + desc if desc else ''}",
                    unit="batch", file=sys.stderr, disable=None, leave=False)
         with torch.inference_mode():
             for x, idx, errors in bar:
@@ -259,7 +257,7 @@ class Extractor:
 
 
 # -- features + labels -> Dataset ----------------------------------------------------------------
-def image_dataset(name: str, items: ImageItems, cfg, seed: int, noise_rate: float,
+def image_dataset(name: str, items: ImageItems, images, runtime, noise_rate: float,
                   clean_labels: bool, test_items: ImageItems | None = None,
                   extractor: Extractor | None = None) -> Dataset:
     """Cached backbone features of the training items (centre view) and test items (centre view,
@@ -267,7 +265,8 @@ def image_dataset(name: str, items: ImageItems, cfg, seed: int, noise_rate: floa
     ``--feature-cache``), the images themselves (``pixels.py``); ``noise_rate`` shuffles
     training labels as in the paper. ``clean_labels``: the source's training labels are clean
     (VOC, folder), so ``y_train_clean`` is known; web and SD4 training labels are noisy already.
-    ``test_items`` (all of them test items) replace ``items``' own test split."""
+    ``test_items`` (all of them test items) replace ``items``' own test split. ``images``,
+    ``runtime``: the config's ImageSection and RuntimeSection (seed, device)."""
     train_idx = items.indices("train")
     test_src = items if test_items is None else test_items
     test_idx = items.indices("test") if test_items is None else np.arange(len(test_items))
@@ -275,23 +274,25 @@ def image_dataset(name: str, items: ImageItems, cfg, seed: int, noise_rate: floa
         raise DataError(f"--data {name}: no training images in {items.root}")
     if not len(test_idx):
         raise DataError(f"--data {name}: no test images in {test_src.root}")
-    if not cfg.weights:
-        backbones.warn_random_init(cfg.arch)
-    test_view = "six" if cfg.test_crops == 6 else "centre"
-    if cfg.end_to_end:
-        return _end_to_end(name, items, cfg, seed, noise_rate, clean_labels, test_src, train_idx,
-                           test_idx, test_view)
-    ex = extractor or Extractor(cfg)
+    if not images.weights:
+        backbones.warn_random_init(images.arch)
+    test_view = "six" if images.test_crops == 6 else "centre"
+    labelled = partial(_labelled, name, items, seed=runtime.seed, noise_rate=noise_rate,
+                       clean_labels=clean_labels, test_src=test_src, train_idx=train_idx,
+                       test_idx=test_idx)
+    if images.end_to_end:
+        return _end_to_end(labelled, items, images, runtime, test_src, train_idx, test_idx,
+                           test_view)
+    ex = extractor or Extractor(images, runtime.device)
     x_tr = ex.features([items.paths[i] for i in train_idx], "centre", items.root, "(train)")
     x_te = ex.features([test_src.paths[i] for i in test_idx], test_view, test_src.root, "(test)")
     _check_features(x_tr, f"{name} training features")
     _check_features(x_te, f"{name} test features")
     x_train, x_test, _ = _standardize(x_tr.astype(np.float64), x_te.astype(np.float64))
-    return _labelled(name, items, x_train, x_test, seed, noise_rate, clean_labels, test_src,
-                     train_idx, test_idx)
+    return labelled(x_train, x_test)
 
 
-def _end_to_end(name, items, cfg, seed, noise_rate, clean_labels, test_src, train_idx, test_idx,
+def _end_to_end(labelled, items, images, runtime, test_src, train_idx, test_idx,
                 test_view) -> Dataset:
     """The images themselves (``x`` = rows into ``Pixels``' path lists), every file checked."""
     from ..train import resolve_device
@@ -299,17 +300,15 @@ def _end_to_end(name, items, cfg, seed, noise_rate, clean_labels, test_src, trai
 
     pixels = Pixels(train_paths=[items.paths[i] for i in train_idx],
                     test_paths=[test_src.paths[i] for i in test_idx], test_view=test_view,
-                    workers=max(0, int(cfg.workers)),
-                    pin_memory=resolve_device(cfg.device).type == "cuda")
+                    workers=max(0, int(images.workers)),
+                    pin_memory=resolve_device(runtime.device).type == "cuda")
     check_readable(pixels.train_paths + pixels.test_paths)
-    rows = np.arange(len(train_idx))[:, None], np.arange(len(test_idx))[:, None]
-    data = _labelled(name, items, *rows, seed, noise_rate, clean_labels, test_src, train_idx,
-                     test_idx)
+    data = labelled(np.arange(len(train_idx))[:, None], np.arange(len(test_idx))[:, None])
     return replace(data, pixels=pixels)
 
 
-def _labelled(name, items, x_train, x_test, seed, noise_rate, clean_labels, test_src, train_idx,
-              test_idx) -> Dataset:
+def _labelled(name, items, x_train, x_test, *, seed, noise_rate, clean_labels, test_src,
+              train_idx, test_idx) -> Dataset:
     y = items.labels[train_idx].astype(np.float32)
     noisy, changed = shuffle_labels(y, noise_rate, np.random.default_rng([seed, 1]))
     n = len(train_idx)
@@ -323,32 +322,32 @@ def _labelled(name, items, x_train, x_test, seed, noise_rate, clean_labels, test
         corrupted=changed if clean_labels or noise_rate > 0 else None)
 
 
-def parse_test(cfg) -> tuple[str, str] | None:
+def parse_test(data) -> tuple[str, str] | None:
     """``(name, DIR)`` of ``--test NAME:DIR``, checked; None without ``--test``."""
-    if not cfg.test:
+    if not data.test:
         return None
     from .voc import YEARS
 
-    kind, sep, where = str(cfg.test).partition(":")
+    kind, sep, where = str(data.test).partition(":")
     if not sep or not where:
-        raise DataError(f"--test {cfg.test!r}: expected NAME:DIR, e.g. voc07:/data/voc")
+        raise DataError(f"--test {data.test!r}: expected NAME:DIR, e.g. voc07:/data/voc")
     if kind not in YEARS:
         raise DataError(f"--test {kind!r}: supported test sets are "
                         f"{', '.join(f'{k}:DIR' for k in YEARS)}")
     return kind, where
 
 
-def external_test(cfg, class_names: list[str]) -> ImageItems | None:
+def external_test(data, class_names: list[str]) -> ImageItems | None:
     """``--test voc07:DIR`` (or ``voc12:DIR``): a clean VOC test image set whose label columns
     follow ``class_names``; None without ``--test``."""
-    spec = parse_test(cfg)
+    spec = parse_test(data)
     if spec is None:
         return None
     from . import voc
 
     kind, where = spec
     year = voc.YEARS[kind]
-    test = voc.image_set_items(where, year, cfg.split or voc.DEFAULT_TEST[year], split="test")
+    test = voc.image_set_items(where, year, data.split or voc.DEFAULT_TEST[year], split="test")
     if sorted(class_names) != sorted(test.class_names):
         raise DataError(f"--test {kind}: the training classes ({', '.join(class_names)}) are not "
                         f"the 20 VOC classes ({', '.join(test.class_names)})")
@@ -356,9 +355,9 @@ def external_test(cfg, class_names: list[str]) -> ImageItems | None:
     return replace(test, labels=test.labels[:, order], class_names=list(class_names))
 
 
-def no_external_test(cfg, name: str) -> None:
-    if cfg.test:
-        raise DataError(f"--test {cfg.test}: --data {name} has its own test set; --test applies "
+def no_external_test(data, name: str) -> None:
+    if data.test:
+        raise DataError(f"--test {data.test}: --data {name} has its own test set; --test applies "
                         "to image data sets without one (web, folder)")
 
 

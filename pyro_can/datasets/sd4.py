@@ -15,7 +15,7 @@ import numpy as np
 from ..data import one_hot
 from ..errors import DataError
 from .folder import image_folder
-from .images import ImageItems, image_config, image_dataset, no_external_test
+from .images import ImageItems, image_root, image_dataset, no_external_test
 
 LAYOUT = "ROOT/train/<class>/*.jpg (noisy) and ROOT/test/<class>/*.jpg (clean)"
 
@@ -44,8 +44,9 @@ def items(root: str) -> ImageItems:
                       split=np.array(split), class_names=names, single_label=True, ids=ids)
 
 
-def load_sd4(path=None, seed=0, noise_rate=0.0, test_fraction=0.25, cfg=None, **_):
+def load_sd4(data, images, runtime):
     """Noisy training images and clean test images in ImageFolder trees under --root."""
-    cfg, root = image_config(cfg, path, "sd4", LAYOUT)
-    no_external_test(cfg, "sd4")
-    return image_dataset("sd4", items(root), cfg, seed, noise_rate, clean_labels=False)
+    root = image_root(data, images, "sd4", LAYOUT)
+    no_external_test(data, "sd4")
+    return image_dataset("sd4", items(root), images, runtime, data.noise_rate,
+                         clean_labels=False)

@@ -18,7 +18,7 @@ import os
 import numpy as np
 
 from ..errors import DataError
-from .images import ImageItems, image_config, image_dataset
+from .images import ImageItems, image_root, image_dataset
 
 VOC_CLASSES = [
     "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
@@ -126,13 +126,13 @@ def items(root: str, year: str = "2007", test_set: str | None = None,
 def _loader(name: str):
     year = YEARS[name]
 
-    def load(path=None, seed=0, noise_rate=0.0, test_fraction=0.25, cfg=None, **_):
-        cfg, root = image_config(cfg, path, name, LAYOUT.format(year=year))
-        if cfg.test:
-            raise DataError(f"--test {cfg.test}: --data {name} tests on its own image set; "
+    def load(data, images, runtime):
+        root = image_root(data, images, name, LAYOUT.format(year=year))
+        if data.test:
+            raise DataError(f"--test {data.test}: --data {name} tests on its own image set; "
                             "choose it with --split")
-        data = items(root, year, cfg.split)
-        return image_dataset(name, data, cfg, seed, noise_rate, clean_labels=True)
+        return image_dataset(name, items(root, year, data.split), images, runtime,
+                             data.noise_rate, clean_labels=True)
 
     load.__name__ = load.__qualname__ = f"load_{name}"
     load.__doc__ = (f"PASCAL VOC{year}, 20-class multi-label, from --root in the VOCdevkit "

@@ -24,7 +24,7 @@ from importlib import resources
 import numpy as np
 
 from ..errors import DataError
-from .images import ImageItems, external_test, hold_out_split, image_config, image_dataset, \
+from .images import ImageItems, external_test, hold_out_split, image_root, image_dataset, \
     parse_test, read_rows, resolve_image, split_labels
 
 LAYOUT = "ROOT/images/... and ROOT/tags.csv with columns image,tags"
@@ -116,15 +116,16 @@ def items(root: str, test_fraction: float = 0.25, seed: int = 0,
                       class_names=names, single_label=False, ids=list(order), dropped=dropped)
 
 
-def load_web(path=None, seed=0, noise_rate=0.0, test_fraction=0.25, cfg=None, **_):
+def load_web(data, images, runtime):
     """Web images with noisy tags (--root, layout above); tested on --test voc07:DIR when given,
     else on held-out web images with noisy labels."""
-    cfg, root = image_config(cfg, path, "web", LAYOUT)
-    parse_test(cfg)  # a malformed --test fails before any file is read
-    data = items(root, test_fraction, seed, hold_out=not cfg.test)
-    test = external_test(cfg, data.class_names)
+    root = image_root(data, images, "web", LAYOUT)
+    parse_test(data)  # a malformed --test fails before any file is read
+    found = items(root, data.test_fraction, runtime.seed, hold_out=not data.test)
+    test = external_test(data, found.class_names)
     if test is None:
         warnings.warn("--data web without --test: testing on held-out web images whose labels "
                       "are noisy tags; give --test voc07:DIR for a clean test set",
                       UserWarning, stacklevel=2)
-    return image_dataset("web", data, cfg, seed, noise_rate, clean_labels=False, test_items=test)
+    return image_dataset("web", found, images, runtime, data.noise_rate, clean_labels=False,
+                         test_items=test)
