@@ -174,13 +174,10 @@ def write_artifact(run_dir: Path, trainer: Trainer, post: dict | None = None) ->
     from . import artifact
     from .posterior import posterior
 
-    from .datasets.pixels import Pixels
-
     data = trainer.data
     artifact.write(run_dir, trainer.cfg, trainer.nets["classifier"], data.class_names,
                    data.single_label, data.feature_scale, data.x_train.shape[1], trainer.device,
-                   image_files=isinstance(data.pixels, Pixels),
-                   record=artifact.data_record(data))
+                   pixels=data.pixels, record=artifact.data_record(data))
     artifact.write_posterior(run_dir, posterior(trainer) if post is None else post, data)
 
 

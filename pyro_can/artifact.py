@@ -3,12 +3,26 @@ rebuilding the training data, by the CLI (``predict``, ``export``, ``evaluate --
 ``CANClassifier.load`` alike, whoever wrote the folder (``pyro-can fit`` or ``CANClassifier.save``).
 
     RUN/config.json    the resolved config (``runs.write_config``)
-    RUN/model.pt       state dict of a ``predictor.Predictor``: the preprocessing (feature mean
-                       and std) and the classifier; tensors only, read with
-                       ``torch.load(weights_only=True)``
-    RUN/model.json     how to rebuild it and what it means: input width, class names, single- or
-                       multi-label, output (softmax | sigmoid), classifier widths, and where it
-                       came from: package versions, git commit, device and threads of the fit
+    RUN/model.pt       state dict of a ``predictor.Predictor``: the preprocessing and the
+                       classifier; tensors only, read with ``torch.load(weights_only=True)``
+    RUN/model.json     how to rebuild it and what it means: its input (feature rows of a width,
+                       or images and their view), class names, single- or multi-label, output
+                       (softmax | sigmoid), classifier, and where it came from: package
+                       versions, git commit, device and threads of the fit
+
+The preprocessing is a module inside the predictor, so ``predict`` and an exported model see a
+new input exactly as training saw its rows:
+
+* feature rows (``--arch mlp``): the training rows' standardization, then the MLP;
+* images trained end to end (``--arch resnet18|34``, ``cifar-resnet18|34``): pixel
+  normalization, then the trained backbone and its head;
+* images through a frozen backbone (``--feature-cache``): pixel normalization, the backbone
+  (its weights saved here: the run does not need ``--weights`` again), the standardization of
+  its features, then the MLP.
+
+For images the view's geometry, short side resized to ``size`` then a centre ``size`` crop
+(224, or 32 for CIFAR), is in model.json's ``image`` and applied to the file before the module;
+a run tested on six crops is still scored on the centre view here.
     RUN/posterior.npz  per training item: q(y | x, ỹ), the trust in its label, q(z) per answer
 
 Both writers go through ``write`` here and both readers through ``load``; a missing or damaged
@@ -29,7 +43,7 @@ from . import runs
 from .config import FORMAT_VERSION
 from .errors import DataError, RunFolderError
 from .posterior import item_trust
-from .predictor import Predictor, Standardize
+from .predictor import PixelNormalize, Predictor, Standardize
 
 MODEL_PT, MODEL_JSON, POSTERIOR = "model.pt", "model.json", "posterior.npz"
 PACKAGES = ("torch", "pyro-ppl", "pyro-can", "numpy")
@@ -63,17 +77,57 @@ def provenance(device) -> dict:
             "device": str(device), "threads": torch.get_num_threads()}
 
 
-IMAGE_VIEW = "image-centre-view"  # images trained end to end: read through backbones.centre_view
+IMAGES = "images"  # model.json "preprocessing" of an image run (feature rows: "standardize")
 
 
-def predictor_of(classifier: torch.nn.Module, feature_scale, single_label: bool) -> Predictor:
-    """The classifier with its preprocessing, on the CPU (a copy: training nets stay put).
-    ``feature_scale`` None: an image classifier, whose input is already the centre view."""
-    # the MLP's layers themselves (nn.Sequential of Linear/ReLU): plain torch, scriptable
-    net = copy.deepcopy(getattr(classifier, "net", classifier)).cpu().float().eval()
-    net = net.to(memory_format=torch.contiguous_format)
-    pre = torch.nn.Identity() if feature_scale is None else Standardize(*feature_scale)
-    return Predictor(pre, net, softmax=single_label).eval()
+def _skeleton(spec: dict) -> Predictor:
+    """The predictor ``model.json`` describes, with placeholder weights: the one place its
+    layout is written down, for ``write`` (which fills it) and ``load`` (which reads it)."""
+    from .backbones import FEATURE_DIM, build_backbone
+    from .nets import MLP
+
+    c, softmax = len(spec["class_names"]), spec["single_label"]
+    arch, hidden = spec["classifier"]["arch"], tuple(spec["classifier"]["hidden"])
+    if spec["preprocessing"] != IMAGES:
+        d = spec["in_features"]
+        return Predictor(Standardize(np.zeros(d), np.ones(d)), MLP(d, c, hidden).net, softmax)
+    dim = FEATURE_DIM[arch]
+    pixels, head = PixelNormalize(np.zeros(3), np.ones(3)), MLP(dim, c, hidden).net
+    backbone = build_backbone(arch, None, warn=False)
+    if spec["classifier"]["backbone"] == "frozen":
+        return Predictor(torch.nn.Sequential(pixels, backbone, Standardize(np.zeros(dim),
+                                                                           np.ones(dim))),
+                         head, softmax)
+    return Predictor(pixels, torch.nn.Sequential(backbone, head), softmax)
+
+
+def _plain(module: torch.nn.Module) -> torch.nn.Module:
+    """A CPU float32 copy in eval mode (the training nets stay where they are)."""
+    return copy.deepcopy(module).cpu().float().eval().to(memory_format=torch.contiguous_format)
+
+
+def predictor_of(spec: dict, classifier: torch.nn.Module, feature_scale, pixel_scale=None,
+                 backbone: torch.nn.Module | None = None) -> Predictor:
+    """The predictor of ``spec`` holding the run's weights: ``classifier`` (an ``nets.MLP``, or
+    a ``backbones.ImageClassifier`` trained end to end), ``feature_scale`` (mean, std) of
+    feature rows or of frozen-backbone features, ``pixel_scale`` (mean, std) per channel and
+    the frozen ``backbone`` of a feature-cache run."""
+    out = _skeleton(spec)
+    if spec["preprocessing"] != IMAGES:
+        out.preprocess.load_state_dict(Standardize(*feature_scale).state_dict())
+        out.classifier.load_state_dict(_plain(classifier.net).state_dict())
+        return out.eval()
+    pixels = PixelNormalize(*pixel_scale).state_dict()
+    if spec["classifier"]["backbone"] == "frozen":
+        out.preprocess[0].load_state_dict(pixels)
+        out.preprocess[1].load_state_dict(_plain(backbone).state_dict())
+        out.preprocess[2].load_state_dict(Standardize(*feature_scale).state_dict())
+        out.classifier.load_state_dict(_plain(classifier.net).state_dict())
+    else:
+        out.preprocess.load_state_dict(pixels)
+        out.classifier[0].load_state_dict(_plain(classifier.backbone).state_dict())
+        out.classifier[1].load_state_dict(_plain(classifier.head.net).state_dict())
+    return out.eval()
 
 
 def data_record(data) -> dict:
@@ -99,31 +153,49 @@ def check_data(run_dir, data) -> None:
                              f"fit ... --out {run_dir} --overwrite)")
 
 
+def image_input(cfg, pixels) -> tuple[dict, tuple] | None:
+    """For an image run, model.json's ``image`` (the view's geometry) and the pixel
+    normalization (mean, std per channel); None for a run on feature rows. ``pixels``: the
+    data's image store (``TensorPixels`` for CIFAR held in memory)."""
+    from . import backbones
+
+    if cfg.arch == "mlp":
+        return None
+    if pixels is not None and hasattr(pixels, "mean"):  # TensorPixels: the training pixels'
+        size = int(pixels.image_shape[1])
+        scale = (pixels.mean.reshape(3).cpu().numpy(), pixels.std.reshape(3).cpu().numpy())
+    else:
+        size, scale = backbones.CROP, (backbones.IMAGENET_MEAN, backbones.IMAGENET_STD)
+    return {"resize": size, "centre_crop": size, "channels": "RGB"}, scale
+
+
 def write(run_dir, cfg, classifier, class_names, single_label: bool, feature_scale,
-          in_features: int, device, image_files: bool = False, record: dict | None = None
-          ) -> None:
-    """``model.pt`` and ``model.json``. ``feature_scale``: (mean, std) of the preprocessing of
-    feature rows. ``image_files``: the classifier reads image files trained end to end, through
-    the centre view (``backbones.centre_view``). Neither (backbone features from a feature
-    cache, CIFAR images held in memory): only the classifier is saved, and ``load`` says it
-    cannot predict."""
+          in_features: int, device, pixels=None, record: dict | None = None) -> None:
+    """``model.pt`` and ``model.json``. ``feature_scale``: (mean, std) of the feature rows, or
+    of the frozen backbone's features with ``--feature-cache``; ``pixels``: the data's image
+    store, for an image run (``image_input``)."""
+    from .backbones import build_backbone
+
     run_dir = Path(run_dir)
-    preprocessing = ("standardize" if feature_scale is not None
-                     else IMAGE_VIEW if image_files else None)
+    image = image_input(cfg, pixels)
+    frozen = image is not None and not cfg.end_to_end
     spec = {"format_version": FORMAT_VERSION, "class_names": [str(c) for c in class_names],
             "single_label": bool(single_label),
             "output": "softmax" if single_label else "sigmoid",
             "in_features": int(in_features),
-            "preprocessing": preprocessing,
-            "classifier": {"arch": cfg.arch, "hidden": list(cfg.hidden_sizes)},
+            "preprocessing": "standardize" if image is None else IMAGES,
+            "classifier": {"arch": cfg.arch, "hidden": list(cfg.hidden_sizes),
+                           "backbone": None if image is None else
+                           "frozen" if frozen else "trained"},
             "provenance": provenance(device)}
+    if image is not None:
+        spec["image"] = image[0]
     if record is not None:
         spec["data_record"] = record
-    if preprocessing is not None:
-        state = predictor_of(classifier, feature_scale, single_label).state_dict()
-    else:
-        state = {f"classifier.{k}": v.detach().cpu() for k, v in classifier.state_dict().items()}
-    runs.save_torch(run_dir / MODEL_PT, state)
+    backbone = build_backbone(cfg.arch, cfg.weights, warn=False) if frozen else None
+    predictor = predictor_of(spec, classifier, feature_scale,
+                             None if image is None else image[1], backbone)
+    runs.save_torch(run_dir / MODEL_PT, predictor.state_dict())
     runs.write_json(run_dir / MODEL_JSON, spec)
 
 
@@ -147,10 +219,23 @@ def read_spec(run_dir) -> dict:
     if spec.get("format_version") != FORMAT_VERSION:
         raise runs.damaged(path, f"format_version is {spec.get('format_version')!r}, expected "
                                  f"{FORMAT_VERSION}")
+    if spec.get("preprocessing") == "image-centre-view":  # stop 22's image runs
+        raise RunFolderError(f"{path}: written by an earlier pyro-can, whose image runs kept "
+                             f"the pixel normalization outside the model; re-run it (pyro-can "
+                             f"fit ... --out {run_dir} --overwrite)")
     try:
         ok = (isinstance(spec["class_names"], list) and isinstance(spec["single_label"], bool)
               and isinstance(spec["in_features"], int) and spec["in_features"] > 0
-              and all(isinstance(h, int) and h > 0 for h in spec["classifier"]["hidden"]))
+              and all(isinstance(h, int) and h > 0 for h in spec["classifier"]["hidden"])
+              and spec["preprocessing"] in ("standardize", IMAGES))
+        if ok and spec["preprocessing"] == IMAGES:
+            from .backbones import FEATURE_DIM
+
+            ok = (spec["classifier"]["arch"] in FEATURE_DIM
+                  and spec["classifier"]["backbone"] in ("frozen", "trained")
+                  and isinstance(spec["image"]["resize"], int) and spec["image"]["resize"] > 0
+                  and isinstance(spec["image"]["centre_crop"], int)
+                  and spec["image"]["centre_crop"] > 0)
     except (KeyError, TypeError):
         ok = False
     if not ok:
@@ -160,17 +245,8 @@ def read_spec(run_dir) -> dict:
 
 def load(run_dir) -> tuple[Predictor, dict]:
     """The run's ``Predictor`` (CPU, eval mode) and its ``model.json``."""
-    from .nets import MLP
-
     run_dir = Path(run_dir)
     spec = read_spec(run_dir)
-    arch = spec["classifier"]["arch"]
-    if spec["preprocessing"] not in ("standardize", IMAGE_VIEW) or \
-            (spec["preprocessing"] == "standardize") != (arch == "mlp"):
-        raise DataError(f"{run_dir}: its classifier reads backbone features or images held in "
-                        f"memory (--arch {arch}), whose preprocessing is not saved; predict and "
-                        "export support runs on feature rows (digits, npz, music, cifar10n "
-                        "--features) and, for predict, image files trained end to end")
     path = run_dir / MODEL_PT
     if not path.is_file():
         raise runs.damaged(path, "missing")
@@ -178,16 +254,7 @@ def load(run_dir) -> tuple[Predictor, dict]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # zip, unpickler and storage errors alike
         raise runs.damaged(path, f"not a readable model ({type(e).__name__})") from None
-    d, c = spec["in_features"], len(spec["class_names"])
-    hidden = tuple(spec["classifier"]["hidden"])
-    if spec["preprocessing"] == IMAGE_VIEW:
-        from .backbones import FEATURE_DIM, ImageClassifier
-
-        predictor = Predictor(torch.nn.Identity(), ImageClassifier(
-            arch, None, MLP(FEATURE_DIM[arch], c, hidden)), spec["single_label"])
-    else:
-        predictor = Predictor(Standardize(np.zeros(d), np.ones(d)), MLP(d, c, hidden).net,
-                              spec["single_label"])
+    predictor = _skeleton(spec)
     try:
         predictor.load_state_dict(state)
     except (RuntimeError, TypeError, AttributeError, KeyError) as e:

@@ -1,13 +1,16 @@
-"""A run's classifier with its preprocessing (``predictor.Predictor``: raw feature rows in, class
-probabilities out) written in a form usable without pyro-can:
+"""A run's classifier with its preprocessing (``predictor.Predictor``: raw feature rows, or image
+pixels, in; class probabilities out) written in a form usable without pyro-can:
 
 * ``torchscript``: ``torch.jit.load(F)`` (plain torch);
-* ``onnx``: ``onnxruntime.InferenceSession(F)``, input ``x`` (batch × features, float32), output
-  ``probabilities``; needs the ``export`` extra (onnx, onnxscript; onnxruntime to run it);
-* ``state-dict``: ``torch.load(F, weights_only=True)``: ``state_dict`` (``preprocess.mean``,
-  ``preprocess.std``, ``classifier.<i>.weight/bias`` of an ``nn.Sequential`` of Linear and ReLU
-  layers), ``layers`` (its widths), ``output`` (softmax | sigmoid) and ``class_names``; the
-  README shows the dozen lines of torch that rebuild it.
+* ``onnx``: ``onnxruntime.InferenceSession(F)``, input ``x`` (batch × features, float32; for an
+  image run batch × 3 × H × W pixel values 0..255 after the view's resize and centre crop,
+  ``predict.image_view``), output ``probabilities``; needs the ``export`` extra (onnx,
+  onnxscript; onnxruntime to run it);
+* ``state-dict`` (runs on feature rows): ``torch.load(F, weights_only=True)``: ``state_dict``
+  (``preprocess.mean``, ``preprocess.std``, ``classifier.<i>.weight/bias`` of an
+  ``nn.Sequential`` of Linear and ReLU layers), ``layers`` (its widths), ``output`` (softmax |
+  sigmoid) and ``class_names``; the README shows the dozen lines of torch that rebuild it. An
+  image run's network is torchvision's ResNet: export it as TorchScript or ONNX.
 
 The file is written to a temporary name and renamed: a failed export leaves nothing."""
 from __future__ import annotations
@@ -29,9 +32,10 @@ def export(run_dir, fmt: str, out) -> Path:
     if fmt not in FORMATS:
         raise OptionError(f"--format: unknown format {fmt!r}; known: {', '.join(FORMATS)}")
     predictor, spec = artifact.load(run_dir)
-    if spec["preprocessing"] != "standardize":
-        raise DataError(f"{run_dir}: an image run; export supports runs on feature rows so far "
-                        "(predict reads its image folders)")
+    images = spec["preprocessing"] == artifact.IMAGES
+    if images and fmt == "state-dict":
+        raise DataError(f"{run_dir}: an image run, whose network is a ResNet: --format "
+                        "state-dict writes feature-row MLPs; use --format torchscript or onnx")
     out = Path(out)
     if fmt == "torchscript":
         with warnings.catch_warnings():  # torch 2.14 marks torch.jit deprecated; it still works
@@ -44,11 +48,12 @@ def export(run_dir, fmt: str, out) -> Path:
         runs.save_torch(out, {"state_dict": predictor.state_dict(), "layers": layers,
                               "output": spec["output"], "class_names": spec["class_names"]})
     else:
-        _onnx(predictor, spec["in_features"], out)
+        size = spec["image"]["centre_crop"] if images else None
+        _onnx(predictor, (3, size, size) if images else (spec["in_features"],), out)
     return out
 
 
-def _onnx(predictor, width: int, out: Path) -> None:
+def _onnx(predictor, shape: tuple[int, ...], out: Path) -> None:
     try:
         import onnx  # noqa: F401
         import onnxscript  # noqa: F401
@@ -62,7 +67,7 @@ def _onnx(predictor, width: int, out: Path) -> None:
         with warnings.catch_warnings():  # the exporter's own progress notes
             warnings.simplefilter("ignore")
             program = torch.onnx.export(
-                predictor, (torch.zeros(2, width),), input_names=["x"],
+                predictor, (torch.zeros(2, *shape),), input_names=["x"],
                 output_names=["probabilities"], dynamic_shapes={"x": {0: torch.export.Dim(
                     "batch")}}, dynamo=True, verbose=False)
         program.save(tmp)

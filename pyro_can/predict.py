@@ -30,7 +30,7 @@ def read_rows(path) -> np.ndarray:
     if path.is_dir():
         raise DataError(f"{path}: a folder; the run's classifier reads feature rows from an "
                         ".npz, .npy or .csv file (a folder of images needs a run trained on "
-                        "image files end to end)")
+                        "images)")
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     kind = path.suffix.lower()
@@ -121,7 +121,7 @@ def predict(run_dir, input_path, on_batch: Callable[[int], None] | None = None,
     single-label, the most probable class; multi-label, every class with probability > 0.5.
     ``on_start(rows)`` is called once the input is read and checked."""
     predictor, spec = artifact.load(run_dir)
-    if spec["preprocessing"] == artifact.IMAGE_VIEW:
+    if spec["preprocessing"] == artifact.IMAGES:
         return _predict_images(predictor, spec, run_dir, input_path, on_batch, on_start)
     x = read_rows(input_path)
     width = spec["in_features"]
@@ -155,9 +155,8 @@ def image_files(folder) -> list[str]:
 
 @torch.no_grad()
 def _predict_images(predictor, spec, run_dir, folder, on_batch, on_start) -> dict:
-    """A folder of images through the run's prediction view (the centre crop, as its training
-    images were scored), every file checked readable before any is scored."""
-    from . import backbones
+    """A folder of images through the run's prediction view (``image_view``: the centre crop,
+    as its test images were scored), every file checked readable before any is scored."""
     from .datasets.images import ImageFiles, raise_unreadable
     from .datasets.pixels import check_readable
 
@@ -165,7 +164,8 @@ def _predict_images(predictor, spec, run_dir, folder, on_batch, on_start) -> dic
     check_readable(paths)
     if on_start is not None:
         on_start(len(paths))
-    data = ImageFiles(paths, backbones.centre_view(), backbones.VIEW_SHAPES["centre"])
+    size = spec["image"]["centre_crop"]
+    data = ImageFiles(paths, image_view(spec), (3, size, size))
     out = []
     for x, idx, errors in torch.utils.data.DataLoader(data, batch_size=IMAGE_BATCH):
         raise_unreadable(paths, idx, errors)
@@ -176,6 +176,19 @@ def _predict_images(predictor, spec, run_dir, folder, on_batch, on_start) -> dic
     return {"probabilities": np.concatenate(out).astype(np.float64),
             "class_names": spec["class_names"], "single_label": spec["single_label"],
             "files": [str(Path(p).relative_to(root)) for p in paths]}
+
+
+def image_view(spec: dict):
+    """The geometry of an image run's view (model.json's ``image``) on an RGB image: short side
+    resized, centre crop, pixel values 0..255 as float32 (3, H, W); the predictor normalizes
+    them itself. What a user of an exported model writes in torchvision: ``v2.Compose([
+    v2.ToImage(), v2.Resize(224), v2.CenterCrop(224), v2.ToDtype(torch.float32)])`` (32 for a
+    CIFAR run) on ``PIL.Image.open(f).convert("RGB")``."""
+    from torchvision.transforms import v2
+
+    view = spec["image"]
+    return v2.Compose([v2.ToImage(), v2.Resize(view["resize"]),
+                       v2.CenterCrop(view["centre_crop"]), v2.ToDtype(torch.float32)])
 
 
 def predicted_labels(result: dict) -> list[str]:

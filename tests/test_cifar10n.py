@@ -185,6 +185,25 @@ def test_fit_a_cifar_resnet_on_images_through_the_cli(cli, tree, tmp_path):
     assert m["epochs"] == 2 and 0.0 <= m["test_accuracy"] <= 1.0
     code, out, _ = cli("evaluate", run)
     assert code == 0 and abs(float(out.split()[1]) - m["test_mAP"]) < 1e-6
+    # the saved predictor normalizes pixels as training did: the test JPEGs, scored from the
+    # files, get the probabilities the run's test images got in memory
+    from pyro_can import api
+    from pyro_can.train import class_scores
+
+    test_dir = tree["root"] / "folder" / "images" / "test"
+    code, _, err = cli("predict", run, "--input", test_dir, "--out", tmp_path / "p.npz")
+    assert code == 0, err
+    with np.load(tmp_path / "p.npz") as f:
+        got = dict(zip(f["files"], f["probabilities"]))
+    trainer = api.load(run)
+    expected = class_scores(trainer.cfg, trainer.predict_logits(trainer.data.x_test, "test"))
+    in_order = [f"{name}/{f}" for name in cifar10n.CLASS_NAMES
+                for f in sorted(p.name for p in (test_dir / name).glob("*.jpg"))]
+    assert len(in_order) == len(expected)
+    for name, row in zip(in_order, expected):
+        np.testing.assert_allclose(got[name], row, atol=1e-5)
+    code, _, err = cli("export", run, "--format", "torchscript", "--out", tmp_path / "m.pt")
+    assert code == 0, err
 
 
 def test_cifar_resnet_keeps_a_32x32_map_in_its_first_stage():

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 
 from pyro_can import runs
 from pyro_can.cli import main
 from pyro_can.config import AUTO_VALUES, Config
+from pyro_can.datasets import folder
 
 TINY = ["--method", "can", "--epochs", "3", "--warmup-epochs", "1", "--ramp-epochs", "1",
         "--hidden", "32", "--seed", "0"]
@@ -357,7 +359,8 @@ def test_predict_reads_a_folder_of_images_for_an_end_to_end_run(tmp_path):
                           "--epochs", "1", "--batch-size", "4", "--workers", "0",
                           "--device", "cpu", "--hidden", "16", "--out", run)
     assert code == 0, err
-    assert json.loads((run / "model.json").read_text())["preprocessing"] == "image-centre-view"
+    spec = json.loads((run / "model.json").read_text())
+    assert spec["preprocessing"] == "images" and spec["classifier"]["backbone"] == "trained"
     code, _, err = invoke("predict", run, "--input", root, "--out", tmp_path / "p.npz")
     assert code == 0, err
     trainer = api.load(run)
@@ -377,8 +380,63 @@ def test_predict_reads_a_folder_of_images_for_an_end_to_end_run(tmp_path):
     assert not (tmp_path / "bad.csv").exists()
     code, _, err = invoke("predict", run, "--input", tmp_path / "p.npz")
     assert code == 1 and "give --input a folder of image files" in err
+    _exports_match_predict(run, root, got, tmp_path)
+
+
+def _exports_match_predict(run, root, got, tmp_path):
+    """TorchScript and ONNX exports of an image run, fed the view predict applies, give
+    predict's probabilities; --format state-dict is refused with the formats that work."""
+    from PIL import Image
+
+    from pyro_can import artifact
+    from pyro_can.predict import image_view
+
+    spec = artifact.read_spec(run)
+    names = sorted(got)[:3]
+    view = image_view(spec)
+    x = torch.stack([view(Image.open(Path(root) / n).convert("RGB")) for n in names])
+    expected = np.stack([got[n] for n in names])
     code, _, err = invoke("export", run, "--format", "torchscript", "--out", tmp_path / "m.pt")
-    assert code == 1 and "export supports runs on feature rows so far" in err
+    assert code == 0, err
+    scripted = torch.jit.load(str(tmp_path / "m.pt"))
+    np.testing.assert_allclose(scripted(x).numpy(), expected, atol=1e-5)
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    code, _, err = invoke("export", run, "--format", "onnx", "--out", tmp_path / "m.onnx")
+    assert code == 0, err
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    np.testing.assert_allclose(session.run(None, {"x": x.numpy()})[0], expected, atol=1e-5)
+    code, _, err = invoke("export", run, "--format", "state-dict", "--out", tmp_path / "s.pt")
+    assert code == 1 and "use --format torchscript or onnx" in err
+    assert not (tmp_path / "s.pt").exists()
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_a_feature_cache_run_predicts_and_exports_from_image_files(tmp_path):
+    """--feature-cache: the frozen backbone and its features' standardization are inside the
+    saved predictor, so image files are scored as the cached training features were."""
+    from fixtures_images import make_image_folder
+
+    from pyro_can import api
+    from pyro_can.train import class_scores
+
+    root = make_image_folder(tmp_path / "fruit", {"apple": 4, "pear": 4})
+    run = tmp_path / "run"
+    code, _, err = invoke("fit", "--data", "folder", "--root", root, "--arch", "resnet18",
+                          "--feature-cache", "--epochs", "2", "--batch-size", "4", "--workers",
+                          "0", "--device", "cpu", "--hidden", "16", "--out", run)
+    assert code == 0, err
+    assert json.loads((run / "model.json").read_text())["classifier"]["backbone"] == "frozen"
+    code, _, err = invoke("predict", run, "--input", root, "--out", tmp_path / "p.npz")
+    assert code == 0, err
+    trainer = api.load(run)
+    expected = class_scores(trainer.cfg, trainer.predict_logits(trainer.data.x_train, "train"))
+    with np.load(tmp_path / "p.npz") as f:
+        got = dict(zip(f["files"], f["probabilities"]))
+    items = folder.items(str(root))
+    for i, row in zip(items.indices("train"), expected):
+        np.testing.assert_allclose(got[items.ids[i]], row, atol=1e-4)
+    _exports_match_predict(run, root, got, tmp_path)
 
 
 def test_evaluate_refuses_a_changed_input_file(tmp_path):

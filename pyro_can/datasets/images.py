@@ -288,8 +288,8 @@ def image_dataset(name: str, items: ImageItems, images, runtime, noise_rate: flo
     x_te = ex.features([test_src.paths[i] for i in test_idx], test_view, test_src.root, "(test)")
     _check_features(x_tr, f"{name} training features")
     _check_features(x_te, f"{name} test features")
-    x_train, x_test, _ = _standardize(x_tr.astype(np.float64), x_te.astype(np.float64))
-    return labelled(x_train, x_test)
+    x_train, x_test, scale = _standardize(x_tr.astype(np.float64), x_te.astype(np.float64))
+    return replace(labelled(x_train, x_test), feature_scale=scale)
 
 
 def _end_to_end(labelled, items, images, runtime, test_src, train_idx, test_idx,
