@@ -18,97 +18,8 @@ from .config import RULES, Config
 from .errors import DataWarning, OptionError, PyroCanError, RunFolderError
 from .experiments import SWEEP_PARAMS
 from .cli_types import ListOf, RuleType
-from .rules import Choice, Interval, Rule, Text
-
-HELP = {
-    "data": "data set: digits (bundled), npz (--path), music (bundled real crowd labels), "
-            "voc07, voc12, web, amt, sd4, folder, cifar10n (--root)",
-    "path": "input file for --data npz (arrays X and y or Y; optional train_idx/test_idx)",
-    "noise_rate": "probability P of shuffling a training label vector [default: 0.4 on digits, "
-                  "else 0]",
-    "test_fraction": "test share when the data has no split",
-    "val_fraction": "training share held out as a noisy-label validation set",
-    "crowd": "several answers per item: model (one y, one z per answer), majority, repeat, "
-             "dawid-skene or glad (aggregated by crowd-kit, an optional extra)",
-    "val_from_test": "set this many test items aside (seeded, stratified) as a clean validation "
-                     "set to choose settings on; the rest are reported (music's published "
-                     "protocol: 100 of the 300 test clips)",
-    "batch_norm": "input nets: BatchNorm after each hidden layer",
-    "dropout": "input nets: dropout rate after each hidden layer",
-    "root": "data folder in the published layout (voc07, voc12, web, amt, sd4, folder)",
-    "split": "VOC image set to test on [default: test for voc07, val for voc12]",
-    "test": "evaluate on a clean set instead, e.g. voc07:DIR",
-    "labels": "cifar10n training labels: aggre, worst, random1, random2, random3, crowd (the "
-              "three answers with their workers) or clean (the ceiling)",
-    "label_file": "cifar10n: the label file [default: ROOT/CIFAR-10_human.pt]",
-    "side_info": "cifar10n --labels crowd: the worker table [default: "
-                 "ROOT/side_info_cifar10N.csv]",
-    "features": "cifar10n: train the MLP on these features (.npz, training rows then test "
-                "rows) instead of the images",
-    "arch": "classifier: mlp (features), resnet18/resnet34 (image files) or "
-            "cifar-resnet18/cifar-resnet34 (cifar10n images, 3x3 stem, no max-pool)",
-    "weights": "local backbone weights (state dict); random init otherwise",
-    "test_crops": "1, or 6 = four corners + centre + full image (their features averaged)",
-    "feature_cache": "run the frozen backbone once and train the heads on cached features "
-                     "(default for image data: train the backbone end to end)",
-    "amp": "bfloat16 autocast of the backbone on CUDA (feature extraction: float16)",
-    "workers": "DataLoader workers for image data",
-    "method": "can, plain, learnq, icnm, bootstrap, crowd-layer (needs workers: --crowd model "
-              "on crowd data)",
-    "bootstrap": "bootstrap target: soft (probabilities) or hard (predicted label)",
-    "learnq_trace": "LearnQ trace penalty on Q",
-    "train_fraction": "share of training items kept",
-    "guide": "variational guide for latent methods",
-    "prior": "p(y): classifier or uniform",
-    "decoder": "p(ỹ|y,z) network: mlp or linear",
-    "prior_judgement": "guide's p: shared (classifier, no gradient) or separate f_φ",
-    "latent": "the clean label y: bernoulli (per class, sigmoid classifier and scores), "
-              "categorical (one class: softmax classifier and scores, closed-form categorical "
-              "KL; single-label data) or auto (categorical for single-label data); the "
-              "baselines but ICNM follow it",
-    "ytilde_likelihood": "p(ỹ|y,z): categorical (one answered class), bernoulli (per class) or "
-                         "auto (as --latent)",
-    "quality_dim": "K, dimensions of the quality embedding z (0 removes z)",
-    "quality_prior": "p(z): standard (N(0, I), the paper's worker-blind CAN) or worker "
-                     "(N(μ_w, I) with a latent μ_w per worker, and per-worker trust in q(y); "
-                     "crowd data)",
-    "kl_z_weight": "weight of KL(q(z)||p(z))",
-    "copy_init": "decoder's initial half log-ratio that ỹ_c follows y_c",
-    "label_init": "additive layer's initial weight of each answer's ±1 evidence",
-    "prior_init": "additive layer's initial weight of the prior judgement's logits (>1 "
-                  "sharpens the warm classifier, which estimates the flatter p(ỹ|x)) "
-                  "[default: 2; 1 with several answers per item]",
-    "noise_init": "label reliability at the hand-over from ỹ to q: anchor (estimated from the "
-                  "warm classifier's most confident items; replaces --copy-init/--label-init) "
-                  "or fixed (keep them)",
-    "hidden": "classifier hidden widths",
-    "beta": "bootstrap target weight on ỹ",
-    "elbo": "meanfield (relaxed y, closed-form KL), tracegraph (discrete y, score function "
-            "with baselines), enum (y summed out exactly; single-label data) or trace (relaxed "
-            "y, sampled KL)",
-    "baseline": "tracegraph's baseline for y's score function: avg (decaying average) or nn "
-                "(plus a small neural baseline)",
-    "regularizer": "λ's term: entropy (λ·E H(q)) or mi (−λ·(H(E q) − E H(q)), the mutual "
-                   "information)",
-    "lam": "λ, weight of the regularizer on q(y) and q(z)",
-    "tau_start": "relaxed-Bernoulli temperature at the start",
-    "tau_end": "temperature at the end (geometric decay)",
-    "warmup_epochs": "epochs of pure cross-entropy on ỹ before α_t ramps up (Eq. 7) "
-                     "[default: 20; 5 with several answers per item (--crowd model)]",
-    "ramp_epochs": "epochs over which α_t ramps to alpha_max",
-    "alpha_max": "final share of the classifier's gradient from the KL term",
-    "optimizer": "sgd (with --momentum; the paper's) or adam (the Crowd Layer paper's)",
-    "lr_step": "divide the learning rate by 1/lr_gamma every lr_step epochs",
-    "device": "torch device to train on (auto: cuda when available, else cpu)",
-}
-
-
-def _help(name: str, rule: Rule | None) -> str:
-    text = HELP.get(name, "")
-    if rule is not None and not isinstance(rule, (Choice, Text)):  # a choice's metavar lists it
-        text = f"{text} ({rule.describe()})" if text else rule.describe()
-    return text
-
+from .option_docs import HELP, describe
+from .rules import Choice, Interval
 
 def config_options(func):
     """One click option per ``Config`` field, named like the field, defaulting to its default,
@@ -122,7 +33,7 @@ def config_options(func):
                                 show_default=True, help=HELP.get(f.name, ""))(func)
             continue
         func = click.option(flag, f.name, type=RuleType(rule), default=default,
-                            show_default=default is not None, help=_help(f.name, rule))(func)
+                            show_default=default is not None, help=describe(f.name, rule))(func)
     return func
 
 

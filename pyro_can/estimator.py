@@ -28,6 +28,7 @@ import dataclasses
 import inspect
 import random
 import re
+import textwrap
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -43,6 +44,7 @@ from . import artifact, metrics, runs
 from .config import Config
 from .data import Dataset, one_hot, validation_split, voted_labels
 from .errors import PyroCanError, RunFolderError
+from .option_docs import parameters_section
 from .posterior import answer_trust, posterior
 from .train import Trainer, TrainingSet, build_nets, class_scores, predict_logits, resolve_device
 from .worker_quality import count_workers
@@ -108,8 +110,24 @@ def _init_from_config(**defaults):
             setattr(self, name, value)
 
     __init__.__signature__ = signature
-    __init__.__doc__ = "Every argument is the Config field of the same name (see Config)."
+    __init__.__doc__ = ("Every argument is the Config field of the same name; the class "
+                        "docstring lists them with their defaults.")
+    __init__.defaults = {p.name: p.default for p in params[1:]}
     return __init__
+
+
+def _document_parameters(cls):
+    """Spell out every constructor argument in ``cls``'s docstring (numpydoc ``Parameters``,
+    grouped by the config's sections, the CLI's own words: ``option_docs``), before its
+    ``Attributes``: ``help(CANClassifier)`` lists CAN's options one by one."""
+    if cls.__doc__ is None:  # python -OO
+        return cls
+    section = parameters_section(DATA_SOURCE_FIELDS, cls.__init__.defaults)
+    block = textwrap.indent(section, "    ") + "\n\n"
+    doc = cls.__doc__
+    at = doc.find("    Attributes\n")
+    cls.__doc__ = doc[:at] + block + doc[at:] if at >= 0 else doc.rstrip() + "\n\n" + block
+    return cls
 
 
 def _option_names(message: str) -> str:
@@ -156,12 +174,14 @@ def _meta_of(spec: dict) -> dict:
             "n_features_in": spec["in_features"], "feature_names_in": None}
 
 
+@_document_parameters
 class CANClassifier(ClassifierMixin, BaseEstimator):
     """CAN (Yao et al.): a classifier trained through a latent-variable model of its noisy labels.
 
     Every constructor argument is the :class:`pyro_can.config.Config` field of the same name, with
-    the same default (``pyro-can fit --help`` describes each); see the module docstring for the
-    options that do not apply. Validation of the values happens in ``fit``.
+    the same default and the words of ``pyro-can fit --help`` (listed under Parameters); see the
+    module docstring for the options that do not apply. Validation of the values happens in
+    ``fit``.
 
     ``fit(X, y)`` takes single-label targets (any labels, mapped through ``classes_``) or a 0/1
     label matrix (multi-label). ``fit(X, annotations=rows)`` takes crowd answers instead: rows of
@@ -530,6 +550,7 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
         return est
 
 
+@_document_parameters
 class PlainClassifier(CANClassifier):
     """The plain baseline (the classifier trained directly on the noisy labels): ``CANClassifier``
     with ``method="plain"`` by default. ``posterior_`` is the classifier's own score and

@@ -349,3 +349,20 @@ def test_music_crowd_labels_beat_chance():
     assert est.quality_[0].shape == (len(rows), 4)
     accuracy = est.score(scaler.transform(d["X"][test]), d["y_true"][test])
     assert accuracy > 0.45  # measured 0.60-0.62 (seeds 0-2); chance is 0.1
+
+
+def test_every_constructor_argument_is_documented_with_its_default():
+    """help(CANClassifier) spells out CAN's options one by one, in the CLI's words."""
+    import inspect
+
+    from pyro_can.estimator import PlainClassifier
+
+    for cls in (CANClassifier, PlainClassifier):
+        doc = cls.__doc__
+        for name, p in inspect.signature(cls.__init__).parameters.items():
+            if name == "self":
+                continue
+            assert f"\n    {name} : " in doc and f"default={p.default!r}" in doc, (cls, name)
+        assert "decoder : [mlp|linear], default='mlp'" in doc
+        assert "p(ỹ|y,z) network" in doc  # the same words as pyro-can fit --help
+    assert "method : [can|" in PlainClassifier.__doc__ and "default='plain'" in PlainClassifier.__doc__
