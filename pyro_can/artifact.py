@@ -87,12 +87,15 @@ def _skeleton(spec: dict) -> Predictor:
     from .nets import MLP
 
     c, softmax = len(spec["class_names"]), spec["single_label"]
-    arch, hidden = spec["classifier"]["arch"], tuple(spec["classifier"]["hidden"])
+    net = spec["classifier"]
+    arch, hidden = net["arch"], tuple(net["hidden"])
+    layers = dict(batch_norm=net.get("batch_norm", False), dropout=net.get("dropout", 0.0))
     if spec["preprocessing"] != IMAGES:
         d = spec["in_features"]
-        return Predictor(Standardize(np.zeros(d), np.ones(d)), MLP(d, c, hidden).net, softmax)
+        return Predictor(Standardize(np.zeros(d), np.ones(d)), MLP(d, c, hidden, **layers).net,
+                         softmax)
     dim = FEATURE_DIM[arch]
-    pixels, head = PixelNormalize(np.zeros(3), np.ones(3)), MLP(dim, c, hidden).net
+    pixels, head = PixelNormalize(np.zeros(3), np.ones(3)), MLP(dim, c, hidden, **layers).net
     backbone = build_backbone(arch, None, warn=False)
     if spec["classifier"]["backbone"] == "frozen":
         return Predictor(torch.nn.Sequential(pixels, backbone, Standardize(np.zeros(dim),
@@ -185,6 +188,7 @@ def write(run_dir, cfg, classifier, class_names, single_label: bool, feature_sca
             "in_features": int(in_features),
             "preprocessing": "standardize" if image is None else IMAGES,
             "classifier": {"arch": cfg.arch, "hidden": list(cfg.hidden_sizes),
+                           "batch_norm": bool(cfg.batch_norm), "dropout": float(cfg.dropout),
                            "backbone": None if image is None else
                            "frozen" if frozen else "trained"},
             "provenance": provenance(device)}
@@ -227,7 +231,9 @@ def read_spec(run_dir) -> dict:
         ok = (isinstance(spec["class_names"], list) and isinstance(spec["single_label"], bool)
               and isinstance(spec["in_features"], int) and spec["in_features"] > 0
               and all(isinstance(h, int) and h > 0 for h in spec["classifier"]["hidden"])
-              and spec["preprocessing"] in ("standardize", IMAGES))
+              and spec["preprocessing"] in ("standardize", IMAGES)
+              and isinstance(spec["classifier"].get("batch_norm", False), bool)
+              and isinstance(spec["classifier"].get("dropout", 0.0), (int, float)))
         if ok and spec["preprocessing"] == IMAGES:
             from .backbones import FEATURE_DIM
 

@@ -33,9 +33,12 @@ def export(run_dir, fmt: str, out) -> Path:
         raise OptionError(f"--format: unknown format {fmt!r}; known: {', '.join(FORMATS)}")
     predictor, spec = artifact.load(run_dir)
     images = spec["preprocessing"] == artifact.IMAGES
-    if images and fmt == "state-dict":
-        raise DataError(f"{run_dir}: an image run, whose network is a ResNet: --format "
-                        "state-dict writes feature-row MLPs; use --format torchscript or onnx")
+    net = spec["classifier"]
+    if fmt == "state-dict" and (images or net.get("batch_norm") or net.get("dropout")):
+        what = ("an image run, whose network is a ResNet" if images else
+                "its MLP has --batch-norm/--dropout layers")
+        raise DataError(f"{run_dir}: {what}; --format state-dict describes a plain "
+                        "Linear/ReLU MLP: use --format torchscript or onnx")
     out = Path(out)
     if fmt == "torchscript":
         with warnings.catch_warnings():  # torch 2.14 marks torch.jit deprecated; it still works

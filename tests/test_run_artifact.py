@@ -453,3 +453,34 @@ def test_evaluate_refuses_a_changed_input_file(tmp_path):
     code, _, err = invoke("evaluate", run)
     assert code == 1 and "the features rebuilt from config.json differ" in err, err
     assert "was the input file changed?" in err and len(err.strip().splitlines()) == 1
+
+
+def test_an_mlp_with_batch_norm_and_dropout_is_saved_as_trained(tmp_path):
+    """--batch-norm/--dropout (the published music protocol's MLP): model.json records them, so
+    the saved predictor is rebuilt with the same layers and scores rows as the run did."""
+    from pyro_can import api
+    from pyro_can.train import class_scores
+
+    run = tmp_path / "run"
+    code, _, err = invoke("fit", "--data", "music", "--method", "plain", "--crowd", "majority",
+                          "--epochs", "2", "--hidden", "16,8", "--batch-norm", "--dropout",
+                          "0.5", "--out", run)
+    assert code == 0, err
+    net = json.loads((run / "model.json").read_text())["classifier"]
+    assert net["batch_norm"] is True and net["dropout"] == 0.5
+    trainer = api.load(run)
+    rows = np.asarray(trainer.data.x_test[:20] * trainer.data.feature_scale[1]
+                      + trainer.data.feature_scale[0], np.float32)  # back to raw rows
+    np.save(tmp_path / "rows.npy", rows)
+    code, _, err = invoke("predict", run, "--input", tmp_path / "rows.npy", "--out",
+                          tmp_path / "p.npz")
+    assert code == 0, err
+    expected = class_scores(trainer.cfg, trainer.predict_logits(trainer.data.x_test[:20]))
+    with np.load(tmp_path / "p.npz") as f:
+        np.testing.assert_allclose(f["probabilities"], expected, atol=1e-5)
+    code, _, err = invoke("export", run, "--format", "torchscript", "--out", tmp_path / "m.pt")
+    assert code == 0, err
+    np.testing.assert_allclose(torch.jit.load(str(tmp_path / "m.pt"))(torch.from_numpy(rows))
+                               .numpy(), expected, atol=1e-5)
+    code, _, err = invoke("export", run, "--format", "state-dict", "--out", tmp_path / "s.pt")
+    assert code == 1 and "--batch-norm/--dropout" in err and not (tmp_path / "s.pt").exists()
