@@ -350,23 +350,9 @@ def test_estimator_run_works_with_predict_evaluate_and_find_label_issues(tmp_pat
 def test_predict_reads_a_folder_of_images_for_an_end_to_end_run(tmp_path):
     from fixtures_images import corrupt, make_image_folder
 
-    from pyro_can import api
-    from pyro_can.train import class_scores
-
-    root = make_image_folder(tmp_path / "fruit", {"apple": 4, "pear": 4})
-    run = tmp_path / "run"
-    code, _, err = invoke("fit", "--data", "folder", "--root", root, "--arch", "resnet18",
-                          "--epochs", "1", "--batch-size", "4", "--workers", "0",
-                          "--device", "cpu", "--hidden", "16", "--out", run)
-    assert code == 0, err
+    run, root, trainer, expected, got = _fit_fruit_and_predict(tmp_path, "--epochs", "1")
     spec = json.loads((run / "model.json").read_text())
     assert spec["preprocessing"] == "images" and spec["classifier"]["backbone"] == "trained"
-    code, _, err = invoke("predict", run, "--input", root, "--out", tmp_path / "p.npz")
-    assert code == 0, err
-    trainer = api.load(run)
-    expected = class_scores(trainer.cfg, trainer.predict_logits(trainer.data.x_train, "train"))
-    with np.load(tmp_path / "p.npz") as f:
-        got = dict(zip(f["files"], f["probabilities"]))
     for path, row in zip(trainer.data.pixels.train_paths, expected):
         np.testing.assert_allclose(got[str(Path(path).relative_to(root))], row, atol=1e-5)
     code, out, err = invoke("predict", run, "--input", root)
@@ -381,6 +367,30 @@ def test_predict_reads_a_folder_of_images_for_an_end_to_end_run(tmp_path):
     code, _, err = invoke("predict", run, "--input", tmp_path / "p.npz")
     assert code == 1 and "give --input a folder of image files" in err
     _exports_match_predict(run, root, got, tmp_path)
+
+
+def _fit_fruit_and_predict(tmp_path, *options):
+    """A resnet18 run on a tiny image folder (``options`` added to fit), and ``predict`` on
+    the same files: (run, root, the reloaded trainer, its own probabilities of the training
+    images, predict's probabilities by file)."""
+    from fixtures_images import make_image_folder
+
+    from pyro_can import api
+    from pyro_can.train import class_scores
+
+    root = make_image_folder(tmp_path / "fruit", {"apple": 4, "pear": 4})
+    run = tmp_path / "run"
+    code, _, err = invoke("fit", "--data", "folder", "--root", root, "--arch", "resnet18",
+                          "--batch-size", "4", "--workers", "0", "--device", "cpu", "--hidden",
+                          "16", "--out", run, *options)
+    assert code == 0, err
+    code, _, err = invoke("predict", run, "--input", root, "--out", tmp_path / "p.npz")
+    assert code == 0, err
+    trainer = api.load(run)
+    expected = class_scores(trainer.cfg, trainer.predict_logits(trainer.data.x_train, "train"))
+    with np.load(tmp_path / "p.npz") as f:
+        got = dict(zip(f["files"], f["probabilities"]))
+    return run, root, trainer, expected, got
 
 
 def _exports_match_predict(run, root, got, tmp_path):
@@ -415,24 +425,9 @@ def _exports_match_predict(run, root, got, tmp_path):
 def test_a_feature_cache_run_predicts_and_exports_from_image_files(tmp_path):
     """--feature-cache: the frozen backbone and its features' standardization are inside the
     saved predictor, so image files are scored as the cached training features were."""
-    from fixtures_images import make_image_folder
-
-    from pyro_can import api
-    from pyro_can.train import class_scores
-
-    root = make_image_folder(tmp_path / "fruit", {"apple": 4, "pear": 4})
-    run = tmp_path / "run"
-    code, _, err = invoke("fit", "--data", "folder", "--root", root, "--arch", "resnet18",
-                          "--feature-cache", "--epochs", "2", "--batch-size", "4", "--workers",
-                          "0", "--device", "cpu", "--hidden", "16", "--out", run)
-    assert code == 0, err
+    run, root, _, expected, got = _fit_fruit_and_predict(tmp_path, "--feature-cache",
+                                                         "--epochs", "2")
     assert json.loads((run / "model.json").read_text())["classifier"]["backbone"] == "frozen"
-    code, _, err = invoke("predict", run, "--input", root, "--out", tmp_path / "p.npz")
-    assert code == 0, err
-    trainer = api.load(run)
-    expected = class_scores(trainer.cfg, trainer.predict_logits(trainer.data.x_train, "train"))
-    with np.load(tmp_path / "p.npz") as f:
-        got = dict(zip(f["files"], f["probabilities"]))
     items = folder.items(str(root))
     for i, row in zip(items.indices("train"), expected):
         np.testing.assert_allclose(got[items.ids[i]], row, atol=1e-4)
