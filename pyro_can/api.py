@@ -174,7 +174,7 @@ def write_artifact(run_dir: Path, trainer: Trainer, post: dict | None = None) ->
     from .datasets.pixels import Pixels
 
     data = trainer.data
-    artifact.write(run_dir, trainer.cfg, trainer.nets["classifier"], data.class_names,
+    artifact.write(run_dir, trainer.cfg, trainer.model.classifier, data.class_names,
                    data.single_label, data.feature_scale, data.x_train.shape[1], trainer.device,
                    image_files=isinstance(data.pixels, Pixels),
                    record=artifact.data_record(data))
