@@ -41,7 +41,8 @@ class CANModel(PyroModule):
                         if method.worker_quality else None)
         self.uniform_prior = method.prior == "uniform"
         self.quality_dim, self.kl_z_weight = method.quality_dim, method.kl_z_weight
-        self.categorical_y, self.categorical_ytilde = method.categorical_y, method.categorical_ytilde
+        self.categorical_y = method.categorical_y
+        self.categorical_ytilde = method.categorical_ytilde
         self.discrete_y = schedule.discrete_y
 
     def forward(self, batch, hp):

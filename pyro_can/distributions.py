@@ -63,8 +63,8 @@ def _kl_concrete_categorical(q, p):
 
 
 def class_probs(logits: torch.Tensor, categorical: bool) -> torch.Tensor:
-    """Per-class probabilities of the clean label from logits: softmax for a categorical y, per-class
-    sigmoid otherwise."""
+    """Per-class probabilities of the clean label from logits: softmax for a categorical y,
+    per-class sigmoid otherwise."""
     return torch.softmax(logits, -1) if categorical else torch.sigmoid(logits)
 
 

@@ -45,7 +45,7 @@ from .data import Dataset, one_hot, validation_split, voted_labels
 from .errors import PyroCanError, RunFolderError
 from .posterior import answer_trust, posterior
 from .train import (Trainer, TrainingSet, build_model_and_guide, class_scores, predict_logits,
-                    resolve_device)
+                    programs_state, resolve_device)
 from .worker_quality import count_workers
 
 #: Config fields that say where the data comes from; the estimator gets arrays instead.
@@ -525,7 +525,7 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
             programs = build_model_and_guide(
                 cfg, est.n_features_in_, len(est.classes_),
                 count_workers(est._annotations["ann_worker"])).to(device)
-        programs.load_state_dict(state["nets"])
+        programs.load_state_dict(programs_state(programs, state["nets"]))
         est.model_, est.guide_ = programs.model, programs.guide
         est._checkpoint = state
         est.history_ = list(state["history"])

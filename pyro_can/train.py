@@ -173,6 +173,24 @@ def elbo_terms(model, guide, batch: Batch, hp: StepParams, regularizer=None) -> 
     return terms
 
 
+def programs_state(programs: torch.nn.ModuleDict, nets: dict) -> dict:
+    """A checkpoint's networks as a state dict of ``build_model_and_guide``'s module. Checkpoints
+    written before the model and guide owned their networks hold one flat dict of networks by
+    name (``classifier.net.0.weight``, ``additive.g1.weight``, ...): the same tensors, renamed to
+    the module that owns each network now (the guide's shared prior judgement is the
+    classifier). A network missing from it is a KeyError."""
+    if any(k.startswith(("model.", "guide.")) for k in nets):
+        return nets
+    classifier = programs.model.classifier
+    out = {}
+    for part, program in programs.items():
+        for name, network in program.named_children():
+            flat = "classifier" if network is classifier else name
+            for key in network.state_dict():
+                out[f"{part}.{name}.{key}"] = nets[f"{flat}.{key}"]
+    return out
+
+
 @dataclass
 class FitResult:
     cfg: Config
@@ -383,7 +401,7 @@ class Trainer:
                         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}}
 
     def load_state_dict(self, state: dict, weights_only: bool = False) -> None:
-        self.programs.load_state_dict(state["nets"])
+        self.programs.load_state_dict(programs_state(self.programs, state["nets"]))
         if weights_only:
             return
         self.epoch, self.seconds, self.history = state["epoch"], state["seconds"], state["history"]

@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 import pyro
+import pytest
 import torch
 from pyro import poutine
 
@@ -258,3 +259,29 @@ def test_networks_are_built_from_their_sections():
     batch = Trainer(cfg, data).train_set.batch(torch.arange(4))
     site = poutine.trace(guide).get_trace(batch, StepParams(tau=0.5)).nodes["y"]
     assert not site["fn"].has_rsample and site["infer"]["baseline"]["nn_baseline"] is guide.baseline
+
+
+def test_a_checkpoint_of_flat_networks_loads_into_the_modules():
+    """A checkpoint written before the model and guide owned their networks (one flat dict of
+    networks by name, the classifier once) loads into the modules with the same weights."""
+    from pyro_can.train import programs_state
+
+    src = _trainer()
+    src.step(src.train_set.batch(torch.arange(6)), StepParams(tau=0.5, alpha=1.0, lam=0.0))
+    flat = {}
+    for part in ("model", "guide"):
+        for name, net in src.programs[part].named_children():
+            if part == "guide" and net is src.model.classifier:
+                continue  # the shared prior judgement was not saved a second time
+            flat.update({f"{name}.{k}": v for k, v in net.state_dict().items()})
+    assert "classifier.net.0.weight" in flat and "additive.g1.weight" in flat
+    dst = _trainer(seed=1)
+    dst.load_state_dict({"nets": flat}, weights_only=True)
+    for (k, a), (_, b) in zip(src.programs.state_dict().items(),
+                              dst.programs.state_dict().items()):
+        assert torch.equal(a, b), k
+    current = src.programs.state_dict()
+    assert programs_state(dst.programs, current) is current  # today's layout: as it is
+    del flat["decoder.copy_weight"]
+    with pytest.raises(KeyError):
+        programs_state(dst.programs, flat)
