@@ -34,11 +34,12 @@ ESTIMATORS = (("meanfield", "avg"), ("tracegraph", "avg"), ("tracegraph", "nn"),
 
 
 def gradient_draws(trainer, batches, hp, nets):
-    """The flattened gradient of the objective w.r.t. the weights of ``nets`` (names in
-    ``trainer.nets``), on each batch in ``batches``."""
+    """The flattened gradient of the objective w.r.t. the weights of ``nets`` (names of the
+    networks of ``trainer.programs``, e.g. ``model.classifier``), on each batch in ``batches``."""
     import torch
 
-    params = [p for name in nets for p in trainer.nets[name].parameters()]
+    params = list({id(p): p for name in nets  # a network model and guide share: once
+                   for p in trainer.programs.get_submodule(name).parameters()}.values())
     draws = []
     for batch in batches:
         trainer.optimizer.zero_grad(set_to_none=True)
@@ -78,7 +79,7 @@ def main(argv=None) -> None:
     while warm.epoch < args.epochs:
         warm.train_epoch()
         warm.epoch += 1
-    point = warm.nets.state_dict()
+    point = warm.programs.state_dict()
     hp = step_params(warm.cfg, float(warm.epoch))
     gen = torch.Generator().manual_seed(args.seed)
     n = warm.train_set.num_items
@@ -86,8 +87,11 @@ def main(argv=None) -> None:
 
     print(f"{args.data}, P = {noise}, CAN at epoch {warm.epoch} (alpha {hp.alpha:.2f}, "
           f"tau {hp.tau:.2f}); {args.draws} draws; var = trace of the gradient covariance")
-    shared = [k for k in warm.nets if k != "baseline"]  # the weights every estimator has
-    for title, nets in (("classifier", ["classifier"]),
+    # the networks every estimator has (not the nn baseline; the classifier once, as the model's)
+    shared = [f"{part}.{name}" for part in ("model", "guide")
+              for name, _ in warm.programs.get_submodule(part).named_children()
+              if name not in ("baseline", "prior_judgement")]
+    for title, nets in (("classifier", ["model.classifier"]),
                         ("all networks (" + ", ".join(shared) + ")", shared)):
         print(f"\nWeights: {title}\n")
         print("| `--elbo` | ‖mean grad‖² | var, one minibatch (estimator noise) | "
@@ -96,8 +100,8 @@ def main(argv=None) -> None:
         for elbo, baseline in ESTIMATORS:
             cfg = Config(**{**base.to_dict(), "elbo": elbo, "baseline": baseline})
             tr = Trainer(cfg, data)
-            tr.nets.load_state_dict(point, strict=False)  # the nn baseline's net starts fresh
-            tr.nets.train()
+            tr.programs.load_state_dict(point, strict=False)  # the nn baseline's net starts fresh
+            tr.programs.train()
             pyro.set_rng_seed(args.seed)
             with pyro.validation_enabled(False):
                 # a fresh Batch each draw: a batch caches its forward pass

@@ -68,8 +68,9 @@ def _bernoulli_kl(q_logits: torch.Tensor, p_logits: torch.Tensor) -> torch.Tenso
     return t1 + t2
 
 
-def reference_loss(nets, batch, hp, cfg, kl: str = "closed") -> torch.Tensor:
-    """The differentiable scalar the Pyro step minimizes (see the module docstring)."""
+def reference_loss(model, guide, batch, hp, cfg, kl: str = "closed") -> torch.Tensor:
+    """The differentiable scalar the Pyro step minimizes (see the module docstring), on the
+    networks of the Trainer's ``model`` and ``guide`` modules."""
     _check_supported(cfg)
     n_items, b = batch.num_items, len(batch.item_idx)
     w = hp.alpha if cfg.warmup_scope == "all" else 1.0
@@ -78,10 +79,10 @@ def reference_loss(nets, batch, hp, cfg, kl: str = "closed") -> torch.Tensor:
     labels, ann_item = batch.labels, batch.ann_item
 
     # -- guide: prior judgement (shared classifier, gradient stopped), q(y), q(z) ----------------
-    logits = nets["classifier"](batch.x)
+    logits = model.classifier(batch.x)
     p_logits = logits.detach()
-    y_logits = nets["additive"](p_logits, labels, ann_item)
-    loc, scale = nets["contrastive"](torch.sigmoid(p_logits)[ann_item], labels)
+    y_logits = guide.additive(p_logits, labels, ann_item)
+    loc, scale = guide.contrastive(torch.sigmoid(p_logits)[ann_item], labels)
     tau = torch.as_tensor(hp.tau, dtype=y_logits.dtype, device=y_logits.device)
     qy = td.RelaxedBernoulli(tau, logits=y_logits, validate_args=False)
     y = qy.rsample()  # same draw as the guide's pyro.sample("y", ...)
@@ -92,7 +93,7 @@ def reference_loss(nets, batch, hp, cfg, kl: str = "closed") -> torch.Tensor:
 
     # -- model ----------------------------------------------------------------------------------
     prior_logits = logits if cfg.warmup_scope == "all" else _gradient_share(logits, hp.alpha)
-    dec_logits = nets["decoder"](y[ann_item], z)
+    dec_logits = model.decoder(y[ann_item], z)
     recon = -F.binary_cross_entropy_with_logits(dec_logits, labels, reduction="none").sum()
 
     if kl == "closed":
@@ -117,10 +118,10 @@ def reference_loss(nets, batch, hp, cfg, kl: str = "closed") -> torch.Tensor:
     return loss
 
 
-def reference_step(nets, optimizer, batch, hp, cfg, kl: str = "closed") -> float:
+def reference_step(model, guide, optimizer, batch, hp, cfg, kl: str = "closed") -> float:
     """One hand-written SGD step: zero_grad, loss, backward, step. Returns the loss value."""
     optimizer.zero_grad(set_to_none=True)
-    loss = reference_loss(nets, batch, hp, cfg, kl=kl)
+    loss = reference_loss(model, guide, batch, hp, cfg, kl=kl)
     loss.backward()
     optimizer.step()
     return loss.item()

@@ -155,14 +155,13 @@ class _JitArgs:
         return self._last[1]
 
     def _model(self, *args):
-        return self.t.model_mod.model(self.t.nets, self._batch(*args, fresh=False), self.hp, self.t.cfg)
+        return self.t.model(self._batch(*args, fresh=False), self.hp)
 
     def _guide(self, *args):
         # JIT tracing must see the weights as param-store inputs, not constants: register every
-        # net (the models and guides read them directly, without pyro.module)
-        for name, net in self.t.nets.items():
-            pyro.module(name, net)
-        return self.t.guide_mod.guide(self.t.nets, self._batch(*args, fresh=True), self.hp, self.t.cfg)
+        # network (the PyroModules keep their parameters local, out of the param store)
+        pyro.module("programs", self.t.programs)
+        return self.t.guide(self._batch(*args, fresh=True), self.hp)
 
 
 def worker_steps(spec: dict) -> dict:
@@ -204,7 +203,7 @@ def worker_steps(spec: dict) -> dict:
             return loss
 
         def ref_step():
-            return reference_step(trainer.nets, trainer.optimizer, ts.batch(items_d), hp,
+            return reference_step(trainer.model, trainer.guide, trainer.optimizer, ts.batch(items_d), hp,
                                   trainer.cfg, kl=kl)
 
         row = {"variant": name}
@@ -262,7 +261,7 @@ def worker_epoch(spec: dict) -> dict:
     sync(dev)
     t = time.perf_counter()
     for step, items in enumerate(order):
-        reference_step(trainer.nets, trainer.optimizer, ts.batch(items),
+        reference_step(trainer.model, trainer.guide, trainer.optimizer, ts.batch(items),
                        step_params(cfg, 1 + step / len(order)), cfg)
     sync(dev)
     ref_s = time.perf_counter() - t

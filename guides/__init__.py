@@ -1,2 +1,6 @@
-"""Pyro guides (variational posteriors). Each module exposes ``build(cfg, in_dim, num_classes)``
-and ``guide(nets, batch, hp, cfg)``; register a new one in ``pyro_can/registry.py``."""
+"""Pyro guides (variational posteriors), each a ``pyro.nn.PyroModule`` that owns its networks (the
+shape of ``pyro.contrib.cevae``'s ``Guide``), built as
+``Guide(method, schedule, num_classes, input_net, model)``: ``model`` is the method's model,
+whose modules the guide may read (the classifier as the prior judgement, the worker-quality
+parameters). ``forward(batch, hp)`` is the Pyro program and ``posterior(batch)`` q's parameters,
+which the objective's regularizer reads. Register a new one in ``pyro_can/registry.py``."""

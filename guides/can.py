@@ -2,34 +2,60 @@
 for q(y | x, ỹ) and the contrastive layer for one q(z | x, ỹ_r) per annotation."""
 from __future__ import annotations
 
+import torch
+
+from pyro_can.anchors import evidence_weights
 from pyro_can.distributions import class_probs
-from pyro_can.nets import AdditiveLayer, ContrastiveLayer, input_net
+from pyro_can.nets import AdditiveLayer, ContrastiveLayer
 
-from .latents import answer_trust, build_baseline, prior_judgement, sample_latents
-
-
-def build(cfg, in_dim: int, num_classes: int) -> dict:
-    nets = {"additive": AdditiveLayer(num_classes, label_init=cfg.label_init,
-                                      categorical=cfg.latent == "categorical",
-                                      prior_init=cfg.prior_init)}
-    if cfg.quality_dim > 0:
-        nets["contrastive"] = ContrastiveLayer(num_classes, cfg.quality_dim)
-    if cfg.prior_judgement == "separate":
-        nets["prior_judgement"] = input_net(cfg, in_dim, num_classes)
-    nets.update(build_baseline(cfg, num_classes))
-    return nets
+from .latents import LatentGuide
 
 
-def posterior(nets, batch, cfg):
-    """q's parameters: y's logits per item, z's loc and scale per annotation (None without z)."""
-    p_logits = prior_judgement(nets, batch, cfg)
-    y_logits = nets["additive"](p_logits, batch.labels, batch.ann_item,
-                                answer_trust(nets, batch, p_logits.device))
-    loc = scale = None
-    if cfg.quality_dim > 0:
-        loc, scale = nets["contrastive"](class_probs(cfg, p_logits)[batch.ann_item], batch.labels)
-    return y_logits, loc, scale
+class CANGuide(LatentGuide):
+    """q(y | x, ỹ) by the ``additive`` layer, q(z | x, ỹ_r) by the ``contrastive`` layer (with
+    ``--quality-dim`` > 0), both reading the prior judgement ``prior_judgement``: the model's
+    classifier with its gradient stopped (``--prior-judgement shared``, the default: one forward
+    per step), or a network of the guide's own (``separate``).
 
+    The stop holds whatever the prior (``--prior uniform`` changes the model's prior and nothing
+    else): the classifier learns from the KL term to q, never from the guide's side of it."""
 
-def guide(nets, batch, hp, cfg):
-    sample_latents(nets, batch, hp, cfg, *posterior(nets, batch, cfg))
+    contrastive_layer = True  # the additive ablation (guides/additive.py) has none
+
+    def __init__(self, method, schedule, num_classes: int, input_net, model):
+        super().__init__(method, schedule, model)
+        self.additive = AdditiveLayer(num_classes, label_init=method.label_init,
+                                      categorical=method.categorical_y,
+                                      prior_init=method.prior_init)
+        self.contrastive = (ContrastiveLayer(num_classes, method.quality_dim)
+                            if self.contrastive_layer and method.quality_dim > 0 else None)
+        self.shared_judgement = method.prior_judgement == "shared"
+        self.prior_judgement = (model.classifier if self.shared_judgement
+                                else input_net(num_classes))
+        self.baseline = self.score_baseline(schedule, num_classes)
+
+    def prior_logits(self, batch) -> torch.Tensor:
+        """Logits of the prior judgement p = sigmoid f_φ(x)."""
+        logits = batch.logits(self.prior_judgement)
+        return logits.detach() if self.shared_judgement else logits
+
+    def posterior(self, batch):
+        """q's parameters: y's logits per item, z's loc and scale per annotation (None without
+        z)."""
+        p_logits = self.prior_logits(batch)
+        y_logits = self.additive(p_logits, batch.labels, batch.ann_item,
+                                 self.answer_trust(batch, p_logits.device))
+        loc = scale = None
+        if self.contrastive is not None:
+            loc, scale = self.contrastive(class_probs(p_logits, self.categorical_y)[batch.ann_item],
+                                          batch.labels)
+        return y_logits, loc, scale
+
+    @torch.no_grad()
+    def handover(self, hit, false_alarm) -> None:
+        """Eq. 7's hand-over (after ``CANModel.handover``): weigh each answer's evidence in q by
+        the label reliability the model estimated from the warm classifier."""
+        ref = self.additive.label_weight
+        self.additive.set_label_evidence(torch.as_tensor(
+            evidence_weights(hit, false_alarm, self.categorical_y), dtype=ref.dtype,
+            device=ref.device))

@@ -6,9 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from pyro_can.nets import input_net
-
-from .latents import build_baseline, sample_latents
+from .latents import LatentGuide
 
 
 class GlobalNormal(nn.Module):
@@ -21,21 +19,18 @@ class GlobalNormal(nn.Module):
         return self.loc.expand(n, -1), (F.softplus(self.raw_scale) + 1e-3).expand(n, -1)
 
 
-def build(cfg, in_dim: int, num_classes: int) -> dict:
-    nets = {"mean_field_y": input_net(cfg, in_dim, num_classes)}
-    if cfg.quality_dim > 0:
-        nets["mean_field_z"] = GlobalNormal(cfg.quality_dim)
-    nets.update(build_baseline(cfg, num_classes))
-    return nets
+class MeanFieldGuide(LatentGuide):
+    """q(y | x) by its own network ``mean_field_y``; q(z) by ``mean_field_z``."""
 
+    def __init__(self, method, schedule, num_classes: int, input_net, model):
+        super().__init__(method, schedule, model)
+        self.mean_field_y = input_net(num_classes)
+        self.mean_field_z = GlobalNormal(method.quality_dim) if method.quality_dim > 0 else None
+        self.baseline = self.score_baseline(schedule, num_classes)
 
-def posterior(nets, batch, cfg):
-    y_logits = batch.logits(nets["mean_field_y"])
-    loc = scale = None
-    if cfg.quality_dim > 0:
-        loc, scale = nets["mean_field_z"](len(batch.ann_idx))
-    return y_logits, loc, scale
-
-
-def guide(nets, batch, hp, cfg):
-    sample_latents(nets, batch, hp, cfg, *posterior(nets, batch, cfg))
+    def posterior(self, batch):
+        y_logits = batch.logits(self.mean_field_y)
+        loc = scale = None
+        if self.mean_field_z is not None:
+            loc, scale = self.mean_field_z(len(batch.ann_idx))
+        return y_logits, loc, scale

@@ -1,2 +1,8 @@
-"""Pyro model functions, one per method. Each module exposes ``build(cfg, in_dim, num_classes)``
-returning its networks and ``model(nets, batch, hp, cfg)``, the Pyro program."""
+"""Pyro models, one per method, each a ``pyro.nn.PyroModule`` that owns its networks (the shape of
+``pyro.contrib.cevae``'s ``Model``). Every model is built as
+``Model(method, schedule, num_classes, input_net, num_workers=0)`` from the method's section
+(``sections.MethodSection``), the schedule section (``sections.ScheduleSection``: the estimator
+choices it makes at run time) and ``input_net(out_dim)``, a maker of networks on the items'
+inputs (``registry.model_and_guide``); its ``forward(batch, hp)`` is the Pyro program. A model
+may add ``warmup_model(batch, hp)`` (Eq. 7's warm-up likelihood) and ``handover(scores, data)``.
+Register a new one in ``pyro_can/registry.py``."""

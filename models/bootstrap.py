@@ -11,14 +11,10 @@ from __future__ import annotations
 
 import pyro
 import torch
+from pyro.nn import PyroModule
 from torch.nn import functional as F
 
 from pyro_can.batch import answers_plate, items_plate
-from pyro_can.nets import input_net
-
-
-def build(cfg, in_dim: int, num_classes: int) -> dict:
-    return {"classifier": input_net(cfg, in_dim, num_classes)}
 
 
 def prediction_target(logits: torch.Tensor, kind: str, single_label: bool,
@@ -31,16 +27,25 @@ def prediction_target(logits: torch.Tensor, kind: str, single_label: bool,
     return (probs > 0.5).to(probs.dtype)
 
 
-def model(nets, batch, hp, cfg):
-    classifier = nets["classifier"]
-    logits = batch.logits(classifier)
-    single = bool((batch.labels.sum(-1) == 1).all())
-    target = cfg.beta * batch.answer_labels + (1 - cfg.beta) * prediction_target(
-        logits, cfg.bootstrap, single, cfg.categorical_y)
-    with items_plate(batch), answers_plate(batch):
-        if cfg.categorical_y:
-            nll = -(target * torch.log_softmax(logits, -1)).sum(-1)
-        else:
-            nll = F.binary_cross_entropy_with_logits(logits.expand_as(target), target,
-                                                     reduction="none").sum(-1)
-        pyro.factor("ytilde", -nll)
+class BootstrapModel(PyroModule):
+    """The classifier's likelihood of the bootstrapped target (``--beta``, ``--bootstrap``)."""
+
+    def __init__(self, method, schedule, num_classes: int, input_net, num_workers: int = 0):
+        super().__init__()
+        self.classifier = input_net(num_classes)
+        self.options = method.bootstrap  # sections.BootstrapOptions: beta, bootstrap
+        self.categorical_y = method.categorical_y
+
+    def forward(self, batch, hp):
+        logits = batch.logits(self.classifier)
+        single = bool((batch.labels.sum(-1) == 1).all())
+        beta = self.options.beta
+        target = beta * batch.answer_labels + (1 - beta) * prediction_target(
+            logits, self.options.bootstrap, single, self.categorical_y)
+        with items_plate(batch), answers_plate(batch):
+            if self.categorical_y:
+                nll = -(target * torch.log_softmax(logits, -1)).sum(-1)
+            else:
+                nll = F.binary_cross_entropy_with_logits(logits.expand_as(target), target,
+                                                         reduction="none").sum(-1)
+            pyro.factor("ytilde", -nll)

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import pyro
 import torch
+from pyro.nn import PyroModule
 from torch import nn
 
 from pyro_can.batch import answers_plate, items_plate
 from pyro_can.distributions import class_probs, label_dist
-from pyro_can.nets import input_net
 
 
 class CrowdLayer(nn.Module):
@@ -39,14 +39,18 @@ class CrowdLayer(nn.Module):
         return torch.einsum("...rij,...rj->...ri", self.weight[worker], probs)
 
 
-def build(cfg, in_dim: int, num_classes: int, num_workers: int = 1) -> dict:
-    return {"classifier": input_net(cfg, in_dim, num_classes),
-            "crowd_layer": CrowdLayer(num_workers, num_classes)}
+class CrowdLayerModel(PyroModule):
+    """The classifier and the per-worker matrices (``num_workers`` of them)."""
 
+    def __init__(self, method, schedule, num_classes: int, input_net, num_workers: int = 1):
+        super().__init__()
+        self.classifier = input_net(num_classes)
+        self.crowd_layer = CrowdLayer(num_workers, num_classes)
+        self.categorical_y = method.categorical_y
 
-def model(nets, batch, hp, cfg):
-    probs = class_probs(cfg, batch.logits(nets["classifier"]))  # (B, C), broadcast over answers
-    worker = batch.to_table(batch.ann_worker, 0)  # padding: any worker, masked out
-    with items_plate(batch), answers_plate(batch):
-        logits = nets["crowd_layer"](probs, worker)
-        pyro.sample("ytilde", label_dist(cfg, logits, cfg.categorical_y), obs=batch.answer_labels)
+    def forward(self, batch, hp):
+        probs = class_probs(batch.logits(self.classifier), self.categorical_y)  # (B, C)
+        worker = batch.to_table(batch.ann_worker, 0)  # padding: any worker, masked out
+        with items_plate(batch), answers_plate(batch):
+            logits = self.crowd_layer(probs, worker)
+            pyro.sample("ytilde", label_dist(logits, self.categorical_y), obs=batch.answer_labels)

@@ -13,27 +13,36 @@ from __future__ import annotations
 import pyro
 import pyro.distributions as dist
 import torch
+from pyro.nn import PyroModule, pyro_method
 
 from pyro_can.batch import answers_plate, items_plate
-from pyro_can.models.can import warmup_model  # noqa: F401  (objective.py weights it by 1 − α_t)
-from pyro_can.nets import input_net
+
+from .plain import observe_from_classifier
 
 
-def build(cfg, in_dim: int, num_classes: int) -> dict:
-    relevance = input_net(cfg, in_dim, 2 * num_classes)
-    with torch.no_grad():  # start from "humans report what is there": r1 high, r0 low
-        bias = relevance.output_layer.bias
-        bias[:num_classes] = 3.0
-        bias[num_classes:] = -3.0
-    return {"classifier": input_net(cfg, in_dim, num_classes), "relevance": relevance}
+class ICNMModel(PyroModule):
+    """The visual-presence head ``classifier`` and the human-relevance head ``relevance``."""
 
+    def __init__(self, method, schedule, num_classes: int, input_net, num_workers: int = 0):
+        super().__init__()
+        relevance = input_net(2 * num_classes)
+        with torch.no_grad():  # start from "humans report what is there": r1 high, r0 low
+            bias = relevance.output_layer.bias
+            bias[:num_classes] = 3.0
+            bias[num_classes:] = -3.0
+        self.classifier = input_net(num_classes)
+        self.relevance = relevance
+        self.categorical_y = method.categorical_y
 
-def model(nets, batch, hp, cfg):
-    classifier = nets["classifier"]
-    relevance = nets["relevance"]
-    logits = batch.logits(classifier)
-    v = torch.sigmoid(logits)
-    r1, r0 = torch.sigmoid(relevance(batch.x)).chunk(2, dim=-1)
-    probs = (r1 * v + r0 * (1 - v)).clamp(1e-6, 1 - 1e-6)
-    with items_plate(batch), answers_plate(batch):
-        pyro.sample("ytilde", dist.Bernoulli(probs=probs).to_event(1), obs=batch.answer_labels)
+    def forward(self, batch, hp):
+        v = torch.sigmoid(batch.logits(self.classifier))
+        r1, r0 = torch.sigmoid(self.relevance(batch.x)).chunk(2, dim=-1)
+        probs = (r1 * v + r0 * (1 - v)).clamp(1e-6, 1 - 1e-6)
+        with items_plate(batch), answers_plate(batch):
+            pyro.sample("ytilde", dist.Bernoulli(probs=probs).to_event(1), obs=batch.answer_labels)
+
+    @pyro_method
+    def warmup_model(self, batch, hp):
+        """CAN's Eq. 7 warm-up (``CANModel.warmup_model``) for the visual-presence head;
+        ``objective.py`` weights it by 1 − α_t."""
+        observe_from_classifier(self.classifier, batch, self.categorical_y)

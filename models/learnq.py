@@ -14,10 +14,10 @@ from __future__ import annotations
 import pyro
 import pyro.distributions as dist
 import torch
+from pyro.nn import PyroModule
 from torch import nn
 
 from pyro_can.batch import answers_plate, items_plate
-from pyro_can.nets import input_net
 
 
 class NoiseAdaptation(nn.Module):
@@ -29,21 +29,27 @@ class NoiseAdaptation(nn.Module):
         return torch.softmax(self.weight, dim=1)
 
 
-def build(cfg, in_dim: int, num_classes: int) -> dict:
-    return {"classifier": input_net(cfg, in_dim, num_classes),
-            "noise_adaptation": NoiseAdaptation(num_classes)}
+class LearnQModel(PyroModule):
+    """The classifier and the noise-adaptation layer Q, with its trace penalty
+    (``--learnq-trace``)."""
 
+    def __init__(self, method, schedule, num_classes: int, input_net, num_workers: int = 0):
+        super().__init__()
+        self.classifier = input_net(num_classes)
+        self.noise_adaptation = NoiseAdaptation(num_classes)
+        self.categorical_y = method.categorical_y
+        self.trace_weight = method.learnq.learnq_trace
 
-def model(nets, batch, hp, cfg):
-    classifier = nets["classifier"]
-    q = nets["noise_adaptation"].matrix()
-    logits = batch.logits(classifier)
-    with items_plate(batch), answers_plate(batch):
-        if cfg.categorical_y:
-            noisy = dist.OneHotCategorical(probs=torch.softmax(logits, -1) @ q)
-        else:
-            probs = (torch.sigmoid(logits) @ q).clamp(1e-6, 1 - 1e-6)
-            noisy = dist.Bernoulli(probs=probs).to_event(1)
-        pyro.sample("ytilde", noisy, obs=batch.answer_labels)
-    # trace penalty, once per item of the data set (the plates scale the likelihood the same way)
-    pyro.factor("trace_penalty", -cfg.learnq_trace * batch.num_items * torch.trace(q))
+    def forward(self, batch, hp):
+        q = self.noise_adaptation.matrix()
+        logits = batch.logits(self.classifier)
+        with items_plate(batch), answers_plate(batch):
+            if self.categorical_y:
+                noisy = dist.OneHotCategorical(probs=torch.softmax(logits, -1) @ q)
+            else:
+                probs = (torch.sigmoid(logits) @ q).clamp(1e-6, 1 - 1e-6)
+                noisy = dist.Bernoulli(probs=probs).to_event(1)
+            pyro.sample("ytilde", noisy, obs=batch.answer_labels)
+        # trace penalty, once per item of the data set (the plates scale the likelihood the same
+        # way)
+        pyro.factor("trace_penalty", -self.trace_weight * batch.num_items * torch.trace(q))

@@ -8,18 +8,28 @@ several observations of the same prediction.
 from __future__ import annotations
 
 import pyro
+from pyro.nn import PyroModule
 
 from pyro_can.batch import answers_plate, items_plate
 from pyro_can.distributions import label_dist
-from pyro_can.nets import input_net
 
 
-def build(cfg, in_dim: int, num_classes: int) -> dict:
-    return {"classifier": input_net(cfg, in_dim, num_classes)}
-
-
-def model(nets, batch, hp, cfg):
-    classifier = nets["classifier"]
+def observe_from_classifier(classifier, batch, categorical: bool) -> None:
+    """Each noisy label observed straight from the classifier's logits (one categorical, or
+    per-class Bernoullis): the plain net's likelihood, and Eq. 7's warm-up likelihood of the
+    models that have one (``CANModel.warmup_model``)."""
     logits = batch.logits(classifier)
     with items_plate(batch), answers_plate(batch):
-        pyro.sample("ytilde", label_dist(cfg, logits), obs=batch.answer_labels)
+        pyro.sample("ytilde", label_dist(logits, categorical), obs=batch.answer_labels)
+
+
+class PlainModel(PyroModule):
+    """ỹ observed straight from the classifier's output."""
+
+    def __init__(self, method, schedule, num_classes: int, input_net, num_workers: int = 0):
+        super().__init__()
+        self.classifier = input_net(num_classes)
+        self.categorical_ytilde = method.categorical_ytilde
+
+    def forward(self, batch, hp):
+        observe_from_classifier(self.classifier, batch, self.categorical_ytilde)

@@ -2,7 +2,16 @@
 
 Notebook entry points: ``CANClassifier`` / ``PlainClassifier`` (scikit-learn estimators),
 ``fit``/``evaluate`` (run folders, as the CLI), ``inspect`` (posterior inspection of a run).
+
+The models and guides are ``PyroModule``s trained by a torch optimizer through Pyro's
+``ELBOModule``; Pyro asks for ``module_local_params`` with that interface (a PyroModule's
+parameters are then its own, as a torch module's are, not entries of the global parameter store),
+and a PyroModule reads the setting when it is built, so it is set here, before any is.
 """
+import pyro as _pyro
+
+_pyro.settings.set(module_local_params=True)
+
 from .api import evaluate, fit, load
 from .config import Config
 from .estimator import CANClassifier, PlainClassifier

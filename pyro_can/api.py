@@ -175,7 +175,7 @@ def write_artifact(run_dir: Path, trainer: Trainer, post: dict | None = None) ->
     from .posterior import posterior
 
     data = trainer.data
-    artifact.write(run_dir, trainer.cfg, trainer.nets["classifier"], data.class_names,
+    artifact.write(run_dir, trainer.cfg, trainer.model.classifier, data.class_names,
                    data.single_label, data.feature_scale, data.x_train.shape[1], trainer.device,
                    pixels=data.pixels, record=artifact.data_record(data))
     artifact.write_posterior(run_dir, posterior(trainer) if post is None else post, data)

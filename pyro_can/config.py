@@ -25,6 +25,11 @@ AUTO_VALUES = {"noise_rate": None, "latent": "auto", "ytilde_likelihood": "auto"
                "warmup_epochs": None, "prior_init": None}
 
 
+def hidden_sizes(hidden) -> tuple[int, ...]:
+    """``--hidden`` ("1024,30") as layer widths."""
+    return tuple(int(h) for h in str(hidden).split(",") if h.strip())
+
+
 @dataclass
 class Config:
     # data
@@ -100,7 +105,7 @@ class Config:
 
     @property
     def hidden_sizes(self) -> tuple[int, ...]:
-        return tuple(int(h) for h in str(self.hidden).split(",") if h.strip())
+        return hidden_sizes(self.hidden)
 
     def resolve_latent(self, single_label: bool) -> "Config":
         """This config with ``latent``/``ytilde_likelihood`` made explicit for a data set: ``auto``

@@ -62,41 +62,38 @@ def _kl_concrete_categorical(q, p):
     return categorical_kl_from_logits(q.logits, p.logits)
 
 
-def class_probs(cfg, logits: torch.Tensor) -> torch.Tensor:
-    """Per-class probabilities of the clean label from logits: softmax for a categorical y
-    (``cfg.categorical_y``), per-class sigmoid otherwise."""
-    return torch.softmax(logits, -1) if cfg.categorical_y else torch.sigmoid(logits)
+def class_probs(logits: torch.Tensor, categorical: bool) -> torch.Tensor:
+    """Per-class probabilities of the clean label from logits: softmax for a categorical y,
+    per-class sigmoid otherwise."""
+    return torch.softmax(logits, -1) if categorical else torch.sigmoid(logits)
 
 
-def label_dist(cfg, logits: torch.Tensor, categorical: bool | None = None):
-    """p(ỹ | ...) from logits: one categorical over the answered class (``cfg.ytilde_likelihood ==
-    "categorical"``, single-label answers) or per-class Bernoullis. ``categorical`` overrides the
-    choice (the warm-up reads ỹ as the classifier's own output type, ``cfg.categorical_y``)."""
-    if categorical is None:
-        categorical = cfg.ytilde_likelihood == "categorical"
+def label_dist(logits: torch.Tensor, categorical: bool):
+    """p(ỹ | ...) from logits: one categorical over the answered class (single-label answers,
+    ``--ytilde-likelihood categorical``) or per-class Bernoullis. The warm-up reads ỹ with the
+    classifier's own output type instead (``categorical`` = a categorical y)."""
     if categorical:
         return OneHotCategorical(logits=logits)
     return Bernoulli(logits=logits).to_event(1)
 
 
-def y_dist(cfg, tau, logits: torch.Tensor):
+def y_dist(logits: torch.Tensor, tau, categorical: bool, discrete: bool):
     """The clean-label distribution of one item, in the prior and in q alike.
 
-    ``--elbo meanfield|trace`` (the paper's reparameterized estimator): relaxed at temperature τ,
-    per-class Bernoullis or one categorical (``cfg.categorical_y``), both carrying the closed-form
-    KL of their discrete counterparts. ``--elbo tracegraph|enum``: the discrete distribution itself
-    (one-hot categorical or per-class Bernoulli, not reparameterized), whose gradient is a score
-    function (tracegraph) or an exact sum over its values (enum)."""
-    if cfg.discrete_y:
-        if cfg.categorical_y:
-            return OneHotCategorical(logits=logits)
-        return Bernoulli(logits=logits).to_event(1)
-    if cfg.categorical_y:
+    Relaxed (``discrete`` False: ``--elbo meanfield|trace``, the paper's reparameterized
+    estimator): at temperature τ, per-class Bernoullis or one categorical (``categorical``), both
+    carrying the closed-form KL of their discrete counterparts. ``discrete`` (``--elbo
+    tracegraph|enum``): the discrete distribution itself (one-hot categorical or per-class
+    Bernoulli, not reparameterized), whose gradient is a score function (tracegraph) or an exact
+    sum over its values (enum)."""
+    if discrete:
+        return label_dist(logits, categorical)
+    if categorical:
         return ConcreteCategorical(tau, logits=logits)
     return ConcreteBernoulli(tau, logits=logits).to_event(1)
 
 
-def discrete_y_dist(cfg, logits: torch.Tensor):
+def discrete_y_dist(logits: torch.Tensor, categorical: bool):
     """q(y) or p(y) as the discrete distribution it stands for, whatever the estimator (its
     closed-form entropy is what the regularizers read)."""
-    return Categorical(logits=logits) if cfg.categorical_y else Bernoulli(logits=logits).to_event(1)
+    return Categorical(logits=logits) if categorical else Bernoulli(logits=logits).to_event(1)

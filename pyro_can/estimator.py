@@ -46,7 +46,8 @@ from .data import Dataset, one_hot, validation_split, voted_labels
 from .errors import PyroCanError, RunFolderError
 from .option_docs import parameters_section
 from .posterior import answer_trust, posterior
-from .train import Trainer, TrainingSet, build_nets, class_scores, predict_logits, resolve_device
+from .train import (Trainer, TrainingSet, build_model_and_guide, class_scores, predict_logits,
+                    programs_state, resolve_device)
 from .worker_quality import count_workers
 
 #: Config fields that say where the data comes from; the estimator gets arrays instead.
@@ -216,8 +217,11 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
         ``history.csv``.
     metrics_ : dict
         The CLI's final metrics (method, epochs, seconds, sizes, ``val_noisy_*`` scores).
-    nets_ : torch.nn.ModuleDict
-        The trained networks; ``nets_["classifier"]`` maps features to per-class logits.
+    model_ : pyro.nn.PyroModule
+        The trained model (``models/``), which owns its networks; ``model_.classifier`` maps
+        features to per-class logits.
+    guide_ : pyro.nn.PyroModule
+        The trained guide (``guides/``), q(y | x, ỹ) and q(z | x, ỹ_r).
     config_ : pyro_can.config.Config
         The options the networks were trained with, resolved against the data (``latent``,
         ``warmup_epochs``, ... made explicit: ``Config.resolve``); what ``save`` writes to
@@ -278,12 +282,12 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
             # the guide is amortized: read q(y | x, ỹ) for every item, validation items included
             post = posterior(SimpleNamespace(
                 cfg=trainer.cfg, data=data, train_set=TrainingSet(data, trainer.device),
-                nets=trainer.nets, guide=trainer.guide, device=trainer.device))
+                model=trainer.model, guide=trainer.guide, device=trainer.device))
         for name, value in learned.items():
             setattr(self, name, value)
         self._fit_params = fit_params
         self.config_ = trainer.cfg  # resolved against the data (latent, warm-up, ...)
-        self.nets_ = trainer.nets
+        self.model_, self.guide_ = trainer.model, trainer.guide
         self.history_ = list(trainer.history)
         self.metrics_ = result.metrics
         self._checkpoint = trainer.state_dict()
@@ -365,7 +369,7 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
     def _logits(self, X) -> np.ndarray:
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float32, reset=False)
-        classifier = self.nets_["classifier"]
+        classifier = self.model_.classifier
         device = next(classifier.parameters()).device
         mean, std = getattr(self, "_feature_scale", (0.0, 1.0))
         if not (np.all(mean == 0) and np.all(std == 1)):  # a CLI run's standardization
@@ -477,9 +481,10 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
             "feature_names_in": (self.feature_names_in_.tolist()
                                  if hasattr(self, "feature_names_in_") else None),
         })
-        artifact.write(run_dir, self.config_, self.nets_["classifier"],
+        classifier = self.model_.classifier
+        artifact.write(run_dir, self.config_, classifier,
                        [str(c) for c in classes], not self.multi_label_, self._feature_scale,
-                       self.n_features_in_, next(self.nets_.parameters()).device)
+                       self.n_features_in_, next(classifier.parameters()).device)
         runs.write_json(run_dir / runs.METRICS, self.metrics_)  # last: marks the run finished
         return run_dir
 
@@ -537,9 +542,11 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
         est._annotations = runs.read_npz(run_dir / runs.TRAIN_DATA,
                                          ("ann_item", "ann_labels", "ann_worker", "train_ids"))
         with _private_global_state():  # building nets draws initial weights from torch's RNG
-            est.nets_ = build_nets(cfg, est.n_features_in_, len(est.classes_),
-                                   count_workers(est._annotations["ann_worker"])).to(device)
-        est.nets_.load_state_dict(state["nets"])
+            programs = build_model_and_guide(
+                cfg, est.n_features_in_, len(est.classes_),
+                count_workers(est._annotations["ann_worker"])).to(device)
+        programs.load_state_dict(programs_state(programs, state["nets"]))
+        est.model_, est.guide_ = programs.model, programs.guide
         est._checkpoint = state
         est.history_ = list(state["history"])
         est.metrics_ = runs.read_json(run_dir / runs.METRICS)

@@ -1,7 +1,7 @@
 """Plain ``torch.nn`` networks used by the Pyro models and guides.
 
 They hold no Pyro code so that they can be timed, reused and tested on their own; the models and
-guides read them directly, and the training objective (``objective.py``) owns them as a module.
+guides (``PyroModule``s, ``models/`` and ``guides/``) own them as submodules.
 """
 from __future__ import annotations
 
@@ -10,17 +10,19 @@ from torch import nn
 from torch.nn import functional as F
 
 
-def input_net(cfg, in_dim: int, out_dim: int) -> nn.Module:
+def input_net(method, images, in_dim: int, out_dim: int) -> nn.Module:
     """A network on the items' inputs (the classifier f_θ, a separate f_φ, ICNM's relevance
-    head): the paper's MLP on feature vectors, or, for image data trained end to end
-    (``--arch resnet18|resnet34`` without ``--feature-cache``), the backbone with that MLP as its
-    head."""
-    if cfg.end_to_end:
+    head), from the method's section (``sections.MethodSection``: hidden widths, batch norm,
+    dropout) and the image section (``sections.ImageSection``): the paper's MLP on feature
+    vectors, or, for image data trained end to end (``--arch resnet18|resnet34`` without
+    ``--feature-cache``), the backbone with that MLP as its head."""
+    if images.end_to_end:
         from .backbones import FEATURE_DIM, ImageClassifier
 
-        head = MLP(FEATURE_DIM[cfg.arch], out_dim, cfg.hidden_sizes, cfg.batch_norm, cfg.dropout)
-        return ImageClassifier(cfg.arch, cfg.weights, head, amp=cfg.amp)
-    return MLP(in_dim, out_dim, cfg.hidden_sizes, cfg.batch_norm, cfg.dropout)
+        head = MLP(FEATURE_DIM[images.arch], out_dim, method.hidden_sizes, method.batch_norm,
+                   method.dropout)
+        return ImageClassifier(images.arch, images.weights, head, amp=images.amp)
+    return MLP(in_dim, out_dim, method.hidden_sizes, method.batch_norm, method.dropout)
 
 
 class MLP(nn.Module):

@@ -4,24 +4,27 @@
 
 * ``ELBO(model, guide)`` is Pyro's ELBO module (``--elbo``) on the method's model and guide, which
   know neither α nor λ;
-* the warm-up likelihood (Eq. 7) is the method's ``warmup_model``: the classifier's own likelihood
+* the warm-up likelihood (Eq. 7) is the model's ``warmup_model``: the classifier's own likelihood
   of the noisy labels read as clean ones (methods without one, the baselines, train on the ELBO
   alone at weight 1);
 * R is the regularizer on q (``--regularizer``, ``regularizers.py``) read from the guide's
-  ``posterior`` parameters, in closed form;
+  ``posterior(batch)`` parameters, in closed form;
 * w_t = α_t with ``--warmup-scope all`` (the default: guide and decoder wait for a trained
   classifier), or 1 with ``--warmup-scope classifier``, where α_t instead scales only the
   classifier's share of the prior's gradient (``gradient_share``).
 
 During the pure warm-up (α_t = 0, scope ``all``) only the warm-up term is computed: no latent is
 sampled and no ELBO traced. Every term is a per-item mean: the plates scale a minibatch to the
-whole data set and ``Program``'s 1/N scale divides by N again, so ``--lr`` means what it means for
-a plain net.
+whole data set and the objective's 1/N ``poutine.scale`` around the ELBO and the warm-up
+divides by N again, so ``--lr`` means what it means for a plain net.
 
-Pyro's ELBOs, called on a (model, guide) pair of modules, return an ``ELBOModule`` whose forward
-is the differentiable loss; the ``Objective`` module holds it, so its parameters are the networks'
-(a torch optimizer, ``DistributedDataParallel`` and the loop need nothing else, and there is no
-parameter store for the networks).
+The model and guide are ``PyroModule``s that own their networks (``models/``, ``guides/``; a
+network both read, such as the classifier, is one shared submodule). Pyro's ELBOs, called on the
+pair, return an ``ELBOModule`` whose forward is the differentiable loss; the ``Objective`` module
+holds it, so its parameters are the networks' (a torch optimizer, ``DistributedDataParallel`` and
+the loop need nothing else). The PyroModules keep their parameters local, as torch does
+(``pyro.settings`` ``module_local_params``, set in ``pyro_can/__init__.py``): the global
+parameter store holds only TraceGraph_ELBO's decaying-average baselines.
 """
 from __future__ import annotations
 
@@ -33,56 +36,47 @@ import torch
 from pyro import poutine
 
 
-class Program(torch.nn.Module):
-    """A model or guide function bound to the networks it reads, as a module.
-
-    ``scale`` multiplies every log-density: 1/N turns the plates' full-data sums into per-item
-    means, so ``--lr`` means what it means for a plain net."""
-
-    def __init__(self, fn: Callable, nets: torch.nn.ModuleDict, cfg, scale: float = 1.0):
-        super().__init__()
-        self.fn, self.nets, self.cfg, self.scale = fn, nets, cfg, scale
-
-    def forward(self, batch, hp):
-        if self.scale == 1.0:
-            return self.fn(self.nets, batch, hp, self.cfg)
-        with poutine.scale(scale=self.scale):
-            return self.fn(self.nets, batch, hp, self.cfg)
-
-
 def gradient_share(t: torch.Tensor, share: float) -> torch.Tensor:
     """Same value as ``t``; gradients through it are multiplied by ``share``."""
     return t if share == 1.0 else share * t + (1.0 - share) * t.detach()
 
 
 class Objective(torch.nn.Module):
-    """The loss above as one module. ``elbo``: a Pyro ELBO instance; ``model_mod``/``guide_mod``:
-    the method's model and guide modules (``warmup_model`` and ``posterior`` are optional);
-    ``regularizer``: a function of ``regularizers.py`` or None; ``n``: training items."""
+    """The loss above as one module. ``elbo``: a Pyro ELBO instance; ``model``/``guide``: the
+    method's PyroModules (``model.warmup_model`` and ``guide.posterior`` are optional);
+    ``regularizer``: R(batch, y_logits, z_loc, z_scale), a function of ``regularizers.py`` bound
+    to the method's section, or None; ``n``: training items; ``warmup_scope``: what α_t scales
+    (``--warmup-scope``: ``all`` or ``classifier``)."""
 
-    def __init__(self, elbo, nets: torch.nn.ModuleDict, cfg, model_mod, guide_mod,
-                 regularizer: Callable | None, n: int):
+    def __init__(self, elbo, model, guide, regularizer: Callable | None, n: int,
+                 warmup_scope: str = "all"):
         super().__init__()
-        self.cfg, self.nets = cfg, nets
-        self.elbo = elbo(Program(model_mod.model, nets, cfg, 1 / n),
-                         Program(guide_mod.guide, nets, cfg, 1 / n))
-        warmup = getattr(model_mod, "warmup_model", None)
-        self.warmup = None if warmup is None else Program(warmup, nets, cfg, 1 / n)
-        self.posterior = getattr(guide_mod, "posterior", None)
+        self.model, self.guide = model, guide
+        self.elbo = elbo(model, guide)
+        self.scale = 1.0 / n
+        self.warmup = getattr(model, "warmup_model", None)
+        self.posterior = getattr(guide, "posterior", None)
         self.regularizer = regularizer if self.posterior is not None else None
+        self.warmup_scope = warmup_scope
 
     def elbo_weight(self, hp) -> float:
         """w_t: α_t for a method with a warm-up under ``--warmup-scope all``, else 1."""
-        if self.warmup is None or self.cfg.warmup_scope != "all":
+        if self.warmup is None or self.warmup_scope != "all":
             return 1.0
         return hp.alpha
 
     def warmup_loss(self, batch, hp) -> torch.Tensor:
         """−log p(ỹ | x) of the warm-up model, per item (it has no latent: one trace is exact)."""
-        return -poutine.trace(self.warmup).get_trace(batch, hp).log_prob_sum()
+        with poutine.scale(scale=self.scale):
+            return -poutine.trace(self.warmup).get_trace(batch, hp).log_prob_sum()
+
+    def elbo_loss(self, batch, hp) -> torch.Tensor:
+        """−ELBO(model, guide), per item."""
+        with poutine.scale(scale=self.scale):
+            return self.elbo(batch, hp)
 
     def regularizer_loss(self, batch) -> torch.Tensor:
-        return self.regularizer(self.cfg, batch, *self.posterior(self.nets, batch, self.cfg))
+        return self.regularizer(batch, *self.posterior(batch))
 
     def forward(self, batch, hp) -> torch.Tensor:
         loss = batch.x.new_zeros((), dtype=torch.float32)
@@ -92,11 +86,11 @@ class Objective(torch.nn.Module):
         w = self.elbo_weight(hp)
         if w > 0.0:
             svi_batch = batch
-            if self.warmup is not None and self.cfg.warmup_scope != "all" and alpha < 1.0:
-                classifier = self.nets["classifier"]
+            if self.warmup is not None and self.warmup_scope != "all" and alpha < 1.0:
+                classifier = self.model.classifier
                 shared = gradient_share(batch.logits(classifier), alpha)
                 svi_batch = dataclasses.replace(batch, _cache={id(classifier): shared})
-            svi = self.elbo(svi_batch, hp)
+            svi = self.elbo_loss(svi_batch, hp)
             if hp.lam and self.regularizer is not None:
                 svi = svi + hp.lam * self.regularizer_loss(svi_batch)
             loss = loss + w * svi

@@ -22,31 +22,32 @@ def posterior(trainer, chunk: int = 4096) -> dict:
     data, ts = trainer.data, trainer.train_set
     latent = registry.METHODS[trainer.cfg.method].latent
     q_y, prior, z_loc, z_scale, ann_idx = [], [], [], [], []
-    for nets in trainer.nets.values():
-        nets.eval()
+    programs = (trainer.model, trainer.guide)
+    for program in programs:
+        program.eval()
     if ts.pixels is not None:  # images trained end to end: a chunk is read into memory at once
         chunk = min(chunk, 64)
     try:
         for start in range(0, ts.num_items, chunk):
             items = torch.arange(start, min(start + chunk, ts.num_items), device=trainer.device)
             batch = ts.batch(items)
-            logits = batch.logits(trainer.nets["classifier"])
-            prior.append(class_probs(trainer.cfg, logits).cpu())
+            logits = batch.logits(trainer.model.classifier)
+            prior.append(class_probs(logits, trainer.cfg.categorical_y).cpu())
             if not latent:
                 q_y.append(prior[-1])
                 continue
             tr = poutine.trace(trainer.guide).get_trace(batch, StepParams(lam=0.0))
             fn = tr.nodes["y"]["fn"]  # ConcreteCategorical, or Independent(ConcreteBernoulli)
             q_logits = fn.logits if trainer.cfg.categorical_y else fn.base_dist.logits
-            q_y.append(class_probs(trainer.cfg, q_logits).cpu())
+            q_y.append(class_probs(q_logits, trainer.cfg.categorical_y).cpu())
             if "z" in tr.nodes:
                 fn = tr.nodes["z"]["fn"].base_dist  # (A, B, K) answers × items table
                 z_loc.append(batch.from_table(fn.loc).cpu())
                 z_scale.append(batch.from_table(fn.scale).cpu())
                 ann_idx.append(batch.ann_idx.cpu())
     finally:
-        for nets in trainer.nets.values():
-            nets.train()
+        for program in programs:
+            program.train()
     k = z_loc[0].shape[1] if z_loc else 0
     loc = np.zeros((data.num_annotations, k), np.float32)
     scale = np.zeros_like(loc)

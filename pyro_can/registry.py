@@ -2,50 +2,52 @@
 ELBOs, data sets). Adding a guide is one file in ``guides/`` and one line in ``GUIDES``."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from types import ModuleType
 
 import pyro.infer
+from pyro.nn import PyroModule
 
-from pyro_can.guides import additive as additive_guide
-from pyro_can.guides import can as can_guide
-from pyro_can.guides import empty as empty_guide
-from pyro_can.guides import mean_field as mean_field_guide
-from pyro_can.models import bootstrap as bootstrap_model
-from pyro_can.models import can as can_model
-from pyro_can.models import crowd_layer as crowd_layer_model
-from pyro_can.models import icnm as icnm_model
-from pyro_can.models import learnq as learnq_model
-from pyro_can.models import plain as plain_model
+from pyro_can.guides.additive import AdditiveGuide
+from pyro_can.guides.can import CANGuide
+from pyro_can.guides.empty import EmptyGuide
+from pyro_can.guides.mean_field import MeanFieldGuide
+from pyro_can.models.bootstrap import BootstrapModel
+from pyro_can.models.can import CANModel
+from pyro_can.models.crowd_layer import CrowdLayerModel
+from pyro_can.models.icnm import ICNMModel
+from pyro_can.models.learnq import LearnQModel
+from pyro_can.models.plain import PlainModel
 
 from . import data as data_sets
 from .datasets import LOADERS as IMAGE_LOADERS
 from .errors import UnknownNameError
 from . import regularizers
+from .nets import input_net
 from .batch import MAX_PLATE_NESTING
 from .objective import TraceGraph_ELBO
 
 
 @dataclass(frozen=True)
 class Method:
-    model: ModuleType  # exposes build() and model()
+    model: type[PyroModule]  # models/: a PyroModule whose forward is the Pyro program
     latent: bool  # True: the guide is chosen with --guide; False: the empty guide
     softmax: bool = True  # can train a softmax classifier (--latent categorical)
-    workers: bool = False  # per-worker parts: build() takes num_workers, answers need a worker
+    workers: bool = False  # per-worker parts sized by num_workers; answers need a worker
 
 
 METHODS = {
-    "can": Method(can_model, latent=True),
-    "plain": Method(plain_model, latent=False),
-    "learnq": Method(learnq_model, latent=False),
-    "icnm": Method(icnm_model, latent=False, softmax=False),  # per-class relevance head
-    "bootstrap": Method(bootstrap_model, latent=False),
-    "crowd-layer": Method(crowd_layer_model, latent=False, workers=True),  # per-worker C×C
+    "can": Method(CANModel, latent=True),
+    "plain": Method(PlainModel, latent=False),
+    "learnq": Method(LearnQModel, latent=False),
+    "icnm": Method(ICNMModel, latent=False, softmax=False),  # per-class relevance head
+    "bootstrap": Method(BootstrapModel, latent=False),
+    "crowd-layer": Method(CrowdLayerModel, latent=False, workers=True),  # per-worker C×C
 }
-GUIDES = {
-    "can": can_guide,
-    "additive": additive_guide,
-    "mean-field": mean_field_guide,
+GUIDES = {  # guides/: PyroModules
+    "can": CANGuide,
+    "additive": AdditiveGuide,
+    "mean-field": MeanFieldGuide,
 }
 BOOTSTRAP_KINDS = ("soft", "hard")
 WARMUP_SCOPES = ("classifier", "all")
@@ -104,8 +106,17 @@ def check_names(cfg) -> None:
     lookup("ỹ likelihood", LATENTS, cfg.ytilde_likelihood)
 
 
-def model_and_guide(cfg):
-    """The model and guide modules for a config's method (plus its --guide when latent)."""
-    method = lookup("method", METHODS, cfg.method)
-    guide = lookup("guide", GUIDES, cfg.guide) if method.latent else empty_guide
-    return method.model, guide
+def model_and_guide(sections, in_dim: int, num_classes: int,
+                    num_workers: int = 0) -> tuple[PyroModule, PyroModule]:
+    """The method's model and its guide (``--guide`` when the method has latents, else the
+    empty guide), built from a resolved config's sections (``sections.sections``): each from the
+    method section, the schedule section (the estimator's run-time choices) and a maker of
+    networks on the items' inputs (method and image sections). ``num_workers`` sizes a method's
+    per-worker parts. The model's networks are built first, then the guide's (the order the
+    initial weights are drawn in)."""
+    method, schedule = sections.method, sections.schedule
+    spec = lookup("method", METHODS, method.method)
+    guide_cls = lookup("guide", GUIDES, method.guide) if spec.latent else EmptyGuide
+    make_net = functools.partial(input_net, method, sections.images, in_dim)
+    model = spec.model(method, schedule, num_classes, make_net, num_workers)
+    return model, guide_cls(method, schedule, num_classes, make_net, model)

@@ -4,8 +4,11 @@ optimizer, runtime (issue 17's sectioned configuration).
 ``Config`` stays the one flat declaration of options (CLI flags, estimator arguments,
 config.json); ``sections(cfg)`` gives a *resolved* config (``Config.resolve``) as frozen,
 typed views, each enumeration a ``Literal``, so that a loader or a network is handed its own
-section instead of the whole config. The data loaders are (``loader_sections``: data, images
-and runtime, which need no resolving but ``noise_rate``'s data-set default).
+section instead of the whole config. The models, guides and networks are built from theirs
+(``registry.model_and_guide``: the method section, the image section for the input networks,
+and the schedule section for the few estimator choices a program makes at run time); the data
+loaders read theirs (``loader_sections``: data, images and runtime, which need no resolving but
+``noise_rate``'s data-set default).
 
 ``tests/test_sections.py`` keeps the two in step: every Config field is in exactly one section,
 and every ``Literal`` lists exactly the names the registry accepts."""
@@ -16,7 +19,7 @@ import typing
 from dataclasses import dataclass
 from typing import Literal
 
-from .config import Config
+from .config import Config, hidden_sizes
 
 Crowd = Literal["model", "majority", "repeat", "dawid-skene", "glad"]
 Latent = Literal["categorical", "bernoulli"]  # resolved: never "auto"
@@ -103,6 +106,25 @@ class MethodSection:
     bootstrap: BootstrapOptions  # options of one method each
     learnq: LearnQOptions
 
+    @property
+    def categorical_y(self) -> bool:
+        """y is one class (softmax classifier, categorical q), not per-class Bernoullis."""
+        return self.latent == "categorical"
+
+    @property
+    def categorical_ytilde(self) -> bool:
+        """Each answer is one class (a categorical likelihood), not per-class Bernoullis."""
+        return self.ytilde_likelihood == "categorical"
+
+    @property
+    def hidden_sizes(self) -> tuple[int, ...]:
+        return hidden_sizes(self.hidden)
+
+    @property
+    def worker_quality(self) -> bool:
+        """``--quality-prior worker`` on CAN (the other methods have no quality z: ignored)."""
+        return self.quality_prior == "worker" and self.method == "can"
+
 
 @dataclass(frozen=True)
 class ScheduleSection:
@@ -117,6 +139,12 @@ class ScheduleSection:
     alpha_max: float
     warmup_scope: WarmupScope
     epochs: int
+
+    @property
+    def discrete_y(self) -> bool:
+        """y is sampled from its discrete distribution (score function or enumeration), not
+        relaxed (``--elbo tracegraph|enum``)."""
+        return self.elbo in ("tracegraph", "enum")
 
 
 @dataclass(frozen=True)

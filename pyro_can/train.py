@@ -1,7 +1,9 @@
 """The one training loop every method runs: stochastic variational inference with a Pyro ELBO.
 
-The objective is ``objective.Objective``: Pyro's ``ELBO(model, guide)`` module weighted by α_t,
-the warm-up likelihood and the regularizer. The loop runs the phases of Eq. 7 in order
+The model and guide are the method's PyroModules (``models/``, ``guides/``), built from the
+resolved config's sections (``build_model_and_guide``); the objective is
+``objective.Objective``: Pyro's ``ELBO(model, guide)`` module weighted by α_t, the warm-up
+likelihood and the regularizer. The loop runs the phases of Eq. 7 in order
 (``schedules.phase``): warm-up (the warm-up likelihood alone), the hand-over (once, at the first
 epoch after the warm-up: the method re-estimates its noise model from the warm classifier), the
 ramp (α_t rising to α_max) and SVI. A single torch optimizer over all networks
@@ -12,6 +14,7 @@ same module is wrapped in ``DistributedDataParallel`` (``distributed.py``).
 """
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -30,9 +33,10 @@ from .config import Config
 from .data import Dataset
 from .distributions import class_probs
 from .errors import DataError, OptionError, TrainingError
-from .objective import Objective, Program
+from .objective import Objective
 from .schedules import HANDOVER, phase, step_params
-from .worker_quality import WorkerQuality, count_workers
+from .sections import sections
+from .worker_quality import count_workers
 
 
 def resolve_device(name: str) -> torch.device:
@@ -53,16 +57,14 @@ def make_optimizer(cfg: Config, params) -> torch.optim.Optimizer:
                            weight_decay=cfg.weight_decay)
 
 
-def build_nets(cfg: Config, in_dim: int, num_classes: int,
-               num_workers: int = 0) -> torch.nn.ModuleDict:
-    """The method's and guide's networks; ``num_workers`` sizes a method's per-worker parts."""
-    model_mod, guide_mod = registry.model_and_guide(cfg)
-    sizes = {"num_workers": num_workers} if registry.METHODS[cfg.method].workers else {}
-    nets = dict(model_mod.build(cfg, in_dim, num_classes, **sizes))
-    nets.update(guide_mod.build(cfg, in_dim, num_classes))
-    if cfg.worker_quality:  # read by model and guide alike (worker_quality.py)
-        nets["workers"] = WorkerQuality(num_workers, cfg.quality_dim)
-    return torch.nn.ModuleDict(nets)
+def build_model_and_guide(cfg: Config, in_dim: int, num_classes: int,
+                          num_workers: int = 0) -> torch.nn.ModuleDict:
+    """The method's model and guide (``registry.model_and_guide``, from the resolved config's
+    sections) as one module, ``.model`` and ``.guide``: what the optimizer steps, the checkpoint
+    saves and ``.to`` moves (a network both read, the classifier, is one set of parameters).
+    ``num_workers`` sizes a method's per-worker parts."""
+    model, guide = registry.model_and_guide(sections(cfg), in_dim, num_classes, num_workers)
+    return torch.nn.ModuleDict({"model": model, "guide": guide})
 
 
 def num_workers(cfg: Config, data: Dataset) -> int:
@@ -144,7 +146,7 @@ def predict_logits(classifier: torch.nn.Module, x, device, batch_size: int = 409
 def class_scores(cfg: Config, logits: np.ndarray) -> np.ndarray:
     """Per-class scores the metrics rank: softmax of the logits when the classifier is a
     categorical y's prior (``cfg.categorical_y``), per-class sigmoid otherwise."""
-    return class_probs(cfg, torch.as_tensor(logits)).numpy()
+    return class_probs(torch.as_tensor(logits), cfg.categorical_y).numpy()
 
 
 @torch.no_grad()
@@ -171,10 +173,29 @@ def elbo_terms(model, guide, batch: Batch, hp: StepParams, regularizer=None) -> 
     return terms
 
 
+def programs_state(programs: torch.nn.ModuleDict, nets: dict) -> dict:
+    """A checkpoint's networks as a state dict of ``build_model_and_guide``'s module. Checkpoints
+    written before the model and guide owned their networks hold one flat dict of networks by
+    name (``classifier.net.0.weight``, ``additive.g1.weight``, ...): the same tensors, renamed to
+    the module that owns each network now (the guide's shared prior judgement is the
+    classifier). A network missing from it is a KeyError."""
+    if any(k.startswith(("model.", "guide.")) for k in nets):
+        return nets
+    classifier = programs.model.classifier
+    out = {}
+    for part, program in programs.items():
+        for name, network in program.named_children():
+            flat = "classifier" if network is classifier else name
+            for key in network.state_dict():
+                out[f"{part}.{name}.{key}"] = nets[f"{flat}.{key}"]
+    return out
+
+
 @dataclass
 class FitResult:
     cfg: Config
-    nets: torch.nn.ModuleDict
+    model: torch.nn.Module  # the method's model (PyroModule); ``model.classifier`` is shipped
+    guide: torch.nn.Module
     history: list = field(default_factory=list)
     metrics: dict = field(default_factory=dict)
     run_dir: object = None  # pathlib.Path of the run folder, when one was written
@@ -191,26 +212,26 @@ class Trainer:
         self.cfg, self.data, self.val = cfg, data, val
         self.device = resolve_device(cfg.device)
         pyro.set_rng_seed(cfg.seed)
-        self.model_mod, self.guide_mod = registry.model_and_guide(cfg)
         if cfg.end_to_end and data.pixels is None:
             raise OptionError(f"--arch {cfg.arch}: --data {cfg.data} holds feature vectors, not "
                             "images; use --arch mlp")
-        self.nets = build_nets(cfg, data.x_train.shape[1], data.num_classes,
-                               num_workers(cfg, data)).to(self.device)
+        self.programs = build_model_and_guide(cfg, data.x_train.shape[1], data.num_classes,
+                                              num_workers(cfg, data)).to(self.device)
         if hasattr(data.pixels, "to"):  # images held as one tensor: on the device, once
             data.pixels.to(self.device)
             if self.device.type == "cuda":  # the convolutions' fast layout
-                self.nets.to(memory_format=torch.channels_last)
-        self.model = Program(self.model_mod.model, self.nets, cfg)
-        self.guide = Program(self.guide_mod.guide, self.nets, cfg)
+                self.programs.to(memory_format=torch.channels_last)
+        self.model, self.guide = self.programs.model, self.programs.guide
         self.elbo = registry.ELBOS[cfg.elbo]()
         pyro.clear_param_store()  # holds only TraceGraph's decaying-average baselines
-        self.loss = Objective(self.elbo, self.nets, cfg, self.model_mod, self.guide_mod,
-                              registry.REGULARIZERS[cfg.regularizer], data.num_items)
+        regularizer = functools.partial(registry.REGULARIZERS[cfg.regularizer],
+                                        sections(cfg).method)
+        self.loss = Objective(self.elbo, self.model, self.guide, regularizer, data.num_items,
+                              cfg.warmup_scope)
         self.objective = distributed.wrap(self.loss)
         if distributed.active():  # different latent noise on each rank (weights: DDP syncs them)
             pyro.set_rng_seed(cfg.seed + 1000 * distributed.rank())
-        self.optimizer = make_optimizer(cfg, self.nets.parameters())
+        self.optimizer = make_optimizer(cfg, self.programs.parameters())
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=cfg.lr_step,
                                                          gamma=cfg.lr_gamma)
         self.train_set = TrainingSet(data, self.device)
@@ -242,7 +263,7 @@ class Trainer:
             self.handover()
         # argument validation off while training: it costs time every step, and a diverging run
         # should reach the finite-loss check below rather than fail inside a distribution
-        self.nets.train()
+        self.programs.train()
         with pyro.validation_enabled(False):
             total = self._steps(batches)
         self.scheduler.step()
@@ -259,13 +280,18 @@ class Trainer:
         reliability from), with ``--noise-init fixed``, or for a method without a hand-over: then
         the training set is not scored for it."""
         w = self.cfg.warmup_epochs
-        wanted = self.cfg.noise_init == "anchor" and hasattr(self.model_mod, "handover")
+        wanted = self.cfg.noise_init == "anchor" and hasattr(self.model, "handover")
         return math.ceil(w) if w >= 1 and wanted else None
 
     def handover(self) -> None:
-        """Let the method set up its noise model from the warm classifier (CAN: the anchors)."""
+        """Let the method set up its noise model from the warm classifier (CAN: the anchors),
+        then the guide its use of the answers (CAN's guide: their evidence in q)."""
         scores = class_scores(self.cfg, self.predict_logits(self.data.x_train, "train"))
-        self.label_reliability = self.model_mod.handover(self.nets, scores, self.data, self.cfg)
+        hit, false_alarm = self.model.handover(scores, self.data)
+        if hasattr(self.guide, "handover"):
+            self.guide.handover(hit, false_alarm)
+        self.label_reliability = {"label_hit": hit.tolist(),
+                                  "label_false_alarm": false_alarm.tolist()}
 
     def _inputs(self, batches):
         """Each minibatch's inputs: cut from the tensors on the device, or, for images, the
@@ -316,7 +342,7 @@ class Trainer:
 
     def predict_logits(self, x, split: str = "test") -> np.ndarray:
         """``split``: which images the rows in ``x`` refer to, for end-to-end image data."""
-        return predict_logits(self.nets["classifier"], x, self.device,
+        return predict_logits(self.model.classifier, x, self.device,
                               pixels=self.data.pixels, split=split)
 
     def run(self, on_epoch: Callable[["Trainer", dict], None] | None = None) -> FitResult:
@@ -338,7 +364,7 @@ class Trainer:
                 if on_epoch is not None:
                     on_epoch(self, record)
         final = self.final_metrics(ev) if distributed.is_main() else {}
-        return FitResult(cfg, self.nets, self.history, final)
+        return FitResult(cfg, self.model, self.guide, self.history, final)
 
     def diagnose(self, hp: StepParams) -> dict:
         if not registry.METHODS[self.cfg.method].latent:
@@ -368,14 +394,14 @@ class Trainer:
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "seconds": self.seconds, "history": self.history,
                 "label_reliability": self.label_reliability,
-                "nets": self.nets.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "nets": self.programs.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(),
                 "baselines": pyro.get_param_store().get_state(),
                 "rng": {"torch": torch.get_rng_state(), "batches": self.generator.get_state(),
                         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}}
 
     def load_state_dict(self, state: dict, weights_only: bool = False) -> None:
-        self.nets.load_state_dict(state["nets"])
+        self.programs.load_state_dict(programs_state(self.programs, state["nets"]))
         if weights_only:
             return
         self.epoch, self.seconds, self.history = state["epoch"], state["seconds"], state["history"]

@@ -27,9 +27,9 @@ def worker_report(trainer, post: dict | None = None) -> list[dict]:
     znorm = np.linalg.norm(post["z_loc"], axis=1) if post["z_loc"].size else np.zeros(len(answer))
     truth = data.y_train_clean.argmax(1)[data.ann_item] if data.y_train_clean is not None else None
     modelled = None
-    if "workers" in trainer.nets:
-        wq = trainer.nets["workers"]
-        modelled = decoder_reliability(trainer.nets["decoder"], wq, data.num_classes,
+    wq = getattr(trainer.model, "workers", None)
+    if wq is not None:
+        modelled = decoder_reliability(trainer.model.decoder, wq, data.num_classes,
                                        trainer.cfg.ytilde_likelihood == "categorical")
     rows = []
     for w in np.unique(data.ann_worker[data.ann_worker >= 0]):

@@ -55,8 +55,8 @@ def test_handover_sets_decoder_and_additive_layer():
     tr.run()
     assert tr.label_reliability == {}  # 1 epoch: the hand-over epoch was never reached
     tr.handover()
-    w = tr.nets["decoder"].copy_weight.detach()
-    assert torch.allclose(tr.nets["additive"].label_weight.detach(), w)
+    w = tr.model.decoder.copy_weight.detach()
+    assert torch.allclose(tr.guide.additive.label_weight.detach(), w)
     # an untrained-ish classifier and 80% shuffled labels: labels look weak, far from the
     # fixed start (--copy-init 2, 86% right)
     assert float(w.mean()) < 1.0

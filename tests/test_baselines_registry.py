@@ -22,7 +22,7 @@ def test_baseline_beats_chance(method):
 
 def test_learnq_matrix_stays_row_stochastic():
     res = api.fit(Config(method="learnq", epochs=3, noise_rate=0.6))
-    q = res.nets["noise_adaptation"].matrix().detach()
+    q = res.model.noise_adaptation.matrix().detach()
     assert torch.all(q >= 0)
     torch.testing.assert_close(q.sum(1), torch.ones(10))
 
@@ -41,8 +41,8 @@ def _one_step(cfg):
         tr = Trainer(cfg, load_music() if per_worker else load_digits(seed=0, noise_rate=0.4))
         loss = tr.step(tr.train_set.batch(torch.arange(8)), StepParams(0.5, alpha, 0.3))
         assert np.isfinite(loss)
-        for name, p in tr.nets.named_parameters():
-            if alpha == 0.0 and not name.startswith("classifier"):
+        for name, p in tr.programs.named_parameters():
+            if alpha == 0.0 and not name.startswith("model.classifier"):
                 assert p.grad is None or torch.isfinite(p.grad).all(), (name, alpha)
                 continue
             assert p.grad is not None and torch.isfinite(p.grad).all(), (name, alpha)

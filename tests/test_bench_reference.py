@@ -24,22 +24,22 @@ def digits():
 
 
 def _pyro_loss_and_grads(trainer, batch, hp, seed):
-    trainer.nets.zero_grad(set_to_none=True)
+    trainer.programs.zero_grad(set_to_none=True)
     torch.manual_seed(seed)
     with pyro.validation_enabled(False):
         loss = trainer.objective(batch, hp)
         loss.backward()
     loss = loss.item()
-    grads = {k: p.grad.clone() for k, p in trainer.nets.named_parameters() if p.grad is not None}
+    grads = {k: p.grad.clone() for k, p in trainer.programs.named_parameters() if p.grad is not None}
     return loss, grads
 
 
 def _reference_loss_and_grads(trainer, batch, hp, seed, kl="closed"):
-    trainer.nets.zero_grad(set_to_none=True)
+    trainer.programs.zero_grad(set_to_none=True)
     torch.manual_seed(seed)
-    loss = reference_loss(trainer.nets, batch, hp, trainer.cfg, kl=kl)
+    loss = reference_loss(trainer.model, trainer.guide, batch, hp, trainer.cfg, kl=kl)
     loss.backward()
-    grads = {k: p.grad.clone() for k, p in trainer.nets.named_parameters() if p.grad is not None}
+    grads = {k: p.grad.clone() for k, p in trainer.programs.named_parameters() if p.grad is not None}
     return loss.item(), grads
 
 

@@ -19,11 +19,11 @@ from pyro_can.train import Trainer
 def test_crowd_layer_starts_at_identity_and_moves():
     data = load_music()
     tr = Trainer(Config(data="music", method="crowd-layer", epochs=4, lr=0.05), data)
-    w0 = tr.nets["crowd_layer"].weight.detach().clone()
+    w0 = tr.model.crowd_layer.weight.detach().clone()
     assert w0.shape == (int(data.ann_worker.max()) + 1, 10, 10)
     torch.testing.assert_close(w0, torch.eye(10).expand_as(w0))
     result = tr.run()
-    w = tr.nets["crowd_layer"].weight.detach()
+    w = tr.model.crowd_layer.weight.detach()
     moved = (w - w0).abs().amax((1, 2))
     answered = np.unique(data.ann_worker)
     assert (moved[answered] > 1e-3).all()  # every worker with answers got its own update
@@ -37,9 +37,9 @@ def test_adam_is_the_optimizer_when_asked_and_trains_the_crowd_layer():
     tr = Trainer(Config(data="music", method="crowd-layer", epochs=3, lr=0.005,
                         optimizer="adam"), data)
     assert isinstance(tr.optimizer, torch.optim.Adam)
-    w0 = tr.nets["crowd_layer"].weight.detach().clone()
+    w0 = tr.model.crowd_layer.weight.detach().clone()
     result = tr.run()
-    assert (tr.nets["crowd_layer"].weight.detach() - w0).abs().max() > 1e-3
+    assert (tr.model.crowd_layer.weight.detach() - w0).abs().max() > 1e-3
     assert result.metrics["test_accuracy"] > 0.3
     assert isinstance(Trainer(Config(data="music", method="plain"), data).optimizer,
                       torch.optim.SGD)  # the default stays the paper's SGD

@@ -26,10 +26,10 @@ def test_tracegraph_samples_a_discrete_y_with_baselines():
     assert set(site["value"].sum(-1).tolist()) == {1.0}
     assert set(torch.unique(site["value"]).tolist()) <= {0.0, 1.0}
     baseline = site["infer"]["baseline"]
-    assert baseline["use_decaying_avg_baseline"] and baseline["nn_baseline"] is tr.nets["baseline"]
+    assert baseline["use_decaying_avg_baseline"] and baseline["nn_baseline"] is tr.guide.baseline
     for _ in range(2):
         assert math.isfinite(tr.step(tr.train_set.batch(torch.arange(6)), HP))
-    assert tr.nets["baseline"].net.output_layer.weight.grad is not None  # trained by Pyro
+    assert tr.guide.baseline.net.output_layer.weight.grad is not None  # trained by Pyro
     assert "__baseline_avg_downstream_cost_y" in pyro.get_param_store()
 
 
@@ -40,12 +40,12 @@ def test_enum_is_the_exact_elbo():
     batch = tr.train_set.batch(torch.arange(7))
     loss = tr.loss(batch, HP).detach()  # (TraceEnum needs the graph)
     with torch.no_grad():
-        q_logits, _, _ = tr.guide_mod.posterior(tr.nets, batch, tr.cfg)
+        q_logits, _, _ = tr.guide.posterior(batch)
         log_q = torch.log_softmax(q_logits, -1)
-        log_p = torch.log_softmax(tr.nets["classifier"](batch.x), -1)
+        log_p = torch.log_softmax(tr.model.classifier(batch.x), -1)
         eye = torch.eye(10)
         recon = torch.stack([  # log p(ỹ_i | y_i = c), (7, 10)
-            (batch.labels * torch.log_softmax(tr.nets["decoder"](eye[c].expand(7, 10), None), -1))
+            (batch.labels * torch.log_softmax(tr.model.decoder(eye[c].expand(7, 10), None), -1))
             .sum(-1) for c in range(10)], -1)
         expected = (log_q.exp() * (log_q - log_p - recon)).sum(-1).mean()
     torch.testing.assert_close(loss, expected, rtol=1e-5, atol=1e-6)
@@ -60,9 +60,9 @@ def test_tracegraph_gradient_is_unbiased_against_enum():
         total = 0.0
         pyro.set_rng_seed(0)
         for _ in range(draws):
-            tr.nets.zero_grad()
+            tr.programs.zero_grad()
             tr.loss(tr.train_set.batch(torch.arange(5)), HP).backward()
-            total = total + tr.nets["additive"].label_weight.grad.clone()
+            total = total + tr.guide.additive.label_weight.grad.clone()
         grads[elbo] = total / draws
         del batch
     err = (grads["tracegraph"] - grads["enum"]).norm() / grads["enum"].norm()
@@ -84,13 +84,13 @@ def test_enum_with_several_answers_per_item_is_exact():
     assert not batch.one_answer_each and len(batch.ann_idx) > len(batch.item_idx)
     loss = tr.loss(batch, HP).detach()
     with torch.no_grad():
-        q_logits, _, _ = tr.guide_mod.posterior(tr.nets, batch, tr.cfg)
+        q_logits, _, _ = tr.guide.posterior(batch)
         log_q = torch.log_softmax(q_logits, -1)
-        log_p = torch.log_softmax(tr.nets["classifier"](batch.x), -1)
+        log_p = torch.log_softmax(tr.model.classifier(batch.x), -1)
         b = len(batch.item_idx)
         recon = torch.zeros(b, 4)
         for c in range(4):
-            out = torch.log_softmax(tr.nets["decoder"](torch.eye(4)[c].expand(len(batch.ann_idx),
+            out = torch.log_softmax(tr.model.decoder(torch.eye(4)[c].expand(len(batch.ann_idx),
                                                                                 4), None), -1)
             recon[:, c].index_add_(0, batch.ann_item, (batch.labels * out).sum(-1))
         expected = (log_q.exp() * (log_q - log_p - recon)).sum(-1).mean()

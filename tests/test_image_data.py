@@ -387,7 +387,7 @@ def test_two_epoch_end_to_end_fit(name, roots, registered, tmp_path):
     assert m["train_items"] == len(reloaded.data.pixels.train_paths)
     # the backbone itself learned: its first convolution moved away from the initialization
     start = backbones.build_backbone(cfg.arch, warn=False).conv1.weight
-    trained = result.nets["classifier"].backbone.conv1.weight.detach().cpu()
+    trained = result.model.classifier.backbone.conv1.weight.detach().cpu()
     assert not torch.allclose(start, trained)
 
 

@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 import pyro
+import pytest
 import torch
 from pyro import poutine
 
@@ -46,9 +47,9 @@ def test_objective_composes_alpha_warmup_and_lambda():
     pyro.set_rng_seed(3)
     loss = tr.loss(batch, hp)
     pyro.set_rng_seed(3)
-    elbo = tr.loss.elbo(batch, hp)
+    elbo = tr.loss.elbo_loss(batch, hp)
     reg = tr.loss.regularizer_loss(batch)
-    logits = tr.nets["classifier"](batch.x)
+    logits = tr.model.classifier(batch.x)
     ce = -(batch.labels * torch.log_softmax(logits, -1)).sum(-1).mean()
     torch.testing.assert_close(tr.loss.warmup_loss(batch, hp), ce)
     torch.testing.assert_close(loss, 0.3 * (elbo + 0.7 * reg) + 0.7 * ce)
@@ -56,19 +57,22 @@ def test_objective_composes_alpha_warmup_and_lambda():
 
 def test_pure_warmup_runs_the_warmup_term_alone():
     """α = 0: no latent is sampled, only the classifier learns, and the loss is the plain net's."""
-    from pyro_can.models.plain import model as plain_model
-    from pyro_can.objective import Program
+    from pyro_can.models.plain import observe_from_classifier
 
     tr = _trainer()
-    plain = Program(plain_model, tr.nets, tr.cfg, 1 / tr.data.num_items)
+
+    def plain(batch, hp):  # the plain net's model on CAN's classifier, per item
+        with poutine.scale(scale=1 / tr.data.num_items):
+            observe_from_classifier(tr.model.classifier, batch, categorical=False)
     with torch.no_grad():
         nll = -poutine.trace(plain).get_trace(tr.train_set.batch(torch.arange(8)),
                                               StepParams()).log_prob_sum()
     state = torch.get_rng_state()
     loss = tr.step(tr.train_set.batch(torch.arange(8)), StepParams(tau=0.5, alpha=0.0, lam=0.3))
     assert torch.equal(state, torch.get_rng_state())  # nothing drawn
-    with_grad = {n.split(".")[0] for n, p in tr.nets.named_parameters() if p.grad is not None}
-    assert with_grad == {"classifier"}
+    with_grad = {".".join(n.split(".")[:2]) for n, p in tr.programs.named_parameters()
+                 if p.grad is not None}
+    assert with_grad == {"model.classifier"}
     assert math.isclose(loss, float(nll), rel_tol=1e-5)
 
 
@@ -78,7 +82,7 @@ def test_entropy_regularizer_is_closed_form():
 
     tr = _trainer(kl_z_weight=0.5)
     batch = tr.train_set.batch(torch.arange(4))
-    y_logits, loc, scale = tr.guide_mod.posterior(tr.nets, batch, tr.cfg)
+    y_logits, loc, scale = tr.guide.posterior(batch)
     q = torch.sigmoid(y_logits)
     h_y = -(q * q.log() + (1 - q) * (1 - q).log()).sum(-1)
     h_z = (0.5 * math.log(2 * math.pi * math.e) + scale.log()).sum(-1)
@@ -125,7 +129,7 @@ def test_kl_y_is_closed_form_bernoulli_kl():
     with torch.no_grad():
         guide_tr = poutine.trace(tr.guide).get_trace(batch, hp)
         q = torch.sigmoid(guide_tr.nodes["y"]["fn"].base_dist.logits)
-        p = torch.sigmoid(tr.nets["classifier"](batch.x))
+        p = torch.sigmoid(tr.model.classifier(batch.x))
     kl = (q * (q / p).log() + (1 - q) * ((1 - q) / (1 - p)).log()).sum()
     expected = float(kl) / 3  # per item
     assert math.isclose(terms["kl_y"], expected, rel_tol=1e-4)
@@ -172,9 +176,9 @@ def test_categorical_latent_sites_kl_and_entropy():
         y = guide_tr.nodes["y"]["value"]
         torch.testing.assert_close(y.sum(-1), torch.ones(5))
         q = torch.softmax(guide_tr.nodes["y"]["fn"].logits, -1)
-        p = torch.softmax(tr.nets["classifier"](batch.x), -1)
+        p = torch.softmax(tr.model.classifier(batch.x), -1)
         got_h = tr.loss.regularizer_loss(batch)  # --regularizer entropy: categorical H(q(y))
-        _, _, scale = tr.guide_mod.posterior(tr.nets, batch, tr.cfg)
+        _, _, scale = tr.guide.posterior(batch)
     h_z = (0.5 * math.log(2 * math.pi * math.e) + scale.log()).sum(-1).mean()
     torch.testing.assert_close(got_h, (-(q * q.log()).sum(-1)).mean() + h_z)
     assert math.isclose(terms["kl_y"], float((q * (q / p).log()).sum()) / 5, rel_tol=1e-4)
@@ -202,8 +206,82 @@ def test_uniform_prior_changes_only_the_prior():
     for prior, classifier_learns in (("classifier", True), ("uniform", False)):
         tr = _trainer(prior=prior, latent="categorical")
         tr.objective(tr.train_set.batch(torch.arange(20)), hp).backward()
-        grads = [p.grad for p in tr.nets["classifier"].parameters()]
+        grads = [p.grad for p in tr.model.classifier.parameters()]
         moved = any(g is not None and g.abs().sum() > 0 for g in grads)
         assert moved == classifier_learns, prior
         assert any(p.grad is not None and p.grad.abs().sum() > 0
-                   for p in tr.nets["additive"].parameters())
+                   for p in tr.guide.additive.parameters())
+
+
+def test_model_and_guide_are_pyro_modules_owning_their_networks():
+    """CANModel owns the classifier and decoder, CANGuide the additive and contrastive layers and
+    reads the model's classifier (one module, its parameters once in the optimizer); the
+    parameters stay local to the modules (no parameter store), and the shipped classifier keeps
+    the plain MLP's state-dict keys."""
+    from pyro.nn import PyroModule
+
+    from pyro_can.guides.can import CANGuide
+    from pyro_can.models.can import CANModel
+
+    tr = _trainer()
+    assert isinstance(tr.model, CANModel) and isinstance(tr.guide, CANGuide)
+    assert isinstance(tr.model, PyroModule) and isinstance(tr.guide, PyroModule)
+    assert tr.guide.prior_judgement is tr.model.classifier
+    assert {n for n, _ in tr.model.named_children()} == {"classifier", "decoder"}
+    assert {n for n, _ in tr.guide.named_children()} == {"additive", "contrastive",
+                                                          "prior_judgement"}
+    params = list(tr.programs.parameters())
+    assert len({id(p) for p in params}) == len(params)
+    in_optimizer = [p for g in tr.optimizer.param_groups for p in g["params"]]
+    assert {id(p) for p in in_optimizer} == {id(p) for p in params}
+    assert set(tr.model.classifier.state_dict()) == {f"net.{i}.{w}" for i in (0, 2, 4)
+                                                     for w in ("weight", "bias")}
+    for alpha in (0.0, 1.0):  # warm-up and SVI steps
+        tr.step(tr.train_set.batch(torch.arange(6)), StepParams(tau=0.5, alpha=alpha, lam=0.3))
+    assert len(pyro.get_param_store()) == 0
+
+
+def test_networks_are_built_from_their_sections():
+    """registry.model_and_guide reads the resolved config's sections only: the method section
+    sizes the networks, the schedule section picks how the guide samples y."""
+    from pyro_can import registry
+    from pyro_can.sections import sections
+
+    data = load_digits(seed=0, noise_rate=0.4)
+    cfg = Config(hidden="12,5", quality_dim=3, prior_judgement="separate", elbo="tracegraph",
+                 baseline="nn").resolve(data)
+    s = sections(cfg)
+    model, guide = registry.model_and_guide(s, data.x_train.shape[1], data.num_classes)
+    widths = [m.out_features for m in model.classifier.net if isinstance(m, torch.nn.Linear)]
+    assert widths == [12, 5, 10]
+    assert guide.prior_judgement is not model.classifier  # --prior-judgement separate: f_φ
+    assert guide.contrastive.fc.out_features == 2 * 3 and guide.baseline is not None
+    batch = Trainer(cfg, data).train_set.batch(torch.arange(4))
+    site = poutine.trace(guide).get_trace(batch, StepParams(tau=0.5)).nodes["y"]
+    assert not site["fn"].has_rsample and site["infer"]["baseline"]["nn_baseline"] is guide.baseline
+
+
+def test_a_checkpoint_of_flat_networks_loads_into_the_modules():
+    """A checkpoint written before the model and guide owned their networks (one flat dict of
+    networks by name, the classifier once) loads into the modules with the same weights."""
+    from pyro_can.train import programs_state
+
+    src = _trainer()
+    src.step(src.train_set.batch(torch.arange(6)), StepParams(tau=0.5, alpha=1.0, lam=0.0))
+    flat = {}
+    for part in ("model", "guide"):
+        for name, net in src.programs[part].named_children():
+            if part == "guide" and net is src.model.classifier:
+                continue  # the shared prior judgement was not saved a second time
+            flat.update({f"{name}.{k}": v for k, v in net.state_dict().items()})
+    assert "classifier.net.0.weight" in flat and "additive.g1.weight" in flat
+    dst = _trainer(seed=1)
+    dst.load_state_dict({"nets": flat}, weights_only=True)
+    for (k, a), (_, b) in zip(src.programs.state_dict().items(),
+                              dst.programs.state_dict().items()):
+        assert torch.equal(a, b), k
+    current = src.programs.state_dict()
+    assert programs_state(dst.programs, current) is current  # today's layout: as it is
+    del flat["decoder.copy_weight"]
+    with pytest.raises(KeyError):
+        programs_state(dst.programs, flat)

@@ -57,13 +57,14 @@ def test_single_sample_elbo_at_fixed_latents_averages_to_the_full_data_value(mus
     everything = tr.train_set.batch(torch.arange(music.num_items))
     with torch.no_grad():
         pyro.set_rng_seed(0)
-        draws = poutine.trace(tr.loss.elbo.guide).get_trace(everything, hp)
+        draws = poutine.trace(tr.guide).get_trace(everything, hp)
         y, z = draws.nodes["y"]["value"], draws.nodes["z"]["value"]  # (N, C), (A, N, K)
         assert z.shape[:2] == everything.mask.shape
 
         def value(batch, latents):
-            g, m = (poutine.trace(poutine.condition(p, data=latents)).get_trace(batch, hp)
-                    for p in (tr.loss.elbo.guide, tr.loss.elbo.model))
+            g, m = (poutine.trace(poutine.scale(poutine.condition(p, data=latents),
+                                                tr.loss.scale)).get_trace(batch, hp)
+                    for p in (tr.guide, tr.model))  # per item, as the objective's 1/N
             return g.log_prob_sum() - m.log_prob_sum()
 
         full = value(everything, {"y": y, "z": z})
@@ -81,14 +82,14 @@ def test_flat_annotations_plate_scaled_by_r_over_rb_is_biased(music):
     for _ in range(2):
         tr.train_epoch()
     ts, n = tr.train_set, music.num_items
-    classifier = tr.nets["classifier"]
+    classifier = tr.model.classifier
     hp = StepParams(alpha=0.0, lam=0.0)
 
     def flat(batch):
         logits = classifier(batch.x)
         with poutine.scale(scale=1 / n), \
                 pyro.plate("annotations", batch.num_annotations, subsample=batch.ann_idx):
-            pyro.sample("ytilde", label_dist(tr.cfg, logits[batch.ann_item], True),
+            pyro.sample("ytilde", label_dist(logits[batch.ann_item], True),
                         obs=batch.labels)
 
     def flat_loss(items):

@@ -69,16 +69,16 @@ def nan_in_epoch_two(monkeypatch):
     import pyro
     import torch
 
-    from pyro_can.models import plain
+    from pyro_can.models.plain import PlainModel
 
-    original, calls = plain.model, {"n": 0}
+    original, calls = PlainModel.forward, {"n": 0}
 
-    def model(nets, batch, hp, cfg):
-        original(nets, batch, hp, cfg)
+    def forward(self, batch, hp):
+        original(self, batch, hp)
         calls["n"] += 1
         if calls["n"] >= 27 + 3:
             pyro.factor("boom", torch.tensor(float("nan")))
-    monkeypatch.setattr(plain, "model", model)
+    monkeypatch.setattr(PlainModel, "forward", forward)
 
 
 def test_nan_loss_stops_with_epoch_and_step_and_keeps_checkpoint(tmp_path, nan_in_epoch_two):
