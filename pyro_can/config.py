@@ -22,7 +22,7 @@ FORMAT_VERSION = 2
 #: Fields whose value may say "choose from the data", and the value that says so. A resolved
 #: config (``Config.resolve``) holds none of them.
 AUTO_VALUES = {"noise_rate": None, "latent": "auto", "ytilde_likelihood": "auto",
-               "warmup_epochs": None, "prior_init": None}
+               "warmup_epochs": None, "prior_init": None, "alpha_max": None}
 
 
 def hidden_sizes(hidden) -> tuple[int, ...]:
@@ -84,7 +84,7 @@ class Config:
     tau_end: float = 0.5
     warmup_epochs: float | None = None  # None: 20, or 5 with several answers per item
     ramp_epochs: float = 10.0
-    alpha_max: float = 1.0
+    alpha_max: float | None = None  # None: 0.9, or 1 with several answers per item
     warmup_scope: str = "all"  # classifier | all: what α_t scales (see models/can.py)
     # optimization
     epochs: int = 90
@@ -140,8 +140,14 @@ class Config:
         explicit, both chosen on noisy-label validation (docs/training.md). With several answers
         per item the warm-up's cross-entropy trains on every answer (the weakest crowd baseline)
         while CAN's posterior pools them, so the hand-over comes early (5 epochs, not 20); the
-        classifier is then barely trained, so q reads it at weight 1 rather than 2."""
+        classifier is then barely trained, so q reads it at weight 1 rather than 2. With one answer
+        per item, α_t stops at 0.9: a tenth of the warm-up's cross-entropy stays in the objective,
+        which keeps the classifier from collapsing onto one class when the ELBO takes over at
+        P = 0.8 (README, "Estimators"); with several answers the pooled posterior needs no such
+        anchor, and keeping it costs validation accuracy on music."""
         changes = {}
+        if self.alpha_max is None:
+            changes["alpha_max"] = 1.0 if several_answers else 0.9
         if self.warmup_epochs is None:
             changes["warmup_epochs"] = 5.0 if several_answers else 20.0
         if self.prior_init is None:
@@ -286,7 +292,7 @@ RULES: dict[str, Rule] = {
     "tau_end": Interval(0, None, lo_open=True),
     "warmup_epochs": Interval(0, None, optional=True),
     "ramp_epochs": Interval(0, None),
-    "alpha_max": Interval(0, 1),
+    "alpha_max": Interval(0, 1, optional=True),
     "warmup_scope": Choice("warm-up scope", _registry("WARMUP_SCOPES")),
     "epochs": Interval(1, 10**6, kind=int),
     "batch_size": Interval(1, 10**7, kind=int),

@@ -86,7 +86,9 @@ HELP = {
     "warmup_epochs": "epochs of pure cross-entropy on ỹ before α_t ramps up (Eq. 7) "
                      "[default: 20; 5 with several answers per item (--crowd model)]",
     "ramp_epochs": "epochs over which α_t ramps to alpha_max",
-    "alpha_max": "final share of the classifier's gradient from the KL term",
+    "alpha_max": "final α_t: the ELBO's weight at the end of the ramp, the warm-up "
+                 "cross-entropy keeping 1 − α_max [default: 0.9; 1 with several answers per "
+                 "item]",
     "optimizer": "sgd (with --momentum; the paper's) or adam (the Crowd Layer paper's)",
     "lr_step": "divide the learning rate by 1/lr_gamma every lr_step epochs",
     "device": "torch device to train on (auto: cuda when available, else cpu)",

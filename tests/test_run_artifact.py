@@ -42,7 +42,7 @@ def test_config_json_holds_the_resolved_config(digits_run):
     # auto / null resolved against the digits (single-label, one answer per item)
     assert saved["latent"] == "categorical" and saved["ytilde_likelihood"] == "categorical"
     assert saved["prior_init"] == 2.0 and saved["noise_rate"] == 0.4
-    assert saved["warmup_epochs"] == 1.0
+    assert saved["warmup_epochs"] == 1.0 and saved["alpha_max"] == 0.9
     cfg = runs.read_config(digits_run)
     assert cfg.unresolved() == []
     assert cfg.resolve(_digits_like()) == cfg  # resolving again changes nothing

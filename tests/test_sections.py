@@ -6,7 +6,7 @@ import pytest
 
 from pyro_can import registry
 from pyro_can.config import Config
-from pyro_can.data import load_digits
+from pyro_can.data import load_digits, load_music
 from pyro_can import sections as sec
 
 
@@ -43,6 +43,10 @@ def test_sections_of_a_resolved_config():
     assert s.method.latent == "categorical" and s.schedule.warmup_epochs == 20.0
     assert s.method.bootstrap == sec.BootstrapOptions(beta=0.6, bootstrap="soft")
     assert s.data.noise_rate == 0.4 and s.optimizer.lr == cfg.lr and s.runtime.seed == 0
+    assert s.schedule.alpha_max == 0.9  # one answer per item: a tenth of the CE stays
+    crowd = Config(data="music").resolve(load_music())
+    assert crowd.alpha_max == 1.0 and crowd.warmup_epochs == 5.0 and crowd.prior_init == 1.0
+    assert Config(alpha_max=1.0).resolve(load_digits(noise_rate=0.4)).alpha_max == 1.0
     with pytest.raises(ValueError, match="latent, ytilde_likelihood"):
         sec.sections(Config())
 
