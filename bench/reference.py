@@ -1,7 +1,7 @@
 """CAN's training loss written directly in PyTorch, with no Pyro in the step.
 
 It reuses the Trainer's ``nn.Module``s (classifier, decoder, additive and contrastive layers) and
-computes the scalar that ``TraceMeanField_ELBO`` (the default ``elbo=meanfield``) minimizes for
+computes the scalar that ``TraceMeanField_ELBO`` (``elbo=meanfield``) minimizes for
 ``models/can.py`` + ``guides/can.py`` with the default config (``prior=classifier``,
 ``prior_judgement=shared``, ``warmup_scope=classifier``)::
 
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 # the model this file writes by hand: per-class y, with the MI term (the library's defaults are a
 # categorical y for single-label data and λ = 0); the bench and its test build their Trainer with it
-CONFIG = {"latent": "bernoulli", "lam": 0.3}
+CONFIG = {"latent": "bernoulli", "lam": 0.3, "elbo": "meanfield"}
 
 import math
 

@@ -76,7 +76,7 @@ class Config:
     bootstrap: str = "soft"  # soft | hard
     learnq_trace: float = 0.01  # LearnQ: weight of the trace penalty on Q, per item
     # objective and schedules
-    elbo: str = "meanfield"  # meanfield (relaxed y, closed-form KL) | tracegraph | enum | trace
+    elbo: str = "tracegraph"  # tracegraph (discrete y, score function) | meanfield | enum | trace
     baseline: str = "avg"  # tracegraph: avg (decaying average) | nn (plus a small neural baseline)
     regularizer: str = "entropy"  # entropy: λ·E H(q) | mi: λ·(E H(q) − H(E q)), minus the MI
     lam: float = 0.0  # the paper's 0.3 collapses q(y) at P = 0.8 (docs/training.md)

@@ -73,9 +73,9 @@ HELP = {
                   "or fixed (keep them)",
     "hidden": "classifier hidden widths",
     "beta": "bootstrap target weight on ỹ",
-    "elbo": "meanfield (relaxed y, closed-form KL), tracegraph (discrete y, score function "
-            "with baselines), enum (y summed out exactly; single-label data) or trace (relaxed "
-            "y, sampled KL)",
+    "elbo": "tracegraph (discrete y, score function with baselines; the design card's), "
+            "meanfield (relaxed y, closed-form KL), enum (y summed out exactly; single-label "
+            "data) or trace (relaxed y, sampled KL)",
     "baseline": "tracegraph's baseline for y's score function: avg (decaying average) or nn "
                 "(plus a small neural baseline)",
     "regularizer": "λ's term: entropy (λ·E H(q)) or mi (−λ·(H(E q) − E H(q)), the mutual "

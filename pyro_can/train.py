@@ -396,7 +396,10 @@ class Trainer:
                 "label_reliability": self.label_reliability,
                 "nets": self.programs.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(),
-                "baselines": pyro.get_param_store().get_state(),
+                # TraceGraph's decaying-average baselines, as plain tensors (the store's own
+                # state holds constraint objects, which torch.load(weights_only=True) refuses)
+                "baselines": {name: value.detach().clone()
+                              for name, value in pyro.get_param_store().items()},
                 "rng": {"torch": torch.get_rng_state(), "batches": self.generator.get_state(),
                         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}}
 
@@ -408,8 +411,9 @@ class Trainer:
         self.label_reliability = state.get("label_reliability", {})
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        if "baselines" in state:
-            pyro.get_param_store().set_state(state["baselines"])
+        store = pyro.get_param_store()
+        for name, value in state.get("baselines", {}).items():
+            store[name] = value  # unconstrained reals
         torch.set_rng_state(state["rng"]["torch"])
         self.generator.set_state(state["rng"]["batches"])
         if state["rng"]["cuda"]:

@@ -50,7 +50,7 @@ def _fresh_batch(trainer, items):
 @pytest.mark.parametrize("elbo,kl", [("meanfield", "closed"), ("trace", "mc")])
 @pytest.mark.parametrize("alpha", [1.0, 0.5])
 def test_reference_matches_pyro(digits, alpha, elbo, kl):
-    trainer = Trainer(Config(epochs=1, device="cpu", elbo=elbo, **REFERENCE), digits)
+    trainer = Trainer(Config(**{**REFERENCE, "epochs": 1, "device": "cpu", "elbo": elbo}), digits)
     hp = StepParams(tau=0.5, alpha=alpha, lam=0.3)
     items = torch.randperm(digits.num_items, generator=torch.Generator().manual_seed(1))[:50]
     # a few SGD steps first so that the nets are not at their (symmetric) initialization
