@@ -59,3 +59,9 @@ class CANGuide(LatentGuide):
         self.additive.set_label_evidence(torch.as_tensor(
             evidence_weights(hit, false_alarm, self.categorical_y), dtype=ref.dtype,
             device=ref.device))
+
+    def hold_noise_model(self) -> None:
+        """``--hold-noise``: keep the weights q gives each answer and the classifier's judgement
+        at their hand-over values (``CANModel.hold_noise_model``); q's MLP still learns."""
+        self.additive.label_weight.requires_grad_(False)
+        self.additive.prior_weight.requires_grad_(False)

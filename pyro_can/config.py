@@ -68,6 +68,7 @@ class Config:
     label_init: float = 2.0  # additive layer's initial weight of the evidence from ỹ
     prior_init: float | None = None  # prior judgement's weight in q; None: 2 (1: several answers)
     noise_init: str = "anchor"  # anchor: both re-estimated at the hand-over | fixed: the inits
+    hold_noise: bool = False  # keep the noise model at the hand-over's estimate from then on
     kl_z_weight: float = 1.0
     hidden: str = "1024,30"
     batch_norm: bool = False  # input nets: BatchNorm after each hidden Linear
@@ -122,6 +123,9 @@ class Config:
             latent = "categorical" if single_label else "bernoulli"
         elif latent == "categorical" and not single_label:
             raise OptionError("--latent categorical needs single-label data")
+        if self.hold_noise and (self.method != "can" or self.noise_init != "anchor"):
+            raise OptionError("--hold-noise holds CAN's noise model at the hand-over's anchor "
+                              "estimate: it needs --method can and --noise-init anchor")
         if self.worker_quality and self.quality_dim < 1:
             raise OptionError("--quality-prior worker puts a per-worker prior on CAN's quality z: "
                               "it needs --quality-dim 1 or more")

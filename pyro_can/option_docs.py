@@ -71,6 +71,10 @@ HELP = {
     "noise_init": "label reliability at the hand-over from ỹ to q: anchor (estimated from the "
                   "warm classifier's most confident items; replaces --copy-init/--label-init) "
                   "or fixed (keep them)",
+    "hold_noise": "after the hand-over, keep CAN's noise model at the anchor estimate: the "
+                  "decoder and q's weights on each answer and on the classifier stop training "
+                  "(on CIFAR-10N features the noise model otherwise drifts back to trusting "
+                  "every label)",
     "hidden": "classifier hidden widths",
     "beta": "bootstrap target weight on ỹ",
     "elbo": "tracegraph (discrete y, score function with baselines; the design card's), "

@@ -99,6 +99,7 @@ class MethodSection:
     label_init: float
     prior_init: float
     noise_init: NoiseInit
+    hold_noise: bool
     kl_z_weight: float
     hidden: str
     batch_norm: bool

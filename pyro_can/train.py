@@ -292,6 +292,15 @@ class Trainer:
             self.guide.handover(hit, false_alarm)
         self.label_reliability = {"label_hit": hit.tolist(),
                                   "label_false_alarm": false_alarm.tolist()}
+        if self.cfg.hold_noise:
+            self.hold_noise_model()
+
+    def hold_noise_model(self) -> None:
+        """``--hold-noise``: from the hand-over on, the noise model keeps the anchor estimate
+        (frozen parameters get no gradient, so the optimizer and weight decay leave them)."""
+        for program in (self.model, self.guide):
+            if hasattr(program, "hold_noise_model"):
+                program.hold_noise_model()
 
     def _inputs(self, batches):
         """Each minibatch's inputs: cut from the tensors on the device, or, for images, the
@@ -405,6 +414,9 @@ class Trainer:
 
     def load_state_dict(self, state: dict, weights_only: bool = False) -> None:
         self.programs.load_state_dict(programs_state(self.programs, state["nets"]))
+        if self.cfg.hold_noise and self.handover_epoch is not None \
+                and state["epoch"] > self.handover_epoch:  # held since the hand-over
+            self.hold_noise_model()
         if weights_only:
             return
         self.epoch, self.seconds, self.history = state["epoch"], state["seconds"], state["history"]

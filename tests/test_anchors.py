@@ -1,9 +1,11 @@
 """The anchor estimate of label reliability (pyro_can/anchors.py) and CAN's hand-over from it."""
 import numpy as np
+import pytest
 import torch
 
 from pyro_can.anchors import evidence_weights, label_reliability
 from pyro_can.config import Config
+from pyro_can.errors import OptionError
 from pyro_can.noise import shuffle_labels
 
 
@@ -61,3 +63,38 @@ def test_handover_sets_decoder_and_additive_layer():
     # fixed start (--copy-init 2, 86% right)
     assert float(w.mean()) < 1.0
     assert len(tr.label_reliability["label_hit"]) == 10
+
+
+def test_hold_noise_keeps_the_noise_model_at_the_handover_estimate(tmp_path):
+    """--hold-noise: after the hand-over the decoder and q's weights on answers and classifier
+    keep the anchor estimate while the classifier and q's MLP train on; a resumed run holds
+    them too (requires_grad is not in a state dict)."""
+    from pyro_can import api
+    from pyro_can.train import Trainer
+
+    cfg = Config(noise_rate=0.6, epochs=4, warmup_epochs=1, ramp_epochs=1, hold_noise=True,
+                 hidden="32,8", seed=0)
+    data, val = api.load_data(cfg)
+    tr = Trainer(cfg, data, val)
+    seen = {}
+
+    def snapshot(trainer, record):
+        seen[record["epoch"]] = {
+            "decoder": {k: v.clone() for k, v in trainer.model.decoder.state_dict().items()},
+            "label_weight": trainer.guide.additive.label_weight.detach().clone(),
+            "classifier": trainer.model.classifier.net[0].weight.detach().clone()}
+    tr.run(on_epoch=snapshot)
+    after, last = seen[2], seen[4]  # epoch 2 began with the hand-over
+    for k, v in after["decoder"].items():
+        assert torch.equal(v, last["decoder"][k]), k
+    assert torch.equal(after["label_weight"], last["label_weight"])
+    assert not torch.equal(after["classifier"], last["classifier"])
+    held = Trainer(cfg, data, val)
+    held.load_state_dict(tr.state_dict())
+    assert not any(p.requires_grad for p in held.model.decoder.parameters())
+    assert not held.guide.additive.prior_weight.requires_grad
+    fresh = Trainer(cfg, data, val)
+    assert all(p.requires_grad for p in fresh.model.decoder.parameters())
+    with pytest.raises(OptionError, match="--hold-noise .* needs --method can and "
+                                          "--noise-init anchor"):
+        api.fit(Config(hold_noise=True, noise_init="fixed", epochs=1))
