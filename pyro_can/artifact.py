@@ -9,6 +9,7 @@ rebuilding the training data, by the CLI (``predict``, ``export``, ``evaluate --
                        or images and their view), class names, single- or multi-label, output
                        (softmax | sigmoid), classifier, and where it came from: package
                        versions, git commit, device and threads of the fit
+    RUN/posterior.npz  per training item: q(y | x, ỹ), the trust in its label, q(z) per answer
 
 The preprocessing is a module inside the predictor, so ``predict`` and an exported model see a
 new input exactly as training saw its rows:
@@ -23,7 +24,6 @@ new input exactly as training saw its rows:
 For images the view's geometry, short side resized to ``size`` then a centre ``size`` crop
 (224, or 32 for CIFAR), is in model.json's ``image`` and applied to the file before the module;
 a run tested on six crops is still scored on the centre view here.
-    RUN/posterior.npz  per training item: q(y | x, ỹ), the trust in its label, q(z) per answer
 
 Both writers go through ``write`` here and both readers through ``load``; a missing or damaged
 file is one ``RunFolderError`` naming it (``runs``)."""
@@ -41,7 +41,7 @@ import torch
 
 from . import runs
 from .config import FORMAT_VERSION
-from .errors import DataError, RunFolderError
+from .errors import RunFolderError
 from .posterior import item_trust
 from .predictor import PixelNormalize, Predictor, Standardize
 

@@ -152,11 +152,20 @@ def train_view():
                        v2.RandomHorizontalFlip(), *_normalize()])
 
 
+def centre_geometry(resize: int = CROP, crop: int = CROP) -> list:
+    """The deterministic view's geometry: short side resized to ``resize``, centre ``crop``
+    crop, as a uint8 (3, crop, crop) image. ``centre_view`` normalizes after it; ``predict``
+    leaves the normalization to the saved predictor (``predict.image_view``)."""
+    from torchvision.transforms import v2
+
+    return [v2.ToImage(), v2.Resize(resize), v2.CenterCrop(crop)]
+
+
 def centre_view():
     """Deterministic view: short side 224, centre 224 crop -> (3, 224, 224)."""
     from torchvision.transforms import v2
 
-    return v2.Compose([v2.ToImage(), v2.Resize(CROP), v2.CenterCrop(CROP), *_normalize()])
+    return v2.Compose([*centre_geometry(), *_normalize()])
 
 
 class SixCrop:

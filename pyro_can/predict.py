@@ -186,9 +186,11 @@ def image_view(spec: dict):
     CIFAR run) on ``PIL.Image.open(f).convert("RGB")``."""
     from torchvision.transforms import v2
 
+    from .backbones import centre_geometry
+
     view = spec["image"]
-    return v2.Compose([v2.ToImage(), v2.Resize(view["resize"]),
-                       v2.CenterCrop(view["centre_crop"]), v2.ToDtype(torch.float32)])
+    return v2.Compose([*centre_geometry(view["resize"], view["centre_crop"]),
+                       v2.ToDtype(torch.float32)])
 
 
 def predicted_labels(result: dict) -> list[str]:
