@@ -6,8 +6,9 @@ training there — so the accelerator is never starved by per-image PIL work in 
 ``predict_batches`` over rows of a split), so the trainer, validation splits, ``--crowd repeat`` and
 the run folder treat both alike. The training view is the CIFAR protocol's augmentation, a random
 32×32 crop of the image zero-padded by 4 and a random horizontal flip, drawn per image but applied
-to the batch as tensor indexing (:func:`augment`). Normalization uses the per-channel mean and
-standard deviation of the training pixels.
+to the batch as tensor indexing (:func:`augment`). Normalization is the saved predictor's own
+:class:`~pyro_can.predictor.PixelNormalize` with the per-channel mean and standard deviation of the
+training pixels, so training and ``predict`` scale pixels by one piece of code.
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+
+from ..predictor import PixelNormalize
 
 PAD = 4
 PREDICT_BATCH = 1024
@@ -47,8 +50,7 @@ class TensorPixels:
     train: torch.Tensor
     test: torch.Tensor
     channels_last: bool = False  # set on CUDA: the convolutions' fast layout
-    mean: torch.Tensor = field(init=False)
-    std: torch.Tensor = field(init=False)
+    scale: PixelNormalize = field(init=False)  # the training pixels' mean and std per channel
 
     def __post_init__(self):
         for name, t in (("train", self.train), ("test", self.test)):
@@ -56,8 +58,15 @@ class TensorPixels:
                 raise ValueError(f"TensorPixels.{name}: expected (N, 3, H, W) uint8, got "
                                  f"{tuple(t.shape)} {t.dtype}")
         pixels = self.train.double().div_(255).transpose(0, 1).flatten(1)
-        self.mean = pixels.mean(1).float().view(1, 3, 1, 1)
-        self.std = pixels.std(1).clamp_min(1e-3).float().view(1, 3, 1, 1)
+        self.scale = PixelNormalize(pixels.mean(1).float(), pixels.std(1).clamp_min(1e-3).float())
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return self.scale.mean
+
+    @property
+    def std(self) -> torch.Tensor:
+        return self.scale.std
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -67,12 +76,12 @@ class TensorPixels:
         """The images on ``device`` (a no-op when they are there already)."""
         if self.train.device != device:
             self.train, self.test = self.train.to(device), self.test.to(device)
-            self.mean, self.std = self.mean.to(device), self.std.to(device)
+            self.scale.to(device)
             self.channels_last = device.type == "cuda"
         return self
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        x = (x.float().div_(255) - self.mean) / self.std
+        x = self.scale(x)
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     def batches(self, split: str, rows: list[list[int]], view: str):
