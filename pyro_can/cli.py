@@ -62,6 +62,16 @@ def user_errors(func):
     return wrapper
 
 
+def watched(record: dict) -> dict:
+    """The score the bar shows: the validation split's mAP when the run has one (noisy-label, or
+    clean rows of the test images), so that nobody watching a fit tunes on the test set; the test
+    mAP only when there is no validation split."""
+    for key in ("val_noisy_mAP", "val_clean_mAP"):
+        if record.get(key) is not None:
+            return {key: f"{record[key]:.4f}"}
+    return {"test_mAP": f"{record['test_mAP']:.4f}"}
+
+
 def progress(total: int, start: int = 0):
     """An epoch progress bar, opened on the first finished epoch so that input errors, which are
     raised before training starts, print alone."""
@@ -74,7 +84,7 @@ def progress(total: int, start: int = 0):
             state["bar"] = tqdm(total=total, initial=record["epoch"] - 1, unit="epoch",
                                 file=sys.stderr, dynamic_ncols=True)
         bar = state["bar"]
-        bar.set_postfix(loss=f"{record['loss']:.4f}", test_mAP=f"{record['test_mAP']:.4f}")
+        bar.set_postfix(loss=f"{record['loss']:.4f}", **watched(record))
         bar.update(1)
         if record["epoch"] >= trainer.cfg.epochs:
             bar.close()
