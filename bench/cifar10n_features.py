@@ -7,6 +7,7 @@ was used to make them), so the MLP heads (D-1024-30-C) train on CPU.
 
     python bench/cifar10n_features.py --out runs/cifar10n-features          # the README table
     python bench/cifar10n_features.py --seeds 0 --labels worst --methods plain,can --out DIR
+    python bench/cifar10n_features.py --labels worst,random1 --methods can-transition --out DIR
 
 Settings (``SCHEDULE``) were chosen on a noisy-label validation split (``--val-fraction`` of the
 training items, scored against their noisy labels), never on the test set; the table reports the
@@ -48,6 +49,9 @@ TUNED_WEIGHT_DECAY = {
 }
 # CAN holds its noise model at the hand-over's anchor estimate (--hold-noise) on these label sets
 HOLD_NOISE = ("worst", "random1")
+#: rows that are CAN with other options (``--methods`` takes their names): the whole anchor
+#: transition matrix instead of per-class reliabilities (``--noise-init transition``)
+VARIANTS = {"can-transition": dict(method="can", noise_init="transition")}
 CROWD_ROWS = (("can", "model"), ("plain", "majority"), ("plain", "dawid-skene"))
 PUBLISHED = ("Published, not measured here (ResNet-34 trained end to end on the images, CIFAR-N "
              "protocol, as tabulated by ProMix): CE 87.77 (aggre), 85.02 (random1), 77.69 "
@@ -78,11 +82,14 @@ def cells(root: str, features: str, labels, methods, seeds, schedule: dict):
                                 experiments.Cell(f"{name}-s{seed}", cfg)))
             continue
         names = ["plain"] if label_set == "clean" else methods
-        for method in names:
-            cfg = dataclasses.replace(base, labels=label_set, **settings(label_set, method))
+        for name in names:
+            variant = VARIANTS.get(name, {"method": name})
+            method = variant["method"]
+            cfg = dataclasses.replace(base, labels=label_set, **variant,
+                                      **settings(label_set, method))
             for cell in experiments.grid(cfg, [method], [0.0], seeds):
-                out.append((label_set, method,
-                            dataclasses.replace(cell, name=f"{label_set}-{cell.name}")))
+                cell_name = f"{label_set}-{cell.name.replace(method, name, 1)}"
+                out.append((label_set, name, dataclasses.replace(cell, name=cell_name)))
     return out
 
 

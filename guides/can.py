@@ -26,7 +26,8 @@ class CANGuide(LatentGuide):
         super().__init__(method, schedule, model)
         self.additive = AdditiveLayer(num_classes, label_init=method.label_init,
                                       categorical=method.categorical_y,
-                                      prior_init=method.prior_init)
+                                      prior_init=method.prior_init,
+                                      transition=method.noise_init == "transition")
         self.contrastive = (ContrastiveLayer(num_classes, method.quality_dim)
                             if self.contrastive_layer and method.quality_dim > 0 else None)
         self.shared_judgement = method.prior_judgement == "shared"
@@ -52,16 +53,22 @@ class CANGuide(LatentGuide):
         return y_logits, loc, scale
 
     @torch.no_grad()
-    def handover(self, hit, false_alarm) -> None:
+    def handover(self, estimate) -> None:
         """Eq. 7's hand-over (after ``CANModel.handover``): weigh each answer's evidence in q by
-        the label reliability the model estimated from the warm classifier."""
+        what the model estimated from the warm classifier (``anchors.NoiseEstimate``): the
+        per-class reliability, or, with ``--noise-init transition``, log T[y, ỹ] per answer."""
         ref = self.additive.label_weight
-        self.additive.set_label_evidence(torch.as_tensor(
-            evidence_weights(hit, false_alarm, self.categorical_y), dtype=ref.dtype,
-            device=ref.device))
+        as_t = lambda a: torch.as_tensor(a, dtype=ref.dtype, device=ref.device)  # noqa: E731
+        if estimate.transition is not None:
+            self.additive.set_transition(torch.log(as_t(estimate.transition)))
+            return
+        self.additive.set_label_evidence(as_t(
+            evidence_weights(estimate.hit, estimate.false_alarm, self.categorical_y)))
 
     def hold_noise_model(self) -> None:
         """``--hold-noise``: keep the weights q gives each answer and the classifier's judgement
         at their hand-over values (``CANModel.hold_noise_model``); q's MLP still learns."""
         self.additive.label_weight.requires_grad_(False)
         self.additive.prior_weight.requires_grad_(False)
+        if self.additive.answer_evidence is not None:
+            self.additive.answer_evidence.requires_grad_(False)

@@ -17,7 +17,8 @@ import torch
 from pyro import poutine
 from pyro.nn import PyroModule, pyro_method
 
-from pyro_can.anchors import evidence_weights, label_reliability
+from pyro_can.anchors import (NoiseEstimate, evidence_weights, label_reliability,
+                              transition_matrix)
 from pyro_can.batch import answers_plate, items_plate
 from pyro_can.distributions import label_dist, y_dist
 from pyro_can.nets import Decoder
@@ -35,8 +36,9 @@ class CANModel(PyroModule):
     def __init__(self, method, schedule, num_classes: int, input_net, num_workers: int = 0):
         super().__init__()
         self.classifier = input_net(num_classes)
+        self.transition_init = method.noise_init == "transition"
         self.decoder = Decoder(num_classes, method.quality_dim, kind=method.decoder,
-                               copy_init=method.copy_init)
+                               copy_init=method.copy_init, transition=self.transition_init)
         self.workers = (WorkerQuality(num_workers, method.quality_dim)
                         if method.worker_quality else None)
         self.uniform_prior = method.prior == "uniform"
@@ -90,23 +92,27 @@ class CANModel(PyroModule):
         observe_from_classifier(self.classifier, batch, self.categorical_y)
 
     @torch.no_grad()
-    def handover(self, scores, data):
-        """Eq. 7's hand-over from ỹ to q (the Trainer calls it once, with ``--noise-init
-        anchor``): estimate the label reliability from the warm classifier's anchors
-        (``pyro_can/anchors.py``) and start the decoder's identity path at it. Returns the
-        estimate (per-class hit and false-alarm rates), for the guide's own hand-over and the
-        run's record."""
+    def handover(self, scores, data) -> NoiseEstimate:
+        """Eq. 7's hand-over from ỹ to q (the Trainer calls it once): estimate how the answers
+        relate to the clean label from the warm classifier's anchors (``pyro_can/anchors.py``)
+        and start the decoder there: ``--noise-init anchor`` sets its identity path to the
+        per-class reliability, ``transition`` the whole decoder to the class-to-answer matrix T.
+        Returns the estimate, for the guide's own hand-over and the run's record."""
         hit, false_alarm = label_reliability(scores, data.ann_item, data.ann_labels,
                                              data.single_label)
         ref = self.decoder.copy_weight
         as_t = lambda a: torch.as_tensor(a, dtype=ref.dtype, device=ref.device)  # noqa: E731
+        if self.transition_init:
+            t = transition_matrix(scores, data.ann_item, data.ann_labels)
+            self.decoder.set_transition(torch.log(as_t(t)))
+            return NoiseEstimate(hit, false_alarm, t)
         categorical = self.categorical_ytilde
         if categorical:  # no class favoured a priori
             bias = torch.zeros_like(ref)
         else:  # the base rate: halfway between the two rates' log-odds
             bias = 0.5 * (torch.logit(as_t(hit)) + torch.logit(as_t(false_alarm)))
         self.decoder.set_reliability(as_t(evidence_weights(hit, false_alarm, categorical)), bias)
-        return hit, false_alarm
+        return NoiseEstimate(hit, false_alarm)
 
     def hold_noise_model(self) -> None:
         """``--hold-noise``: keep p(ỹ | y, z) as the hand-over set it. Left to train, the decoder

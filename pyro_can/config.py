@@ -67,7 +67,8 @@ class Config:
     copy_init: float = 2.0  # decoder's initial half log-ratio that ỹ_c follows y_c
     label_init: float = 2.0  # additive layer's initial weight of the evidence from ỹ
     prior_init: float | None = None  # prior judgement's weight in q; None: 2 (1: several answers)
-    noise_init: str = "anchor"  # anchor: both re-estimated at the hand-over | fixed: the inits
+    noise_init: str = "anchor"  # anchor: re-estimated at the hand-over | transition: the whole
+    # class-to-answer matrix re-estimated there | fixed: the inits
     hold_noise: bool = False  # keep the noise model at the hand-over's estimate from then on
     kl_z_weight: float = 1.0
     hidden: str = "1024,30"
@@ -123,9 +124,11 @@ class Config:
             latent = "categorical" if single_label else "bernoulli"
         elif latent == "categorical" and not single_label:
             raise OptionError("--latent categorical needs single-label data")
-        if self.hold_noise and (self.method != "can" or self.noise_init != "anchor"):
+        if self.hold_noise and (self.method != "can"
+                                or self.noise_init not in registry.ANCHORED_NOISE_INITS):
             raise OptionError("--hold-noise holds CAN's noise model at the hand-over's anchor "
-                              "estimate: it needs --method can and --noise-init anchor")
+                              "estimate: it needs --method can and --noise-init anchor or "
+                              "transition")
         if self.worker_quality and self.quality_dim < 1:
             raise OptionError("--quality-prior worker puts a per-worker prior on CAN's quality z: "
                               "it needs --quality-dim 1 or more")
@@ -137,6 +140,9 @@ class Config:
             lik = latent
         if lik == "categorical" and not single_label:
             raise OptionError("--ytilde-likelihood categorical needs single-label data")
+        if self.noise_init == "transition" and self.method == "can" and lik != "categorical":
+            raise OptionError("--noise-init transition estimates which class each answer names: "
+                              "it needs single-label data and --ytilde-likelihood categorical")
         return dataclasses.replace(self, latent=latent, ytilde_likelihood=lik)
 
     def resolve_for_answers(self, several_answers: bool) -> "Config":

@@ -26,7 +26,7 @@ RESULT_FIELDS = ("method", "guide", "prior", "crowd", "noise_rate", "seed", "par
 SWEEP_PARAMS = {"lambda": "lam", "train-fraction": "train_fraction", "noise-rate": "noise_rate",
                 "quality-dim": "quality_dim", "kl-z-weight": "kl_z_weight",
                 "warmup-epochs": "warmup_epochs", "alpha-max": "alpha_max", "beta": "beta",
-                "quality-prior": "quality_prior"}
+                "quality-prior": "quality_prior", "noise-init": "noise_init"}
 
 
 @dataclasses.dataclass(frozen=True)

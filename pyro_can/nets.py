@@ -61,7 +61,7 @@ class Decoder(nn.Module):
     distribution, which is numerically safer than a Sigmoid layer)."""
 
     def __init__(self, num_classes: int, quality_dim: int, hidden: int = 128, kind: str = "mlp",
-                 copy_init: float = 2.0):
+                 copy_init: float = 2.0, transition: bool = False):
         super().__init__()
         in_dim = num_classes + quality_dim
         if kind == "mlp":
@@ -78,6 +78,24 @@ class Decoder(nn.Module):
         # an untrained q(y) carry so little signal that the decoder settles on the label marginals,
         # ignores y, and the KL then lets q(y) drift to the classifier (a dead, collapsed posterior).
         self.copy_weight = nn.Parameter(torch.full((num_classes,), float(copy_init)))
+        # --noise-init transition: a class-to-answer path, ỹ's logits + log T[y, :] (zero until the
+        # hand-over sets it; absent otherwise, so other runs' checkpoints keep their keys)
+        self.transition = (nn.Parameter(torch.zeros(num_classes, num_classes)) if transition
+                           else None)
+
+    @property
+    def output_layer(self) -> nn.Linear:
+        return self.net[-1] if isinstance(self.net, nn.Sequential) else self.net
+
+    @torch.no_grad()
+    def set_transition(self, log_t: torch.Tensor) -> None:
+        """Start p(ỹ | y, z) at a class-to-answer matrix: logits log T[y, :] for a one-hot y. The
+        identity path and the output layer start at zero, so the decoder *is* T at the
+        hand-over; z's influence is learned from there (or never, with ``--hold-noise``)."""
+        self.transition.copy_(log_t)
+        self.copy_weight.zero_()
+        self.output_layer.weight.zero_()
+        self.output_layer.bias.zero_()
 
     @torch.no_grad()
     def set_reliability(self, half_log_ratio: torch.Tensor, bias: torch.Tensor | None = None):
@@ -86,8 +104,7 @@ class Decoder(nn.Module):
         (the base rate of each class's answers)."""
         self.copy_weight.copy_(half_log_ratio)
         if bias is not None:
-            out = self.net[-1] if isinstance(self.net, nn.Sequential) else self.net
-            out.bias.copy_(bias)
+            self.output_layer.bias.copy_(bias)
 
     def forward(self, y: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
         if z is not None:  # enumerated y (TraceEnum_ELBO) has extra leading dims: broadcast
@@ -95,7 +112,8 @@ class Decoder(nn.Module):
             y = y.expand(lead + y.shape[-1:])
             z = z.expand(lead + z.shape[-1:])
         out = self.net(y if z is None else torch.cat([y, z], dim=-1))
-        return out + self.copy_weight * (2.0 * y - 1.0)
+        out = out + self.copy_weight * (2.0 * y - 1.0)
+        return out if self.transition is None else out + y @ self.transition
 
 
 class AdditiveLayer(nn.Module):
@@ -110,7 +128,7 @@ class AdditiveLayer(nn.Module):
     """
 
     def __init__(self, num_classes: int, hidden: int = 128, label_init: float = 2.0,
-                 categorical: bool = False, prior_init: float = 1.0):
+                 categorical: bool = False, prior_init: float = 1.0, transition: bool = False):
         super().__init__()
         self.categorical = categorical  # p enters g1 as softmax (categorical y) or sigmoid probs
         self.g1 = nn.Linear(num_classes, hidden)
@@ -120,6 +138,20 @@ class AdditiveLayer(nn.Module):
         # flatter than the clean p(y | x), and read as it is it lets the labels decide too often
         self.prior_weight = nn.Parameter(torch.full((num_classes,), float(prior_init)))
         self.label_weight = nn.Parameter(torch.full((num_classes,), float(label_init)))
+        # --noise-init transition: E[y, ỹ], what an answer ỹ adds to y's logits (log T[y, ỹ] from
+        # the hand-over: the Bayes posterior under class-dependent noise); absent otherwise
+        self.answer_evidence = (nn.Parameter(torch.zeros(num_classes, num_classes))
+                                if transition else None)
+
+    @torch.no_grad()
+    def set_transition(self, log_t: torch.Tensor) -> None:
+        """Read each answer ỹ as log T[:, ỹ] (and no longer as ±1 evidence), and start h's output
+        at zero, so that q starts at the Bayes posterior of the estimate, p(y | x)^w ∏_r T[y, ỹ_r]
+        normalized (w: the prior judgement's weight); h learns what T misses from there."""
+        self.answer_evidence.copy_(log_t)
+        self.label_weight.zero_()
+        self.h[-1].weight.zero_()
+        self.h[-1].bias.zero_()
 
     @torch.no_grad()
     def set_label_evidence(self, weight: torch.Tensor) -> None:
@@ -137,8 +169,14 @@ class AdditiveLayer(nn.Module):
             g2, signed = weight[:, None] * g2, weight[:, None] * signed
         evidence = evidence.index_add(0, ann_item, g2)
         signed = torch.zeros_like(p).index_add(0, ann_item, signed)
-        return (self.h(self.g1(p) + evidence) + self.prior_weight * prior_logits
-                + self.label_weight * signed)
+        out = (self.h(self.g1(p) + evidence) + self.prior_weight * prior_logits
+               + self.label_weight * signed)
+        if self.answer_evidence is None:
+            return out
+        said = labels @ self.answer_evidence.T  # per answer, its log-likelihood of each y
+        if weight is not None:
+            said = weight[:, None] * said
+        return out + torch.zeros_like(p).index_add(0, ann_item, said)
 
 
 class ContrastiveLayer(nn.Module):

@@ -69,8 +69,10 @@ HELP = {
                   "sharpens the warm classifier, which estimates the flatter p(ỹ|x)) "
                   "[default: 2; 1 with several answers per item]",
     "noise_init": "label reliability at the hand-over from ỹ to q: anchor (estimated from the "
-                  "warm classifier's most confident items; replaces --copy-init/--label-init) "
-                  "or fixed (keep them)",
+                  "warm classifier's most confident items; replaces --copy-init/--label-init), "
+                  "transition (the whole class-to-answer matrix T[y, ỹ] from those items, so q "
+                  "learns which class a wrong answer names; single-label data) or fixed (keep "
+                  "them)",
     "hold_noise": "after the hand-over, keep CAN's noise model at the anchor estimate: the "
                   "decoder and q's weights on each answer and on the classifier stop training "
                   "(on CIFAR-10N features the noise model otherwise drifts back to trusting "

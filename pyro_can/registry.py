@@ -51,7 +51,9 @@ GUIDES = {  # guides/: PyroModules
 }
 BOOTSTRAP_KINDS = ("soft", "hard")
 WARMUP_SCOPES = ("classifier", "all")
-NOISE_INITS = ("anchor", "fixed")
+NOISE_INITS = ("anchor", "transition", "fixed")
+#: the noise inits that re-estimate the noise model from the warm classifier at the hand-over
+ANCHORED_NOISE_INITS = ("anchor", "transition")
 PRIORS = ("classifier", "uniform")
 DECODERS = ("mlp", "linear")
 QUALITY_PRIORS = ("standard", "worker")  # z ~ N(0, I) | N(μ_w, I) (pyro_can/worker_quality.py)

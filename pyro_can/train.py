@@ -34,6 +34,7 @@ from .data import Dataset
 from .distributions import class_probs
 from .errors import DataError, OptionError, TrainingError
 from .objective import Objective
+from .registry import ANCHORED_NOISE_INITS
 from .schedules import HANDOVER, phase, step_params
 from .sections import sections
 from .worker_quality import count_workers
@@ -237,7 +238,7 @@ class Trainer:
         self.train_set = TrainingSet(data, self.device)
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.epoch = 0
-        self.label_reliability: dict = {}  # set at the hand-over (--noise-init anchor)
+        self.label_reliability: dict = {}  # set at the hand-over (--noise-init anchor|transition)
         self.history: list[dict] = []
         self.seconds = 0.0
 
@@ -276,22 +277,21 @@ class Trainer:
     @property
     def handover_epoch(self) -> int | None:
         """The first epoch after the Eq. 7 warm-up, when the method re-estimates its noise model
-        (``--noise-init anchor``). None without a warm-up (no warm classifier to learn the label
+        (``--noise-init anchor|transition``). None without a warm-up (no warm classifier to learn the label
         reliability from), with ``--noise-init fixed``, or for a method without a hand-over: then
         the training set is not scored for it."""
         w = self.cfg.warmup_epochs
-        wanted = self.cfg.noise_init == "anchor" and hasattr(self.model, "handover")
+        wanted = self.cfg.noise_init in ANCHORED_NOISE_INITS and hasattr(self.model, "handover")
         return math.ceil(w) if w >= 1 and wanted else None
 
     def handover(self) -> None:
         """Let the method set up its noise model from the warm classifier (CAN: the anchors),
         then the guide its use of the answers (CAN's guide: their evidence in q)."""
         scores = class_scores(self.cfg, self.predict_logits(self.data.x_train, "train"))
-        hit, false_alarm = self.model.handover(scores, self.data)
+        estimate = self.model.handover(scores, self.data)
         if hasattr(self.guide, "handover"):
-            self.guide.handover(hit, false_alarm)
-        self.label_reliability = {"label_hit": hit.tolist(),
-                                  "label_false_alarm": false_alarm.tolist()}
+            self.guide.handover(estimate)
+        self.label_reliability = estimate.record()
         if self.cfg.hold_noise:
             self.hold_noise_model()
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from pyro_can.anchors import evidence_weights, label_reliability
+from pyro_can.anchors import evidence_weights, label_reliability, transition_matrix
 from pyro_can.config import Config
 from pyro_can.errors import OptionError
 from pyro_can.noise import shuffle_labels
@@ -25,6 +25,29 @@ def test_perfect_ranking_recovers_shuffle_noise_rates():
         hit, fa = label_reliability(scores, np.arange(len(noisy)), noisy, single_label=True)
         assert np.allclose(hit.mean(), max(0.01, min(0.99, 1 - rate + rate / 10)), atol=0.03)
         assert np.allclose(fa.mean(), max(0.01, rate / 10), atol=0.02)
+
+
+def _pair_flips(rate: float, n: int = 4000, c: int = 4, seed: int = 0):
+    """Class-dependent noise: an item of class k is answered k + 1 (mod C) with ``rate``."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, c, n)
+    said = np.where(rng.random(n) < rate, (y + 1) % c, y)
+    return y, np.eye(c)[said]
+
+
+def test_transition_matrix_recovers_pair_flips_that_reliability_spreads():
+    y, noisy = _pair_flips(0.3)
+    scores = np.eye(4)[y] + 0.01 * np.random.default_rng(1).random((len(y), 4))
+    t = transition_matrix(scores, np.arange(len(y)), noisy)
+    truth = 0.7 * np.eye(4) + 0.3 * np.roll(np.eye(4), 1, axis=1)
+    assert np.allclose(t.sum(1), 1.0)
+    assert np.abs(t - truth).max() < 0.05
+    # the per-class rates see the same hits but spread the flips over every other class
+    hit, fa = label_reliability(scores, np.arange(len(y)), noisy, single_label=True)
+    assert np.allclose(hit, np.diag(t), atol=0.03)
+    assert np.allclose(fa, 0.1, atol=0.03)  # 0.3 / 3, where T says 0.3 for one class, 0 else
+    # floored: a class never answered keeps a finite log-likelihood
+    assert t.min() > 0.0
 
 
 def test_evidence_weights_are_half_log_ratios_and_never_negative():
@@ -96,5 +119,61 @@ def test_hold_noise_keeps_the_noise_model_at_the_handover_estimate(tmp_path):
     fresh = Trainer(cfg, data, val)
     assert all(p.requires_grad for p in fresh.model.decoder.parameters())
     with pytest.raises(OptionError, match="--hold-noise .* needs --method can and "
-                                          "--noise-init anchor"):
+                                          "--noise-init anchor or"):
         api.fit(Config(hold_noise=True, noise_init="fixed", epochs=1))
+
+
+def test_transition_handover_makes_q_the_bayes_posterior_of_the_estimate():
+    """--noise-init transition: at the hand-over the decoder is T itself (softmax of its logits
+    for a clean class y is T[y, :], whatever z) and q(y | x, ỹ) reads each answer as log T[:, ỹ];
+    the estimate is recorded, and held with --hold-noise."""
+    from pyro_can import api
+    from pyro_can.train import Trainer
+
+    cfg = Config(noise_rate=0.4, epochs=6, warmup_epochs=6, noise_init="transition",
+                 hold_noise=True, hidden="32,8", lr=0.05, seed=0)
+    data, val = api.load_data(cfg)
+    tr = Trainer(cfg, data, val)
+    assert tr.handover_epoch == 6
+    tr.run()  # the warm-up's epochs
+    tr.handover()
+    t = torch.tensor(tr.label_reliability["label_transition"])
+    assert t.shape == (10, 10) and torch.allclose(t.sum(1), torch.ones(10), atol=1e-6)
+    # 40% shuffled (64% right): a 6-epoch net's anchors still find most classes' answers right
+    assert float(torch.diag(t).mean()) > 0.45
+    assert int((t.argmax(1) == torch.arange(10)).sum()) >= 7
+    dec = tr.model.decoder
+    y, z = torch.eye(10), torch.randn(10, cfg.quality_dim)
+    assert torch.allclose(torch.softmax(dec(y, z), -1), t.to(torch.float32), atol=1e-5)
+    add = tr.guide.additive
+    assert torch.equal(add.label_weight.detach(), torch.zeros(10))
+    # one answer of class 3: its evidence for each y is log T[y, 3], on top of the prior's
+    prior = torch.randn(1, 10)
+    answer = torch.eye(10)[[3]]
+    with torch.no_grad():
+        q = torch.softmax(add(prior, answer, torch.tensor([0])), -1)[0]
+    bayes = torch.softmax(add.prior_weight.detach() * prior[0] + torch.log(t[:, 3]).float(), -1)
+    assert torch.allclose(q, bayes, atol=1e-5)
+    assert not add.answer_evidence.requires_grad and not dec.transition.requires_grad
+    with pytest.raises(OptionError, match="--noise-init transition .* single-label"):
+        api.fit(Config(noise_init="transition", latent="bernoulli", epochs=1))
+
+
+def test_noise_inits_run_through_the_cli(cli, tmp_path):
+    """Each hand-over estimate trains through ``sweep`` (fit per cell); only ``transition``
+    records the matrix, and both hold with --hold-noise."""
+    import csv
+    import json
+
+    code, _, err = cli("sweep", "--param", "noise-init", "--values", "anchor,transition",
+                       "--methods", "can", "--seeds", "0", "--epochs", "6", "--warmup-epochs", "4",
+                       "--ramp-epochs", "1", "--lr", "0.05", "--hidden", "32,8", "--hold-noise",
+                       "--out", tmp_path / "sw")
+    assert code == 0, err
+    rows = list(csv.DictReader(open(tmp_path / "sw" / "results.csv")))
+    metrics = {json.load(open(f"{r['run_dir']}/config.json"))["noise_init"]:
+               json.load(open(f"{r['run_dir']}/metrics.json")) for r in rows}
+    assert set(metrics) == {"anchor", "transition"}
+    assert "label_transition" not in metrics["anchor"]
+    assert np.array(metrics["transition"]["label_transition"]).shape == (10, 10)
+    assert all(m["test_accuracy"] > 0.4 for m in metrics.values())  # chance: 0.1
