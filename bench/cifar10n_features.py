@@ -94,8 +94,8 @@ def cells(root: str, features: str, labels, methods, seeds, schedule: dict):
 
 
 def table(runs, results: dict[str, dict]) -> str:
-    lines = ["| labels | method | test accuracy | test mAP | noisy-val accuracy | s/epoch | "
-             "seconds | seeds |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| labels | method | test accuracy | test mAP | noisy-val accuracy | noisy-val answer "
+             "NLL | s/epoch | seconds | seeds |", "|---|---|---|---|---|---|---|---|---|"]
     groups: dict[tuple, list] = {}
     for label_set, row_name, cell in runs:
         groups.setdefault((label_set, row_name), []).append(results[cell.name])
@@ -104,6 +104,7 @@ def table(runs, results: dict[str, dict]) -> str:
             f"| {label_set} | {row_name} | {mean_sd([r['test_accuracy'] for r in rows])} | "
             f"{mean_sd([r['test_mAP'] for r in rows])} | "
             f"{mean_sd([r['val_noisy_accuracy'] for r in rows])} | "
+            f"{_nll(rows)} | "
             f"{statistics.mean(r['seconds'] / r['epochs'] for r in rows):.2f} | "
             f"{statistics.mean(r['seconds'] for r in rows):.0f} | {len(rows)} |")
     return "\n".join(lines)
@@ -132,7 +133,7 @@ def main(argv=None) -> None:
 
     rows = experiments.run_grid([c for _, _, c in runs], args.out, jobs=args.jobs,
                                 on_cell=on_cell)
-    results = {Path(r["run_dir"]).name: {**r, **_epochs(r)} for r in rows}
+    results = {Path(r["run_dir"]).name: {**r, **_from_run(r)} for r in rows}
     text = "\n\n".join([f"Settings: {SCHEDULE}; weight decay {WEIGHT_DECAY}, on worst and "
                          f"random1 {TUNED_WEIGHT_DECAY}; CAN --hold-noise on {HOLD_NOISE}",
                          table(runs, results), PUBLISHED])
@@ -140,10 +141,22 @@ def main(argv=None) -> None:
     Path(args.out, "table.md").write_text(text + "\n")
 
 
-def _epochs(row: dict) -> dict:
-    from pyro_can import runs
+def _nll(rows) -> str:
+    values = [r["val_noisy_answer_nll"] for r in rows]
+    return "" if None in values else mean_sd(values)
 
-    return {"epochs": runs.read_json(Path(row["run_dir"]) / runs.METRICS)["epochs"]}
+
+def _from_run(row: dict) -> dict:
+    """The run's epochs and its noisy-val answer NLL (``metrics.answer_scores``); a run finished
+    before that score existed is re-scored from its folder (``api.evaluate``: the saved
+    classifier and noise model on the same validation split), never re-trained."""
+    from pyro_can import api, runs
+
+    m = runs.read_json(Path(row["run_dir"]) / runs.METRICS)
+    out = {"epochs": m["epochs"], "val_noisy_answer_nll": m.get("val_noisy_answer_nll")}
+    if out["val_noisy_answer_nll"] is None and m.get("val_noisy_accuracy") is not None:
+        out["val_noisy_answer_nll"] = api.evaluate(row["run_dir"]).get("val_noisy_answer_nll")
+    return out
 
 
 if __name__ == "__main__":

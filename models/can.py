@@ -114,6 +114,18 @@ class CANModel(PyroModule):
         self.decoder.set_reliability(as_t(evidence_weights(hit, false_alarm, categorical)), bias)
         return NoiseEstimate(hit, false_alarm)
 
+    @torch.no_grad()
+    def answer_matrix(self) -> torch.Tensor | None:
+        """(C, C) p(ỹ = k | y = c) at the prior's mean quality z = 0 (and no worker offset), the
+        noise model that turns the classifier into a prediction of the answers; None for
+        per-class Bernoulli answers, which are not one class each."""
+        if not self.categorical_ytilde:
+            return None
+        ref = self.decoder.copy_weight
+        eye = torch.eye(len(ref), dtype=ref.dtype, device=ref.device)
+        z = eye.new_zeros(len(ref), self.quality_dim) if self.quality_dim > 0 else None
+        return torch.softmax(self.decoder(eye, z), -1)
+
     def hold_noise_model(self) -> None:
         """``--hold-noise``: keep p(ỹ | y, z) as the hand-over set it. Left to train, the decoder
         can drift back to trusting every label (on CIFAR-10N's ``worst`` its label weight rose

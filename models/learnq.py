@@ -40,6 +40,12 @@ class LearnQModel(PyroModule):
         self.categorical_y = method.categorical_y
         self.trace_weight = method.learnq.learnq_trace
 
+    @torch.no_grad()
+    def answer_matrix(self) -> torch.Tensor | None:
+        """Q, p(ỹ = k | y = c), for a softmax classifier (None for per-class sigmoids, whose
+        σ(f) Q is not one class per answer)."""
+        return self.noise_adaptation.matrix() if self.categorical_y else None
+
     def forward(self, batch, hp):
         q = self.noise_adaptation.matrix()
         logits = batch.logits(self.classifier)

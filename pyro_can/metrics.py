@@ -26,6 +26,26 @@ def score(y_true: np.ndarray, scores: np.ndarray, class_names, single_label: boo
     return out
 
 
+def answer_scores(noisy: np.ndarray, probs: np.ndarray, answer_matrix: np.ndarray | None,
+                  prefix: str = "val_noisy_") -> dict:
+    """How well a method predicts held-out noisy labels through its own model of them,
+    p(ỹ | x) = Σ_c p(y = c | x) p(ỹ | c) (single-label data; ``answer_matrix`` None: a method
+    without a noise model predicts ỹ = y, as a plain net does): the mean negative
+    log-likelihood of the labels (``answer_nll``, a proper score) and the accuracy of its argmax
+    (``answer_accuracy``).
+
+    Why not the classifier's accuracy against the noisy labels (``accuracy``)? Where the noise is
+    class-dependent it favours a classifier that learned the noise: CIFAR-10N's ``worst`` labels
+    call 18% of cats "dog", and a net that does so too matches them. Read through its noise
+    model, a noise-aware classifier is scored on what the method claims about the labels, as a
+    plain net is on its own outputs; both use noisy labels only."""
+    pred = probs if answer_matrix is None else probs @ answer_matrix
+    said = noisy.argmax(1)
+    p_said = np.clip(pred[np.arange(len(said)), said], 1e-12, 1.0)
+    return {f"{prefix}answer_nll": float(-np.log(p_said).mean()),
+            f"{prefix}answer_accuracy": float((pred.argmax(1) == said).mean())}
+
+
 def collapsed(scores: np.ndarray, threshold: float = 0.9) -> bool:
     """True when the classifier's top class is the same for more than ``threshold`` of items, or
     its scores barely vary across items: the signature of a posterior that lost its anchor."""

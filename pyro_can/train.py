@@ -341,13 +341,23 @@ class Trainer:
         out["collapsed"] = metrics.collapsed(scores)
         if self.val is not None:
             v = class_scores(self.cfg, self.predict_logits(self.val.x_train, "train"))
-            out.update(metrics.score(self.val.item_labels(), v, self.val.class_names,
-                                     self.val.single_label, prefix="val_noisy_"))
+            noisy = self.val.item_labels()
+            out.update(metrics.score(noisy, v, self.val.class_names, self.val.single_label,
+                                     prefix="val_noisy_"))
+            if self.val.single_label and self.cfg.categorical_y:
+                out.update(metrics.answer_scores(noisy, v, self.answer_matrix()))
         if self.data.x_val is not None:  # --val-from-test: rows of the test images
             v = class_scores(self.cfg, self.predict_logits(self.data.x_val, "test"))
             out.update(metrics.score(self.data.y_val, v, self.data.class_names,
                                      self.data.single_label, prefix="val_clean_"))
         return out
+
+    def answer_matrix(self) -> np.ndarray | None:
+        """The method's own p(ỹ | y) (``answer_matrix()`` of CAN and LearnQ), or None: a method
+        without a noise model predicts each answer to be its clean class."""
+        get = getattr(self.model, "answer_matrix", None)
+        m = get() if get is not None else None
+        return None if m is None else m.cpu().numpy()
 
     def predict_logits(self, x, split: str = "test") -> np.ndarray:
         """``split``: which images the rows in ``x`` refer to, for end-to-end image data."""

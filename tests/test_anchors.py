@@ -177,3 +177,30 @@ def test_noise_inits_run_through_the_cli(cli, tmp_path):
     assert "label_transition" not in metrics["anchor"]
     assert np.array(metrics["transition"]["label_transition"]).shape == (10, 10)
     assert all(m["test_accuracy"] > 0.4 for m in metrics.values())  # chance: 0.1
+
+
+def test_answer_scores_read_the_classifier_through_the_noise_model():
+    """Noisy-label validation of a noise model: a classifier that knows the clean class, read
+    through the true pair-flip matrix, predicts the noisy labels better (lower NLL) than the same
+    classifier taken as a prediction of the labels, and better than a wrong matrix."""
+    from pyro_can.metrics import answer_scores
+
+    y, noisy = _pair_flips(0.3, n=2000)
+    probs = 0.9 * np.eye(4)[y] + 0.025
+    truth = 0.7 * np.eye(4) + 0.3 * np.roll(np.eye(4), 1, axis=1)
+    uniform = 0.7 * np.eye(4) + 0.1 * (1 - np.eye(4))
+    through_t = answer_scores(noisy, probs, truth, prefix="")
+    as_is = answer_scores(noisy, probs, None, prefix="")
+    assert as_is["answer_accuracy"] == float((y == noisy.argmax(1)).mean())  # ~0.7
+    assert through_t["answer_nll"] < answer_scores(noisy, probs, uniform, prefix="")[
+        "answer_nll"] < as_is["answer_nll"]
+    assert np.isclose(through_t["answer_accuracy"], as_is["answer_accuracy"])  # argmax: still y
+
+
+def test_a_fit_with_a_validation_split_records_the_answer_scores():
+    from pyro_can import api
+
+    res = api.fit(Config(method="learnq", noise_rate=0.4, epochs=2, hidden="32,8",
+                         val_fraction=0.2, seed=0))
+    m = res.metrics
+    assert 0 < m["val_noisy_answer_nll"] < 10 and 0 <= m["val_noisy_answer_accuracy"] <= 1
