@@ -147,16 +147,17 @@ def _nll(rows) -> str:
 
 
 def _from_run(row: dict) -> dict:
-    """The run's epochs and its noisy-val answer NLL (``metrics.answer_scores``); a run finished
-    before that score existed is re-scored from its folder (``api.evaluate``: the saved
-    classifier and noise model on the same validation split), never re-trained."""
+    """The run's epochs and its noisy-val answer NLL (``metrics.answer_scores``), re-scored from
+    the run folder (``api.evaluate``: the saved classifier and noise model on the same validation
+    split; never re-trained), so that every row is scored by this code, runs that finished
+    before the score existed or changed included."""
     from pyro_can import api, runs
 
     m = runs.read_json(Path(row["run_dir"]) / runs.METRICS)
-    out = {"epochs": m["epochs"], "val_noisy_answer_nll": m.get("val_noisy_answer_nll")}
-    if out["val_noisy_answer_nll"] is None and m.get("val_noisy_accuracy") is not None:
-        out["val_noisy_answer_nll"] = api.evaluate(row["run_dir"]).get("val_noisy_answer_nll")
-    return out
+    nll = None
+    if m.get("val_noisy_accuracy") is not None:
+        nll = api.evaluate(row["run_dir"]).get("val_noisy_answer_nll")
+    return {"epochs": m["epochs"], "val_noisy_answer_nll": nll}
 
 
 if __name__ == "__main__":

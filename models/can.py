@@ -117,8 +117,10 @@ class CANModel(PyroModule):
     @torch.no_grad()
     def answer_matrix(self) -> torch.Tensor | None:
         """(C, C) p(ỹ = k | y = c) at the prior's mean quality z = 0 (and no worker offset), the
-        noise model that turns the classifier into a prediction of the answers; None for
-        per-class Bernoulli answers, which are not one class each."""
+        noise model that turns the classifier into a prediction of the answers: the model's own
+        with ``--noise-init transition --hold-noise`` (its decoder then ignores z), a plug-in
+        approximation of its average over z otherwise. None for per-class Bernoulli answers,
+        which are not one class each (the answer scores are then not computed)."""
         if not self.categorical_ytilde:
             return None
         ref = self.decoder.copy_weight

@@ -48,6 +48,11 @@ class CrowdLayerModel(PyroModule):
         self.crowd_layer = CrowdLayer(num_workers, num_classes)
         self.categorical_y = method.categorical_y
 
+    def answer_matrix(self) -> None:
+        """No one p(ỹ | y): every worker has its own matrix (and the matrices act on
+        probabilities, not on a class), so the noisy-label answer scores are not computed."""
+        return None
+
     def forward(self, batch, hp):
         probs = class_probs(batch.logits(self.classifier), self.categorical_y)  # (B, C)
         worker = batch.to_table(batch.ann_worker, 0)  # padding: any worker, masked out

@@ -140,9 +140,11 @@ class Config:
             lik = latent
         if lik == "categorical" and not single_label:
             raise OptionError("--ytilde-likelihood categorical needs single-label data")
-        if self.noise_init == "transition" and self.method == "can" and lik != "categorical":
+        if self.noise_init == "transition" and self.method == "can" and (
+                lik != "categorical" or latent != "categorical"):
             raise OptionError("--noise-init transition estimates which class each answer names: "
-                              "it needs single-label data and --ytilde-likelihood categorical")
+                              "it needs single-label data with --latent and --ytilde-likelihood "
+                              "categorical")
         return dataclasses.replace(self, latent=latent, ytilde_likelihood=lik)
 
     def resolve_for_answers(self, several_answers: bool) -> "Config":

@@ -19,7 +19,7 @@ from .config import Config
 
 RESULT_FIELDS = ("method", "guide", "prior", "crowd", "noise_rate", "seed", "param", "value",
                  "test_mAP", "test_accuracy", "val_noisy_mAP", "val_noisy_accuracy",
-                 "val_noisy_answer_nll", "val_clean_mAP", "val_clean_accuracy", "worker_reliability_spearman", "seconds",
+                 "val_noisy_answer_nll", "val_noisy_answer_accuracy", "val_clean_mAP", "val_clean_accuracy", "worker_reliability_spearman", "seconds",
                  "run_dir")
 
 # sweep parameters: CLI spelling -> Config field
@@ -79,6 +79,7 @@ def row(cell: Cell, metrics: dict, folder: Path) -> dict:
             "val_noisy_mAP": metrics.get("val_noisy_mAP"),
             "val_noisy_accuracy": metrics.get("val_noisy_accuracy"),
             "val_noisy_answer_nll": metrics.get("val_noisy_answer_nll"),
+            "val_noisy_answer_accuracy": metrics.get("val_noisy_answer_accuracy"),
             "val_clean_mAP": metrics.get("val_clean_mAP"),
             "val_clean_accuracy": metrics.get("val_clean_accuracy"),
             "worker_reliability_spearman": metrics.get("worker_reliability_spearman"),

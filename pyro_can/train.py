@@ -344,20 +344,32 @@ class Trainer:
             noisy = self.val.item_labels()
             out.update(metrics.score(noisy, v, self.val.class_names, self.val.single_label,
                                      prefix="val_noisy_"))
-            if self.val.single_label and self.cfg.categorical_y:
-                out.update(metrics.answer_scores(noisy, v, self.answer_matrix()))
+            out.update(self.answer_scores(v))
         if self.data.x_val is not None:  # --val-from-test: rows of the test images
             v = class_scores(self.cfg, self.predict_logits(self.data.x_val, "test"))
             out.update(metrics.score(self.data.y_val, v, self.data.class_names,
                                      self.data.single_label, prefix="val_clean_"))
         return out
 
-    def answer_matrix(self) -> np.ndarray | None:
-        """The method's own p(ỹ | y) (``answer_matrix()`` of CAN and LearnQ), or None: a method
-        without a noise model predicts each answer to be its clean class."""
+    def answer_scores(self, probs: np.ndarray) -> dict:
+        """``metrics.answer_scores`` of the validation items' answers (each answer on its own,
+        so several answers per item are scored as the model predicts them, one at a time): the
+        classifier read through the method's ``answer_matrix()`` (CAN, LearnQ) or, for a method
+        without a noise model, as it is. Not computed for per-class sigmoid classifiers, for a
+        method whose noise model is no one matrix (``answer_matrix()`` None: the Crowd Layer,
+        CAN with per-class answers), or before CAN's hand-over set its noise model."""
+        if not (self.val.single_label and self.cfg.categorical_y):
+            return {}
+        if self.handover_epoch is not None and self.epoch <= self.handover_epoch:
+            return {}
         get = getattr(self.model, "answer_matrix", None)
-        m = get() if get is not None else None
-        return None if m is None else m.cpu().numpy()
+        matrix = None
+        if get is not None:
+            matrix = get()
+            if matrix is None:
+                return {}
+            matrix = matrix.cpu().numpy()
+        return metrics.answer_scores(self.val.ann_labels, probs[self.val.ann_item], matrix)
 
     def predict_logits(self, x, split: str = "test") -> np.ndarray:
         """``split``: which images the rows in ``x`` refer to, for end-to-end image data."""

@@ -155,8 +155,10 @@ def test_transition_handover_makes_q_the_bayes_posterior_of_the_estimate():
     bayes = torch.softmax(add.prior_weight.detach() * prior[0] + torch.log(t[:, 3]).float(), -1)
     assert torch.allclose(q, bayes, atol=1e-5)
     assert not add.answer_evidence.requires_grad and not dec.transition.requires_grad
-    with pytest.raises(OptionError, match="--noise-init transition .* single-label"):
-        api.fit(Config(noise_init="transition", latent="bernoulli", epochs=1))
+    for per_class in (dict(latent="bernoulli"),  # per-class answers (multi-label likelihood)
+                      dict(latent="bernoulli", ytilde_likelihood="categorical")):  # multi-hot y
+        with pytest.raises(OptionError, match="--noise-init transition .* single-label"):
+            api.fit(Config(noise_init="transition", epochs=1, **per_class))
 
 
 def test_noise_inits_run_through_the_cli(cli, tmp_path):
