@@ -90,6 +90,15 @@ def local_batch_size(batch_size: int) -> int:
     return math.ceil(batch_size / world_size())
 
 
+def from_main(t: torch.Tensor) -> torch.Tensor:
+    """Rank 0's ``t`` on every rank (``t`` itself in one process): for a value each rank computes
+    but all must share, like the hand-over's scores (batch-norm statistics differ per rank)."""
+    if active():
+        t = t.clone()
+        dist.broadcast(t, src=0)
+    return t
+
+
 def sum_all(t: torch.Tensor) -> torch.Tensor:
     """Sum of ``t`` over ranks (``t`` itself in one process)."""
     if active():

@@ -277,9 +277,9 @@ class Trainer:
     @property
     def handover_epoch(self) -> int | None:
         """The first epoch after the Eq. 7 warm-up, when the method re-estimates its noise model
-        (``--noise-init anchor|transition``). None without a warm-up (no warm classifier to learn the label
-        reliability from), with ``--noise-init fixed``, or for a method without a hand-over: then
-        the training set is not scored for it."""
+        (``--noise-init anchor|transition``). None without a warm-up (no warm classifier to learn
+        the label reliability from), with ``--noise-init fixed``, or for a method without a
+        hand-over: then the training set is not scored for it."""
         w = self.cfg.warmup_epochs
         wanted = self.cfg.noise_init in ANCHORED_NOISE_INITS and hasattr(self.model, "handover")
         return math.ceil(w) if w >= 1 and wanted else None
@@ -288,6 +288,10 @@ class Trainer:
         """Let the method set up its noise model from the warm classifier (CAN: the anchors),
         then the guide its use of the answers (CAN's guide: their evidence in q)."""
         scores = class_scores(self.cfg, self.predict_logits(self.data.x_train, "train"))
+        if distributed.active():  # every rank starts the same noise model: rank 0's estimate
+            # (batch norm's running statistics, hence the scores, differ from rank to rank)
+            shared = distributed.from_main(torch.as_tensor(scores, device=self.device))
+            scores = shared.cpu().numpy()
         estimate = self.model.handover(scores, self.data)
         if hasattr(self.guide, "handover"):
             self.guide.handover(estimate)
