@@ -17,8 +17,7 @@ import torch
 from pyro import poutine
 from pyro.nn import PyroModule, pyro_method
 
-from pyro_can.anchors import (NoiseEstimate, evidence_weights, label_reliability,
-                              transition_matrix)
+from pyro_can.anchors import NoiseEstimate, estimate_noise, evidence_weights
 from pyro_can.batch import answers_plate, items_plate
 from pyro_can.distributions import label_dist, y_dist
 from pyro_can.nets import Decoder
@@ -98,21 +97,20 @@ class CANModel(PyroModule):
         and start the decoder there: ``--noise-init anchor`` sets its identity path to the
         per-class reliability, ``transition`` the whole decoder to the class-to-answer matrix T.
         Returns the estimate, for the guide's own hand-over and the run's record."""
-        hit, false_alarm = label_reliability(scores, data.ann_item, data.ann_labels,
-                                             data.single_label)
+        estimate = estimate_noise(scores, data.ann_item, data.ann_labels, data.single_label,
+                                  self.transition_init)
         ref = self.decoder.copy_weight
         as_t = lambda a: torch.as_tensor(a, dtype=ref.dtype, device=ref.device)  # noqa: E731
-        if self.transition_init:
-            t = transition_matrix(scores, data.ann_item, data.ann_labels)
-            self.decoder.set_transition(torch.log(as_t(t)))
-            return NoiseEstimate(hit, false_alarm, t)
-        categorical = self.categorical_ytilde
+        if estimate.transition is not None:
+            self.decoder.set_transition(torch.log(as_t(estimate.transition)))
+            return estimate
+        hit, false_alarm, categorical = estimate.hit, estimate.false_alarm, self.categorical_ytilde
         if categorical:  # no class favoured a priori
             bias = torch.zeros_like(ref)
         else:  # the base rate: halfway between the two rates' log-odds
             bias = 0.5 * (torch.logit(as_t(hit)) + torch.logit(as_t(false_alarm)))
         self.decoder.set_reliability(as_t(evidence_weights(hit, false_alarm, categorical)), bias)
-        return NoiseEstimate(hit, false_alarm)
+        return estimate
 
     @torch.no_grad()
     def answer_matrix(self) -> torch.Tensor | None:

@@ -77,14 +77,7 @@ def label_reliability(scores: np.ndarray, ann_item: np.ndarray, ann_labels: np.n
     transition matrix); for multi-label data, where another class's anchors may well show c, how
     often the items c scores lowest are. Rates are clipped to [floor, 1 - floor] so that their
     log-ratios stay finite."""
-    rows, low = anchor_rows(scores, ann_item, ann_labels, share)
-    c = len(rows)
-    hit = np.diag(rows).copy()
-    if single_label:
-        false_alarm = (rows.sum(0) - hit) / max(1, c - 1)
-    else:
-        false_alarm = low
-    return np.clip(hit, floor, 1 - floor), np.clip(false_alarm, floor, 1 - floor)
+    return _reliability(*anchor_rows(scores, ann_item, ann_labels, share), single_label, floor)
 
 
 def transition_matrix(scores: np.ndarray, ann_item: np.ndarray, ann_labels: np.ndarray,
@@ -95,7 +88,30 @@ def transition_matrix(scores: np.ndarray, ann_item: np.ndarray, ann_labels: np.n
     wrong answer names (CIFAR-10N's workers confuse cat with dog and truck with automobile, not
     any class with any other), where ``label_reliability`` spreads the wrong answers evenly.
     Entries are raised to ``floor`` and the rows renormalized, so that log T stays finite."""
-    rows, _ = anchor_rows(scores, ann_item, ann_labels, share)
+    return _transition(anchor_rows(scores, ann_item, ann_labels, share)[0], floor)
+
+
+def estimate_noise(scores: np.ndarray, ann_item: np.ndarray, ann_labels: np.ndarray,
+                   single_label: bool, transition: bool) -> NoiseEstimate:
+    """The hand-over's estimate: ``label_reliability`` and, with ``transition``, the
+    ``transition_matrix`` too, from one ranking of the anchors."""
+    rows, low = anchor_rows(scores, ann_item, ann_labels)
+    hit, false_alarm = _reliability(rows, low, single_label)
+    return NoiseEstimate(hit, false_alarm, _transition(rows) if transition else None)
+
+
+def _reliability(rows: np.ndarray, low: np.ndarray, single_label: bool,
+                 floor: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+    c = len(rows)
+    hit = np.diag(rows).copy()
+    if single_label:
+        false_alarm = (rows.sum(0) - hit) / max(1, c - 1)
+    else:
+        false_alarm = low
+    return np.clip(hit, floor, 1 - floor), np.clip(false_alarm, floor, 1 - floor)
+
+
+def _transition(rows: np.ndarray, floor: float = 0.01) -> np.ndarray:
     t = np.maximum(rows, floor)
     return t / t.sum(1, keepdims=True)
 

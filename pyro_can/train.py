@@ -288,10 +288,9 @@ class Trainer:
         """Let the method set up its noise model from the warm classifier (CAN: the anchors),
         then the guide its use of the answers (CAN's guide: their evidence in q)."""
         scores = class_scores(self.cfg, self.predict_logits(self.data.x_train, "train"))
-        if distributed.active():  # every rank starts the same noise model: rank 0's estimate
-            # (batch norm's running statistics, hence the scores, differ from rank to rank)
-            shared = distributed.from_main(torch.as_tensor(scores, device=self.device))
-            scores = shared.cpu().numpy()
+        # every rank starts the same noise model, rank 0's (batch norm's running statistics,
+        # hence the scores, differ from rank to rank); one process keeps its own
+        scores = distributed.from_main(torch.as_tensor(scores, device=self.device)).cpu().numpy()
         estimate = self.model.handover(scores, self.data)
         if hasattr(self.guide, "handover"):
             self.guide.handover(estimate)
@@ -345,9 +344,8 @@ class Trainer:
         out["collapsed"] = metrics.collapsed(scores)
         if self.val is not None:
             v = class_scores(self.cfg, self.predict_logits(self.val.x_train, "train"))
-            noisy = self.val.item_labels()
-            out.update(metrics.score(noisy, v, self.val.class_names, self.val.single_label,
-                                     prefix="val_noisy_"))
+            out.update(metrics.score(self.val.item_labels(), v, self.val.class_names,
+                                     self.val.single_label, prefix="val_noisy_"))
             out.update(self.answer_scores(v))
         if self.data.x_val is not None:  # --val-from-test: rows of the test images
             v = class_scores(self.cfg, self.predict_logits(self.data.x_val, "test"))
