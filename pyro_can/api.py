@@ -11,6 +11,7 @@ from .config import Config
 from .data import (Dataset, check_split, validation_from_test, untrained_test_classes,
                    validation_split)
 from .errors import DataError, Interrupted, OptionError, RunFolderError
+from .metrics import label_accuracy
 from .sections import loader_sections
 from .train import FitResult, Trainer
 
@@ -144,18 +145,26 @@ def _run(trainer: Trainer, run_dir: Path | None, on_epoch: Callable | None) -> F
                           f"--resume {run_dir}") from None
     if not distributed.is_main():  # rank 0 writes the run folder
         return result
-    post = None  # the training items' posterior, read once for workers.csv and the artifact
-    if (trainer.data.ann_worker >= 0).any() and (run_dir is not None
-                                                  or trainer.data.y_train_clean is not None):
+    data = trainer.data
+    # the cleaned labels (``pyro-can labels``'s posterior_label) are scored where the truth is known
+    score_labels = data.y_train_clean is not None and data.single_label
+    has_workers = bool((data.ann_worker >= 0).any())
+    post = None  # the training items' posterior, read once for those, workers.csv, the artifact
+    if score_labels or (has_workers and (run_dir is not None or data.y_train_clean is not None)):
         from .posterior import posterior
-        from .workers import reliability_scores, worker_report
 
         post = posterior(trainer)
+    if score_labels:
+        result.metrics.update(label_accuracy(data.y_train_clean, data.item_labels(
+            np.random.default_rng(0)), post["q_y"]))
+    if has_workers and post is not None:
+        from .workers import reliability_scores, worker_report
+
         rows = worker_report(trainer, post)
         result.metrics.update(reliability_scores(rows))
         if run_dir is not None:
             runs.write_csv(run_dir / "workers.csv", rows)
-    untrained = untrained_test_classes(trainer.data)
+    untrained = untrained_test_classes(data)
     if untrained:  # never scored silently: data.check_split warned, metrics.json records it
         result.metrics["test_classes_without_training"] = untrained
     if run_dir is not None:

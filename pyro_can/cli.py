@@ -100,6 +100,10 @@ def report(result) -> None:
     m = result.metrics
     acc = "" if m["test_accuracy"] is None else f"  test accuracy {m['test_accuracy']:.4f}"
     click.echo(f"{m['method']}: test mAP {m['test_mAP']:.4f}{acc}  ({m['seconds']:.1f} s)")
+    if "train_cleaned_label_accuracy" in m:  # the data set knows the true training labels
+        click.echo(f"training labels right: given {m['train_given_label_accuracy']:.4f}, "
+                   f"cleaned {m['train_cleaned_label_accuracy']:.4f} (against the true labels, "
+                   "reported only)")
     if m.get("collapsed"):
         click.echo("warning: the classifier's predictions collapsed onto one class; see "
                    "history.csv (recon, kl_y, kl_z) and docs/training.md", err=True)

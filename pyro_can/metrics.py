@@ -46,6 +46,22 @@ def answer_scores(noisy: np.ndarray, probs: np.ndarray, answer_matrix: np.ndarra
             f"{prefix}answer_accuracy": float((pred.argmax(1) == said).mean())}
 
 
+def label_accuracy(truth: np.ndarray, given: np.ndarray, cleaned: np.ndarray,
+                   prefix: str = "train_") -> dict:
+    """How right the training labels are before and after the method read them, where the data
+    set knows the truth (digits' synthetic noise, music, CIFAR-10N; single-label; reported, never
+    trained or selected on): ``given_label_accuracy``, the given label (an item's majority vote
+    when it has several answers), and ``cleaned_label_accuracy``, the posterior's most probable
+    label (``pyro-can labels``'s ``posterior_label``; for a method without a latent y, the
+    classifier's own prediction, what relabeling with it would give). Cleaned labels are one of
+    the three things CAN promises, with the classifier and the per-label trust; this scores them
+    the way the test set scores the classifier. All arguments are (N, C) class scores or 0/1
+    rows."""
+    t = truth.argmax(1)
+    return {f"{prefix}given_label_accuracy": float((given.argmax(1) == t).mean()),
+            f"{prefix}cleaned_label_accuracy": float((cleaned.argmax(1) == t).mean())}
+
+
 def collapsed(scores: np.ndarray, threshold: float = 0.9) -> bool:
     """True when the classifier's top class is the same for more than ``threshold`` of items, or
     its scores barely vary across items: the signature of a posterior that lost its anchor."""

@@ -72,6 +72,8 @@ def test_crowd_layer_and_glad_run_through_fit_and_compare(cli, tmp_path):
     rows = list(csv.DictReader(open(out / "results.csv")))
     assert [r["method"] for r in rows] == ["plain", "crowd-layer"]
     assert all(float(r["val_clean_accuracy"]) > 0 for r in rows)
+    # no latent y: the cleaned labels are the classifier's predictions, scored all the same
+    assert all(0.0 <= float(r["train_cleaned_label_accuracy"]) <= 1.0 for r in rows)
     code, stdout, err = cli("compare", "--data", "music", "--methods", "plain", "--crowd", "glad",
                             "--noise-rates", "0", "--seeds", "0", "--epochs", "2",
                             "--out", tmp_path / "glad")
