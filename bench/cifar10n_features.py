@@ -200,11 +200,16 @@ def _from_run(row: dict) -> dict:
     nll = None
     if m.get("val_noisy_accuracy") is not None:
         nll = api.evaluate(row["run_dir"]).get("val_noisy_answer_nll")
-    train = runs.read_npz(folder / runs.TRAIN_DATA, ("ann_item", "ann_labels", "y_train_clean"))
-    cleaned = runs.read_npz(folder / "posterior.npz", ("posterior",))["posterior"]
-    given = voted_labels(train["ann_item"], train["ann_labels"], len(cleaned), True,
-                         np.random.default_rng(0))
-    labels = label_accuracy(train["y_train_clean"], given, cleaned)
+    keys = ("train_given_label_accuracy", "train_cleaned_label_accuracy")
+    if all(k in m for k in keys):
+        labels = {k: m[k] for k in keys}
+    else:  # a run finished before fit scored its cleaned labels: the same score, from its files
+        train = runs.read_npz(folder / runs.TRAIN_DATA,
+                              ("ann_item", "ann_labels", "y_train_clean"))
+        cleaned = runs.read_npz(folder / "posterior.npz", ("posterior",))["posterior"]
+        given = voted_labels(train["ann_item"], train["ann_labels"], len(cleaned), True,
+                             np.random.default_rng(0))
+        labels = label_accuracy(train["y_train_clean"], given, cleaned)
     return {"epochs": m["epochs"], "val_noisy_answer_nll": nll, **labels}
 
 

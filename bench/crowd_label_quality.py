@@ -3,15 +3,17 @@ and the ceiling of a per-worker noise model, measured against the training items
 
 A worker-aware model (CAN's ``--quality-prior worker``, Dawid–Skene, the Crowd Layer) can only
 beat a worker-blind one by as much as knowing each worker's confusion improves the posterior of
-the clean label. This script bounds that gain with the truth, which no training run ever reads:
+the clean label. This script estimates that gain with the truth, which no training run ever
+reads. It is an estimate, not a bound: the oracles read the answers only, not x, and each one's
+matrices are counted from the other folds' items (9/10 of a worker's answers by default):
 
 - the workers' accuracies (how different they are: a homogeneous crowd leaves nothing to learn);
 - the label accuracy of majority vote, Dawid–Skene and GLAD (crowd-kit, the ``compare`` extra);
 - an *oracle* posterior argmax_y ∏_r T[y, ỹ_r] with one class-to-answer matrix T for the whole
   crowd, with the crowd's matrix carrying each worker's own accuracy (one-coin), and with one
   matrix per worker (both shrunk toward the crowd's by ``--kappa`` pseudo-answers), all counted
-  from the true labels of one half of the items and scored on the other half (two-fold, so a
-  worker's oracle is not scored on the answers it was counted from).
+  from the true labels of the other folds' items (``--folds``, cross-fitted, so a worker's oracle
+  is never scored on the answers it was counted from).
 
     python bench/crowd_label_quality.py --data music
     python bench/crowd_label_quality.py --data cifar10n --root ../shared/data/cifar10n
@@ -39,16 +41,19 @@ from pyro_can.data import AGGREGATORS, aggregate  # noqa: E402
 
 
 def oracle_accuracy(ann_item, answers, workers, truth, num_classes: int, kind: str,
-                    kappa: float = 0.0, seed: int = 0) -> float:
-    """Two-fold accuracy of argmax_y ∏_r T_r[y, ỹ_r] (a uniform prior over y), each T counted from
-    the true labels of the other fold's items. ``kind``: ``crowd``, one T for every answer;
-    ``confusion``, one T per worker shrunk toward the crowd's by ``kappa`` pseudo-answers;
+                    kappa: float = 10.0, folds: int = 10, seed: int = 0) -> float:
+    """Cross-fitted accuracy of argmax_y ∏_r T_r[y, ỹ_r] (a uniform prior over y): the items are
+    split into ``folds`` folds, and each fold's answers are read with matrices counted from the
+    true labels of the other folds' items. ``kind``: ``crowd``, one T for every answer;
+    ``confusion``, one T per worker shrunk toward the crowd's by ``kappa`` > 0 pseudo-answers;
     ``one-coin``, the crowd's T with each worker's own accuracy on the diagonal (shrunk the same
     way) and the crowd's off-diagonal shares, rescaled."""
+    if kappa <= 0 or folds < 2:
+        raise ValueError(f"kappa must be > 0 and folds >= 2; got {kappa}, {folds}")
     n = len(truth)
-    fold = np.random.default_rng(seed).permutation(n) % 2
+    fold = np.random.default_rng(seed).permutation(n) % folds
     hits = 0
-    for f in (0, 1):
+    for f in range(folds):
         count = fold[ann_item] != f
         crowd = np.full((num_classes, num_classes), 1e-3)
         np.add.at(crowd, (truth[ann_item[count]], answers[count]), 1.0)
@@ -86,6 +91,7 @@ def main(argv=None) -> None:
     p.add_argument("--root", default=None, help="CIFAR-10N's folder (--data cifar10n)")
     p.add_argument("--kappa", default="1,10,50",
                    help="pseudo-answers pulling each worker's oracle matrix to the crowd's")
+    p.add_argument("--folds", type=int, default=10, help="cross-fitting folds of the oracles")
     args = p.parse_args(argv)
     extra = dict(root=args.root, labels="crowd", features=os.path.join(
         args.root or "", "features", "cifar10_kmeans400_pca256.npz")) if args.data == "cifar10n" \
@@ -113,13 +119,13 @@ def main(argv=None) -> None:
     for mode in AGGREGATORS:
         print(f"| {mode} (crowd-kit) | {(aggregate(data, mode).argmax(1) == truth).mean():.4f} |")
     c = data.num_classes
-    print(f"| oracle, one matrix for the crowd (two-fold) | "
-          f"{oracle_accuracy(item, answers, workers, truth, c, 'crowd'):.4f} |")
+    print(f"| oracle, one matrix for the crowd ({args.folds}-fold) | "
+          f"{oracle_accuracy(item, answers, workers, truth, c, 'crowd', folds=args.folds):.4f} |")
     for kind, what in (("one-coin", "the crowd's matrix with each worker's accuracy"),
                        ("confusion", "one matrix per worker")):
         for kappa in (float(k) for k in args.kappa.split(",")):
-            print(f"| oracle, {what}, κ = {kappa:g} (two-fold) | "
-                  f"{oracle_accuracy(item, answers, workers, truth, c, kind, kappa):.4f} |")
+            acc = oracle_accuracy(item, answers, workers, truth, c, kind, kappa, args.folds)
+            print(f"| oracle, {what}, κ = {kappa:g} ({args.folds}-fold) | {acc:.4f} |")
 
 
 if __name__ == "__main__":

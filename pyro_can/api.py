@@ -155,8 +155,10 @@ def _run(trainer: Trainer, run_dir: Path | None, on_epoch: Callable | None) -> F
 
         post = posterior(trainer)
     if score_labels:
-        result.metrics.update(label_accuracy(data.y_train_clean, data.item_labels(
-            np.random.default_rng(0)), post["q_y"]))
+        answered = np.bincount(data.ann_item, minlength=data.num_items) > 0
+        given = data.item_labels(np.random.default_rng(0))  # the voted label, as ``labels``
+        result.metrics.update(label_accuracy(data.y_train_clean[answered], given[answered],
+                                             post["q_y"][answered]))
     if has_workers and post is not None:
         from .workers import reliability_scores, worker_report
 

@@ -21,7 +21,8 @@ RESULT_FIELDS = ("method", "guide", "prior", "crowd", "noise_rate", "seed", "par
                  "test_mAP", "test_accuracy", "val_noisy_mAP", "val_noisy_accuracy",
                  "val_noisy_answer_nll", "val_noisy_answer_accuracy", "val_clean_mAP",
                  "val_clean_accuracy", "worker_reliability_spearman",
-                 "train_cleaned_label_accuracy", "seconds", "run_dir")
+                 "train_given_label_accuracy", "train_cleaned_label_accuracy", "seconds",
+                 "run_dir")
 
 # sweep parameters: CLI spelling -> Config field
 SWEEP_PARAMS = {"lambda": "lam", "train-fraction": "train_fraction", "noise-rate": "noise_rate",
@@ -84,6 +85,7 @@ def row(cell: Cell, metrics: dict, folder: Path) -> dict:
             "val_clean_mAP": metrics.get("val_clean_mAP"),
             "val_clean_accuracy": metrics.get("val_clean_accuracy"),
             "worker_reliability_spearman": metrics.get("worker_reliability_spearman"),
+            "train_given_label_accuracy": metrics.get("train_given_label_accuracy"),
             "train_cleaned_label_accuracy": metrics.get("train_cleaned_label_accuracy"),
             "seconds": metrics["seconds"],
             "run_dir": str(folder)}

@@ -50,8 +50,9 @@ def label_accuracy(truth: np.ndarray, given: np.ndarray, cleaned: np.ndarray,
                    prefix: str = "train_") -> dict:
     """How right the training labels are before and after the method read them, where the data
     set knows the truth (digits' synthetic noise, music, CIFAR-10N; single-label; reported, never
-    trained or selected on): ``given_label_accuracy``, the given label (an item's majority vote
-    when it has several answers), and ``cleaned_label_accuracy``, the posterior's most probable
+    trained or selected on; over the items with an answer): ``given_label_accuracy``, the given
+    label (an item's majority vote when it has several answers; under ``--crowd repeat`` every
+    answer is an item of its own), and ``cleaned_label_accuracy``, the posterior's most probable
     label (``pyro-can labels``'s ``posterior_label``; for a method without a latent y, the
     classifier's own prediction, what relabeling with it would give). Cleaned labels are one of
     the three things CAN promises, with the classifier and the per-label trust; this scores them
