@@ -67,41 +67,15 @@ def anchor_rows(scores: np.ndarray, ann_item: np.ndarray, ann_labels: np.ndarray
     return rows, low
 
 
-def label_reliability(scores: np.ndarray, ann_item: np.ndarray, ann_labels: np.ndarray,
-                      single_label: bool, share: float = 0.5,
+def label_reliability(rows: np.ndarray, low: np.ndarray, single_label: bool,
                       floor: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
-    """Per-class (hit, false_alarm) rates of the answers (``anchor_rows``).
+    """Per-class (hit, false_alarm) rates of the answers, from ``anchor_rows``.
 
     ``hit`` is the share of class c's anchors' answers that say c. ``false_alarm``: for
     single-label data, how often the anchors of the *other* classes are answered c (a row of the
     transition matrix); for multi-label data, where another class's anchors may well show c, how
     often the items c scores lowest are. Rates are clipped to [floor, 1 - floor] so that their
     log-ratios stay finite."""
-    return _reliability(*anchor_rows(scores, ann_item, ann_labels, share), single_label, floor)
-
-
-def transition_matrix(scores: np.ndarray, ann_item: np.ndarray, ann_labels: np.ndarray,
-                      share: float = 0.5, floor: float = 0.01) -> np.ndarray:
-    """(C, C) T[y, ỹ] = P(an answer says ỹ | the item is of class y), single-label answers.
-
-    Row y is what class y's anchors were answered (``anchor_rows``), so T keeps *which* class a
-    wrong answer names (CIFAR-10N's workers confuse cat with dog and truck with automobile, not
-    any class with any other), where ``label_reliability`` spreads the wrong answers evenly.
-    Entries are raised to ``floor`` and the rows renormalized, so that log T stays finite."""
-    return _transition(anchor_rows(scores, ann_item, ann_labels, share)[0], floor)
-
-
-def estimate_noise(scores: np.ndarray, ann_item: np.ndarray, ann_labels: np.ndarray,
-                   single_label: bool, transition: bool) -> NoiseEstimate:
-    """The hand-over's estimate: ``label_reliability`` and, with ``transition``, the
-    ``transition_matrix`` too, from one ranking of the anchors."""
-    rows, low = anchor_rows(scores, ann_item, ann_labels)
-    hit, false_alarm = _reliability(rows, low, single_label)
-    return NoiseEstimate(hit, false_alarm, _transition(rows) if transition else None)
-
-
-def _reliability(rows: np.ndarray, low: np.ndarray, single_label: bool,
-                 floor: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
     c = len(rows)
     hit = np.diag(rows).copy()
     if single_label:
@@ -111,9 +85,25 @@ def _reliability(rows: np.ndarray, low: np.ndarray, single_label: bool,
     return np.clip(hit, floor, 1 - floor), np.clip(false_alarm, floor, 1 - floor)
 
 
-def _transition(rows: np.ndarray, floor: float = 0.01) -> np.ndarray:
+def transition_matrix(rows: np.ndarray, floor: float = 0.01) -> np.ndarray:
+    """(C, C) T[y, ỹ] = P(an answer says ỹ | the item is of class y), single-label answers, from
+    ``anchor_rows``.
+
+    Row y is what class y's anchors were answered, so T keeps *which* class a wrong answer names
+    (CIFAR-10N's workers confuse cat with dog and truck with automobile, not any class with any
+    other), where ``label_reliability`` spreads the wrong answers evenly. Entries are raised to
+    ``floor`` and the rows renormalized, so that log T stays finite."""
     t = np.maximum(rows, floor)
     return t / t.sum(1, keepdims=True)
+
+
+def estimate_noise(scores: np.ndarray, ann_item: np.ndarray, ann_labels: np.ndarray,
+                   single_label: bool, transition: bool) -> NoiseEstimate:
+    """The hand-over's estimate from one ranking of the anchors (``anchor_rows``): the
+    ``label_reliability`` rates and, with ``transition``, the ``transition_matrix`` too."""
+    rows, low = anchor_rows(scores, ann_item, ann_labels)
+    hit, false_alarm = label_reliability(rows, low, single_label)
+    return NoiseEstimate(hit, false_alarm, transition_matrix(rows) if transition else None)
 
 
 def evidence_weights(hit: np.ndarray, false_alarm: np.ndarray, categorical: bool,

@@ -11,6 +11,7 @@ from .config import Config
 from .data import (Dataset, check_split, validation_from_test, untrained_test_classes,
                    validation_split)
 from .errors import DataError, Interrupted, OptionError, RunFolderError
+from .labels import given_labels
 from .metrics import label_accuracy
 from .sections import loader_sections
 from .train import FitResult, Trainer
@@ -155,8 +156,7 @@ def _run(trainer: Trainer, run_dir: Path | None, on_epoch: Callable | None) -> F
 
         post = posterior(trainer)
     if score_labels:
-        answered = np.bincount(data.ann_item, minlength=data.num_items) > 0
-        given = data.item_labels(np.random.default_rng(0))  # the voted label, as ``labels``
+        given, answered = given_labels(data)  # the labels ``pyro-can labels`` calls given
         result.metrics.update(label_accuracy(data.y_train_clean[answered], given[answered],
                                              post["q_y"][answered]))
     if has_workers and post is not None:

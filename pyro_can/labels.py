@@ -42,6 +42,13 @@ def table(given: np.ndarray, q: np.ndarray, trust: np.ndarray, single_label: boo
             "is_label_issue": issue & answered}
 
 
+def given_labels(data) -> tuple[np.ndarray, np.ndarray]:
+    """The (N, C) given label of every training item of ``data`` (an item's voted label, ties
+    broken with a fixed seed, as ``inspect`` does) and (N,) whether the item has any answer."""
+    answered = np.bincount(data.ann_item, minlength=data.num_items) > 0
+    return data.item_labels(np.random.default_rng(0)), answered
+
+
 def of_run(run_dir) -> tuple[dict, object]:
     """The table of a finished run's training items, and its trainer (the rebuilt data, checked
     against ``train_data.npz``)."""
@@ -51,8 +58,7 @@ def of_run(run_dir) -> tuple[dict, object]:
     trainer = api.load(run_dir)
     data = trainer.data
     q = posterior(trainer)["q_y"].astype(np.float64)
-    answered = np.bincount(data.ann_item, minlength=data.num_items) > 0
-    given = data.item_labels(np.random.default_rng(0))  # the voted label, as inspect
+    given, answered = given_labels(data)
     t = table(given, q, item_trust(q, data.ann_item, data.ann_labels, data.single_label),
               data.single_label, answered)
     t["id"] = np.asarray(data.train_ids)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from pyro_can.anchors import evidence_weights, label_reliability, transition_matrix
+from pyro_can.anchors import anchor_rows, evidence_weights, label_reliability, transition_matrix
 from pyro_can.config import Config
 from pyro_can.errors import OptionError
 from pyro_can.noise import shuffle_labels
@@ -22,7 +22,8 @@ def test_perfect_ranking_recovers_shuffle_noise_rates():
     for rate in (0.0, 0.4, 0.8):
         clean, noisy = _noisy_digits_like(rate)
         scores = clean + 0.01 * np.random.default_rng(1).random(clean.shape)
-        hit, fa = label_reliability(scores, np.arange(len(noisy)), noisy, single_label=True)
+        hit, fa = label_reliability(*anchor_rows(scores, np.arange(len(noisy)), noisy),
+                                    single_label=True)
         assert np.allclose(hit.mean(), max(0.01, min(0.99, 1 - rate + rate / 10)), atol=0.03)
         assert np.allclose(fa.mean(), max(0.01, rate / 10), atol=0.02)
 
@@ -38,12 +39,13 @@ def _pair_flips(rate: float, n: int = 4000, c: int = 4, seed: int = 0):
 def test_transition_matrix_recovers_pair_flips_that_reliability_spreads():
     y, noisy = _pair_flips(0.3)
     scores = np.eye(4)[y] + 0.01 * np.random.default_rng(1).random((len(y), 4))
-    t = transition_matrix(scores, np.arange(len(y)), noisy)
+    rows, low = anchor_rows(scores, np.arange(len(y)), noisy)
+    t = transition_matrix(rows)
     truth = 0.7 * np.eye(4) + 0.3 * np.roll(np.eye(4), 1, axis=1)
     assert np.allclose(t.sum(1), 1.0)
     assert np.abs(t - truth).max() < 0.05
     # the per-class rates see the same hits but spread the flips over every other class
-    hit, fa = label_reliability(scores, np.arange(len(y)), noisy, single_label=True)
+    hit, fa = label_reliability(rows, low, single_label=True)
     assert np.allclose(hit, np.diag(t), atol=0.03)
     assert np.allclose(fa, 0.1, atol=0.03)  # 0.3 / 3, where T says 0.3 for one class, 0 else
     # floored: a class never answered keeps a finite log-likelihood
@@ -65,7 +67,8 @@ def test_crowd_answers_share_an_item_vote():
     scores = np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.9], [0.2, 0.8]])
     ann_item = np.array([0, 0, 0, 1, 1, 1, 2, 3])
     ann_labels = np.eye(2)[[0, 0, 1, 0, 0, 1, 1, 1]]
-    hit, fa = label_reliability(scores, ann_item, ann_labels, True, share=1.0, floor=0.0)
+    hit, fa = label_reliability(*anchor_rows(scores, ann_item, ann_labels, share=1.0), True,
+                                floor=0.0)
     assert np.isclose(hit[0], 2 / 3)
 
 
