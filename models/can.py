@@ -129,5 +129,8 @@ class CANModel(PyroModule):
     def hold_noise_model(self) -> None:
         """``--hold-noise``: keep p(ỹ | y, z) as the hand-over set it. Left to train, the decoder
         can drift back to trusting every label (on CIFAR-10N's ``worst`` its label weight rose
-        from ~1.4 to 2.4 and q came to agree with 97.5% of the labels, 40% of them wrong)."""
+        from ~1.4 to 2.4 and q came to agree with 97.5% of the labels, 40% of them wrong).
+
+        With ``--quality-prior worker`` the per-worker tables (``workers``) keep learning: each
+        worker's quality is a departure from the held crowd model, shrunk to it by its prior."""
         self.decoder.requires_grad_(False)

@@ -76,7 +76,8 @@ HELP = {
     "hold_noise": "after the hand-over, keep CAN's noise model at the anchor estimate: the "
                   "decoder and q's weights on each answer and on the classifier stop training "
                   "(on CIFAR-10N features the noise model otherwise drifts back to trusting "
-                  "every label)",
+                  "every label); with --quality-prior worker, each worker's quality still "
+                  "learns, as a departure from the held crowd model",
     "hidden": "classifier hidden widths",
     "beta": "bootstrap target weight on ỹ",
     "elbo": "tracegraph (discrete y, score function with baselines; the design card's), "
