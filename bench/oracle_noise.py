@@ -77,12 +77,9 @@ def give_true_noise(trainer: Trainer, t_true: np.ndarray) -> None:
     anchored = model.handover
 
     def handover(scores, data) -> NoiseEstimate:
-        estimate = anchored(scores, data)
-        ref = model.decoder.copy_weight
-        with torch.no_grad():
-            model.decoder.set_transition(torch.log(torch.as_tensor(t_true, dtype=ref.dtype,
-                                                                   device=ref.device)))
-        return dataclasses.replace(estimate, transition=t_true)
+        estimate = dataclasses.replace(anchored(scores, data), transition=t_true)
+        model.start_noise_model(estimate)  # over the anchor estimate's start
+        return estimate
 
     model.handover = handover  # this trainer's model only
 

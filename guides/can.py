@@ -57,12 +57,11 @@ class CANGuide(LatentGuide):
         """Eq. 7's hand-over (after ``CANModel.handover``): weigh each answer's evidence in q by
         what the model estimated from the warm classifier (``anchors.NoiseEstimate``): the
         per-class reliability, or, with ``--noise-init transition``, log T[y, ỹ] per answer."""
-        ref = self.additive.label_weight
-        as_t = lambda a: torch.as_tensor(a, dtype=ref.dtype, device=ref.device)  # noqa: E731
+        ref = self.additive.label_weight  # new_tensor: its dtype and device
         if estimate.transition is not None:
-            self.additive.set_transition(torch.log(as_t(estimate.transition)))
+            self.additive.set_transition(torch.log(ref.new_tensor(estimate.transition)))
             return
-        self.additive.set_label_evidence(as_t(
+        self.additive.set_label_evidence(ref.new_tensor(
             evidence_weights(estimate.hit, estimate.false_alarm, self.categorical_y)))
 
     def hold_noise_model(self) -> None:

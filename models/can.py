@@ -94,23 +94,30 @@ class CANModel(PyroModule):
     def handover(self, scores, data) -> NoiseEstimate:
         """Eq. 7's hand-over from ỹ to q (the Trainer calls it once): estimate how the answers
         relate to the clean label from the warm classifier's anchors (``pyro_can/anchors.py``)
-        and start the decoder there: ``--noise-init anchor`` sets its identity path to the
-        per-class reliability, ``transition`` the whole decoder to the class-to-answer matrix T.
-        Returns the estimate, for the guide's own hand-over and the run's record."""
+        and start the decoder there (``start_noise_model``). Returns the estimate, for the
+        guide's own hand-over and the run's record."""
         estimate = estimate_noise(scores, data.ann_item, data.ann_labels, data.single_label,
                                   self.transition_init)
-        ref = self.decoder.copy_weight
-        as_t = lambda a: torch.as_tensor(a, dtype=ref.dtype, device=ref.device)  # noqa: E731
+        self.start_noise_model(estimate)
+        return estimate
+
+    @torch.no_grad()
+    def start_noise_model(self, estimate: NoiseEstimate) -> None:
+        """Start p(ỹ | y, z) at ``estimate``: ``--noise-init anchor`` sets the decoder's identity
+        path to the per-class reliability, ``transition`` the whole decoder to the
+        class-to-answer matrix T (``bench/oracle_noise.py`` hands it the true T here)."""
+        ref = self.decoder.copy_weight  # new_tensor: its dtype and device
         if estimate.transition is not None:
-            self.decoder.set_transition(torch.log(as_t(estimate.transition)))
-            return estimate
+            self.decoder.set_transition(torch.log(ref.new_tensor(estimate.transition)))
+            return
         hit, false_alarm, categorical = estimate.hit, estimate.false_alarm, self.categorical_ytilde
         if categorical:  # no class favoured a priori
             bias = torch.zeros_like(ref)
         else:  # the base rate: halfway between the two rates' log-odds
-            bias = 0.5 * (torch.logit(as_t(hit)) + torch.logit(as_t(false_alarm)))
-        self.decoder.set_reliability(as_t(evidence_weights(hit, false_alarm, categorical)), bias)
-        return estimate
+            bias = 0.5 * (torch.logit(ref.new_tensor(hit))
+                          + torch.logit(ref.new_tensor(false_alarm)))
+        self.decoder.set_reliability(
+            ref.new_tensor(evidence_weights(hit, false_alarm, categorical)), bias)
 
     @torch.no_grad()
     def answer_matrix(self) -> torch.Tensor | None:
