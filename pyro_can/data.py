@@ -281,11 +281,11 @@ def load_npz(path: str | None = None, seed: int = 0, noise_rate: float = 0.0,
         if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
             raise DataError(f"{where}: 'y' must be a 1-D array of int class labels, got "
                             f"shape {labels.shape} dtype {labels.dtype}")
-        if "class_names" not in arrays:  # codes such as 101, 205, 309: classes named by them
-            labels, arrays["class_names"] = _codes_to_classes(labels)
-        if len(labels) and labels.min() < 0:
+        if len(labels) and labels.min() < 0:  # -1 often means "no label": never a class
             raise DataError(f"{where}: 'y' holds negative labels (min {labels.min()}); "
                             "expected 0..C-1")
+        if "class_names" not in arrays:  # codes such as 101, 205, 309: classes named by them
+            labels, arrays["class_names"] = _codes_to_classes(labels)
         num_classes = len(arrays["class_names"])
         if len(labels) and labels.max() >= num_classes:
             raise DataError(f"{where}: 'y' holds label {labels.max()} but 'class_names' has only "
