@@ -1,12 +1,13 @@
 """Functions behind the CLI: build the data of a config, fit into a run folder, reload, evaluate."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from . import distributed, registry, runs
+from . import distributed, registry, runs, safe_io
 from .config import Config
 from .data import (Dataset, check_split, validation_from_test, untrained_test_classes,
                    validation_split)
@@ -62,23 +63,43 @@ def fit(cfg: Config, out: str | Path | None = None, overwrite: bool = False,
     if out is not None:  # under torchrun every rank checks the folder, then rank 0 writes it
         run_dir = runs.prepare(out, overwrite=overwrite, create=False)
         distributed.barrier()
-        if distributed.is_main():
-            runs.prepare(out, overwrite=overwrite)
-            runs.write_config(run_dir, trainer.cfg)  # resolved against the data
-            _save_train_data(run_dir, data)
+        if distributed.is_main():  # one process at a time writes a run folder
+            with runs.claimed(out, overwrite=overwrite) as run_dir:
+                runs.write_config(run_dir, trainer.cfg)  # resolved against the data
+                _save_train_data(run_dir, data)
+                return _run(trainer, run_dir, on_epoch)
     return _run(trainer, run_dir, on_epoch)
 
 
-def resume(run_dir: str | Path, on_epoch: Callable | None = None) -> FitResult:
+def resume(run_dir: str | Path, on_epoch: Callable | None = None,
+           epochs: int | None = None) -> FitResult:
     """Continue a run from its last complete epoch, with the optimizer, scheduler and RNG state it
-    had then, so the end result matches an uninterrupted run."""
-    return _run(_trainer_from(Path(run_dir), finished=False), Path(run_dir), on_epoch)
+    had then, so the end result matches an uninterrupted run. ``epochs``: train on to this many
+    epochs instead (recorded in config.json; a finished run is then unfinished again until it
+    gets there); fewer than the run has completed is refused."""
+    run_dir = Path(run_dir)
+    cfg = runs.read_config(run_dir)  # not a run folder: that message, before taking a lock in it
+    safe_io.read_manifest(run_dir)  # a damaged manifest: refused before anything is written
+    if not distributed.is_main():
+        return _run(_trainer_from(run_dir, finished=False, epochs=epochs), run_dir, on_epoch)
+    with safe_io.lock(run_dir):
+        trainer = _trainer_from(run_dir, finished=False, epochs=epochs)
+        if epochs is not None and epochs != cfg.epochs:
+            if epochs < trainer.epoch:
+                raise OptionError(f"--epochs {epochs}: {run_dir} has already trained "
+                                  f"{trainer.epoch} epochs; give at least that many")
+            safe_io.forget(run_dir / runs.METRICS)  # unfinished until it reaches ``epochs``
+            runs.write_config(run_dir, trainer.cfg)
+        return _run(trainer, run_dir, on_epoch)
 
 
-def _trainer_from(run_dir: Path, finished: bool) -> Trainer:
+def _trainer_from(run_dir: Path, finished: bool, epochs: int | None = None) -> Trainer:
     """Rebuild a run's data and trainer from its config and load its checkpoint (required for a
-    finished run; a run killed before its first epoch has none and starts afresh)."""
+    finished run; a run killed before its first epoch has none and starts afresh). ``epochs``:
+    the number of epochs to train to instead of config.json's."""
     cfg = runs.read_config(run_dir)
+    if epochs is not None:
+        cfg = dataclasses.replace(cfg, epochs=epochs).validate()
     if finished:
         runs.read_json(run_dir / runs.METRICS)
     state = None

@@ -151,7 +151,7 @@ def fit(out, overwrite, resume_dir, **options):
     Under ``torchrun --nproc_per_node N cli.py fit ...`` the N processes train one model with
     DistributedDataParallel; rank 0 shows progress and writes the folder."""
     if resume_dir:
-        cfg = runs.read_config(resume_dir)
+        cfg = _resumed_config(resume_dir, out, overwrite, options)
     else:
         cfg = Config(**options)
     group = contextlib.nullcontext()
@@ -163,7 +163,7 @@ def fit(out, overwrite, resume_dir, **options):
         bar = progress(cfg.epochs)
         try:
             if resume_dir:
-                result = api.resume(resume_dir, on_epoch=bar)
+                result = api.resume(resume_dir, on_epoch=bar, epochs=cfg.epochs)
             else:
                 result = api.fit(cfg, out=out, overwrite=overwrite, on_epoch=bar,
                                  default_out=out is None)
@@ -171,6 +171,35 @@ def fit(out, overwrite, resume_dir, **options):
             bar.close()
     if distributed.is_main():
         report(result)
+
+
+def _resumed_config(resume_dir, out, overwrite, options) -> Config:
+    """``fit --resume RUN`` continues the run as its config.json says. Of the options given
+    with it, ``--epochs N`` is applied (train on to N epochs); any other that differs from the
+    run's is refused, naming it (an option equal to the run's, or ``auto``, is fine)."""
+    import click.core
+
+    from .config import AUTO_VALUES, flag
+
+    cfg = runs.read_config(resume_dir)
+    ctx = click.get_current_context()
+    given = [k for k in options if ctx.get_parameter_source(k) in (
+        click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)]
+    stored = cfg.to_dict()
+    differ = [k for k in given if k != "epochs" and options[k] != stored[k]
+              and not (k in AUTO_VALUES and options[k] == AUTO_VALUES[k])]
+    if overwrite:
+        differ.insert(0, "overwrite")
+    if out is not None and Path(out).resolve() != Path(resume_dir).resolve():
+        differ.insert(0, "out")
+    if differ:
+        shown = ", ".join(flag(k) for k in differ)
+        raise OptionError(f"--resume continues {resume_dir} with the options it was started "
+                          f"with (config.json); {shown} would change them: only --epochs can "
+                          "be given with --resume (start a new run with --out for the others)")
+    if "epochs" in given:
+        cfg = dataclasses.replace(cfg, epochs=options["epochs"])
+    return cfg
 
 
 @main.command()
@@ -202,7 +231,7 @@ SEEDS = ListOf(RULES["seed"])
 JOBS = RuleType(Interval(1, 256, kind=int))
 
 
-def _grid_command(cells, out, jobs, column, title, figure, xlabel):
+def _grid_command(cells, out, jobs, column, title, figure, xlabel, overwrite=False):
     from . import experiments
 
     from tqdm.auto import tqdm
@@ -214,8 +243,10 @@ def _grid_command(cells, out, jobs, column, title, figure, xlabel):
                             f"mAP {row['test_mAP']:.3f}")
         bar.update(1)
 
-    rows = experiments.run_grid(cells, out, jobs=jobs, on_cell=on_cell)
-    bar.close()
+    try:
+        rows = experiments.run_grid(cells, out, jobs=jobs, on_cell=on_cell, overwrite=overwrite)
+    finally:
+        bar.close()
     experiments.write_summary(Path(out), rows, column, title, figure, xlabel)
     click.echo((Path(out) / "table.md").read_text())
     click.echo(f"results in {out}/ (results.csv, table.md, {figure}, cells/)")
@@ -232,7 +263,11 @@ def grid_options(methods: str):
                 click.option("--out", type=click.Path(), required=True,
                              callback=output_folder, help="grid folder"),
                 click.option("--jobs", type=JOBS, default=1, show_default=True,
-                             help=f"parallel processes ({JOBS.rule.describe()})"))):
+                             help=f"parallel processes ({JOBS.rule.describe()})"),
+                click.option("--overwrite", is_flag=True,
+                             help="re-run the cells already in --out whose options differ "
+                                  "from this grid's (without it they are refused; cells with "
+                                  "the same options are reused or resumed)"))):
             func = option(func)
         return func
     return wrap
@@ -244,7 +279,7 @@ def grid_options(methods: str):
 @click.option("--noise-rates", type=NOISE_RATES, default="0,0.2,0.4,0.6,0.8",
               show_default=True, help="comma-separated, each in [0, 1]")
 @user_errors
-def compare(methods, noise_rates, seeds, out, jobs, **options):
+def compare(methods, noise_rates, seeds, out, jobs, overwrite, **options):
     """Methods × noise rates × seeds (paper Table VI); resumable."""
     from . import experiments
 
@@ -253,7 +288,8 @@ def compare(methods, noise_rates, seeds, out, jobs, **options):
     options.pop("seed")
     base = Config(**options)
     cells = experiments.grid(base, methods, noise_rates, seeds)
-    _grid_command(cells, out, jobs, "noise_rate", "P", "map_vs_noise.png", "noise rate P")
+    _grid_command(cells, out, jobs, "noise_rate", "P", "map_vs_noise.png", "noise rate P",
+                  overwrite)
 
 
 @main.command()
@@ -264,7 +300,7 @@ def compare(methods, noise_rates, seeds, out, jobs, **options):
               help="comma-separated values, each by the rule of --param's option")
 @grid_options(methods="can")
 @user_errors
-def sweep(param, values, methods, seeds, out, jobs, **options):
+def sweep(param, values, methods, seeds, out, jobs, overwrite, **options):
     """One parameter over values (paper Table V: lambda; Fig. 6: train-fraction); resumable."""
     from . import experiments
 
@@ -277,7 +313,7 @@ def sweep(param, values, methods, seeds, out, jobs, **options):
         p for p in ctx.command.params if p.name == "values"), ctx)
     cells = experiments.grid(base, methods, [base.noise_rate], seeds, param, vals)
     _grid_command(cells, out, jobs, "value", param, f"map_vs_{param.replace('-', '_')}.png",
-                  param)
+                  param, overwrite)
 
 
 def _add_inspection_commands():

@@ -30,8 +30,10 @@ def predict_command(run_dir, input_path, out):
     """Class probabilities and the predicted class of every row of --input."""
     from tqdm.auto import tqdm
 
-    from . import predict
+    from . import predict, safe_io
 
+    if out is not None:  # never over a run's own files or the input; found before any work
+        safe_io.check_output(out, inputs=(input_path,))
     state = {}
 
     def on_start(rows):

@@ -183,6 +183,9 @@ def _check_features(x: np.ndarray, where: str):
         raise DataError(f"{where}: X must be a 2-D array (items × features), got shape {x.shape}")
     if len(x) == 0:
         raise DataError(f"{where}: X is empty (0 items)")
+    if x.shape[1] == 0:
+        raise DataError(f"{where}: X has no feature columns (shape {x.shape}); a classifier "
+                        "needs at least one feature per item")
     if not np.issubdtype(x.dtype, np.number):
         raise DataError(f"{where}: X must be numeric, got dtype {x.dtype}")
     if not np.isfinite(x).all():
@@ -244,14 +247,17 @@ def load_npz(path: str | None = None, seed: int = 0, noise_rate: float = 0.0,
     """Arrays ``X`` and ``y`` (int labels) or ``Y`` (0/1 matrix); optional ``train_idx``/``test_idx``
     and ``class_names``. Labels in the file are taken as clean; ``--noise-rate`` corrupts them."""
     if not path:
-        raise DataError("--data npz needs --path FILE.npz")
+        raise DataError("--data npz needs --path FILE.npz (or FILE.csv)")
     if not os.path.isfile(path):
         raise DataError(f"{path}: no such file")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except Exception as e:  # zip errors, pickled objects, truncated files
-        raise DataError(f"{path}: cannot read as .npz ({type(e).__name__}: {e})") from None
+    if path.lower().endswith(".csv"):
+        arrays = _csv_arrays(path)
+    else:
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                arrays = {k: f[k] for k in f.files}
+        except Exception as e:  # zip errors, pickled objects, truncated files
+            raise DataError(f"{path}: cannot read as .npz ({type(e).__name__}: {e})") from None
     where = path
     if "X" not in arrays:
         raise DataError(f"{where}: missing key 'X' (found: {', '.join(sorted(arrays)) or 'none'})")
@@ -275,11 +281,12 @@ def load_npz(path: str | None = None, seed: int = 0, noise_rate: float = 0.0,
         if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
             raise DataError(f"{where}: 'y' must be a 1-D array of int class labels, got "
                             f"shape {labels.shape} dtype {labels.dtype}")
-        if len(labels) and labels.min() < 0:
+        if len(labels) and labels.min() < 0:  # -1 often means "no label": never a class
             raise DataError(f"{where}: 'y' holds negative labels (min {labels.min()}); "
                             "expected 0..C-1")
-        num_classes = (len(arrays["class_names"]) if "class_names" in arrays
-                       else int(labels.max()) + 1 if len(labels) else 0)
+        if "class_names" not in arrays:  # codes such as 101, 205, 309: classes named by them
+            labels, arrays["class_names"] = _codes_to_classes(labels)
+        num_classes = len(arrays["class_names"])
         if len(labels) and labels.max() >= num_classes:
             raise DataError(f"{where}: 'y' holds label {labels.max()} but 'class_names' has only "
                             f"{num_classes} classes; expected 0..{num_classes - 1}")
@@ -314,6 +321,32 @@ def load_npz(path: str | None = None, seed: int = 0, noise_rate: float = 0.0,
         raise DataError(f"{where}: 'class_names' has {len(names)} names for {y.shape[1]} classes")
     return _clean_label_dataset(os.path.basename(path), x, y, np.asarray(train_idx),
                                 np.asarray(test_idx), noise_rate, seed, names, single)
+
+
+def _codes_to_classes(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer labels without ``class_names``: labels already 0..C-1 stay as they are (class
+    ``c`` named ``"c"``); any other set of codes (101, 205, 309; or 1..C) becomes the classes
+    0..K-1 in sorted order, each named by its code, so a run never holds classes no item has."""
+    codes = np.unique(labels)
+    if len(codes) and (codes == np.arange(len(codes))).all():
+        return labels, np.asarray([str(c) for c in codes])
+    return np.searchsorted(codes, labels), np.asarray([str(c) for c in codes])
+
+
+def _csv_arrays(path: str) -> dict:
+    """``--data npz --path F.csv``: a header row naming a ``label`` (or ``y``) column, every
+    other column a feature number, an optional ``id`` column (``tables``' rules). Labels are
+    class names: integer codes are mapped as ``_codes_to_classes`` maps them, text labels in
+    sorted order."""
+    from .tables import read_labelled
+
+    x, texts, _ = read_labelled(path)
+    if all(t.lstrip("-").isdigit() for t in texts):
+        return {"X": x, "y": np.asarray([int(t) for t in texts], dtype=np.int64)}
+    names = sorted(set(texts))
+    index = {n: i for i, n in enumerate(names)}
+    return {"X": x, "y": np.asarray([index[t] for t in texts], dtype=np.int64),
+            "class_names": np.asarray(names)}
 
 
 def load_music(seed: int = 0, noise_rate: float = 0.0, **_):
@@ -385,10 +418,18 @@ def untrained_test_classes(data: Dataset) -> list[str]:
 
 
 def check_split(data: Dataset) -> Dataset:
-    """Warn about data that would train but be scored misleadingly: a class with test items
-    and no training item (with a single such class, a test mAP of 1.0 is possible). A warning,
-    not an error: tiny multi-label samples lack some classes by chance; the run's metrics.json
-    lists them (``test_classes_without_training``)."""
+    """Refuse data that cannot train a classifier (single-label labels of fewer than two
+    classes: every score would be 1.0), and warn about data that would train but be scored
+    misleadingly: a class with test items and no training item (with a single such class, a
+    test mAP of 1.0 is possible). A warning, not an error: tiny multi-label samples lack some
+    classes by chance; the run's metrics.json lists them (``test_classes_without_training``)."""
+    if data.single_label:
+        seen = np.flatnonzero(data.ann_labels.sum(0) > 0)
+        if data.num_classes < 2 or len(seen) < 2:
+            only = ", ".join(repr(data.class_names[c]) for c in seen) or "none"
+            raise DataError(f"{data.name}: the training labels hold {len(seen)} class(es) "
+                            f"({only}); a classifier needs at least two (every score of a "
+                            "one-class model is perfect and means nothing)")
     missing = untrained_test_classes(data)
     if missing:
         names = ", ".join(repr(c) for c in missing[:5]) + (", ..." if len(missing) > 5 else "")

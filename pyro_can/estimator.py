@@ -460,32 +460,33 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
         ``evaluate --input F`` work on it; plain ``evaluate`` cannot rebuild a test set (the
         estimator had none: ``config.json`` says ``data="npz"`` with no path)."""
         check_is_fitted(self)
-        run_dir = runs.prepare(path, overwrite=overwrite)
-        runs.write_config(run_dir, self.config_)
-        runs.save_torch(run_dir / runs.CHECKPOINT, self._checkpoint)
-        runs.write_csv(run_dir / runs.HISTORY, self.history_)
-        runs.save_npz(run_dir / runs.TRAIN_DATA, **self._annotations)
-        runs.save_npz(run_dir / POSTERIOR_FILE, posterior=self.posterior_,
-                      label_quality=self.label_quality_, z_loc=self.quality_[0],
-                      z_scale=self.quality_[1])
-        classes = self.classes_
-        runs.write_json(run_dir / ESTIMATOR_FILE, {
-            "format": FORMAT_VERSION,
-            "estimator": type(self).__name__,
-            "params": self._fit_params,  # as given to fit (config.json: resolved)
-            "classes": classes.tolist(),
-            "classes_dtype": classes.dtype.str if classes.dtype != object else "object",
-            "multi_label": bool(self.multi_label_),
-            "y_dtype": self._y_dtype.str if self.multi_label_ else None,
-            "n_features_in": int(self.n_features_in_),
-            "feature_names_in": (self.feature_names_in_.tolist()
-                                 if hasattr(self, "feature_names_in_") else None),
-        })
-        classifier = self.model_.classifier
-        artifact.write(run_dir, self.config_, classifier,
-                       [str(c) for c in classes], not self.multi_label_, self._feature_scale,
-                       self.n_features_in_, next(classifier.parameters()).device)
-        runs.write_json(run_dir / runs.METRICS, self.metrics_)  # last: marks the run finished
+        runs.prepare(path, overwrite=overwrite, create=False)  # refused before any write
+        with runs.claimed(path, overwrite=overwrite) as run_dir:  # locked; manifest-listed
+            runs.write_config(run_dir, self.config_)
+            runs.save_torch(run_dir / runs.CHECKPOINT, self._checkpoint)
+            runs.write_csv(run_dir / runs.HISTORY, self.history_)
+            runs.save_npz(run_dir / runs.TRAIN_DATA, **self._annotations)
+            runs.save_npz(run_dir / POSTERIOR_FILE, posterior=self.posterior_,
+                          label_quality=self.label_quality_, z_loc=self.quality_[0],
+                          z_scale=self.quality_[1])
+            classes = self.classes_
+            runs.write_json(run_dir / ESTIMATOR_FILE, {
+                "format": FORMAT_VERSION,
+                "estimator": type(self).__name__,
+                "params": self._fit_params,  # as given to fit (config.json: resolved)
+                "classes": classes.tolist(),
+                "classes_dtype": classes.dtype.str if classes.dtype != object else "object",
+                "multi_label": bool(self.multi_label_),
+                "y_dtype": self._y_dtype.str if self.multi_label_ else None,
+                "n_features_in": int(self.n_features_in_),
+                "feature_names_in": (self.feature_names_in_.tolist()
+                                     if hasattr(self, "feature_names_in_") else None),
+            })
+            classifier = self.model_.classifier
+            artifact.write(run_dir, self.config_, classifier,
+                           [str(c) for c in classes], not self.multi_label_, self._feature_scale,
+                           self.n_features_in_, next(classifier.parameters()).device)
+            runs.write_json(run_dir / runs.METRICS, self.metrics_)  # last: marks the run finished
         return run_dir
 
     @classmethod

@@ -1,21 +1,27 @@
 """Grids of runs (``compare`` and ``sweep``): one run folder per cell, resumable, parallel, and the
 paper-style summary (results.csv, table.md, a figure).
 
-A cell is finished when its folder holds ``metrics.json``; finished cells are never re-run, so an
-interrupted grid continues where it stopped.
+A cell is finished when its folder holds ``metrics.json``; a finished cell is reused only when
+its stored, resolved config equals the one the grid asks for now (and its data is the same),
+a started one is resumed under the same condition, so an interrupted grid continues where it
+stopped; any other existing cell is refused, naming the options that differ, unless
+``--overwrite``. Repeated grid values are refused.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import signal
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from . import runs
-from .config import Config
+from . import runs, safe_io
+from .config import Config, flag
+from .errors import Interrupted, OptionError, PyroCanError, RunFolderError
 
 RESULT_FIELDS = ("method", "guide", "prior", "crowd", "noise_rate", "seed", "param", "value",
                  "test_mAP", "test_accuracy", "val_noisy_mAP", "val_noisy_accuracy",
@@ -43,7 +49,25 @@ def _fmt(v) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
+def _distinct(option: str, values) -> None:
+    """A grid's values, each once: a repeated seed or method would average copies of one run."""
+    seen, repeated = set(), []
+    for v in values:
+        key = _fmt(v)
+        if key in seen and key not in repeated:
+            repeated.append(key)
+        seen.add(key)
+    if repeated:
+        raise OptionError(f"{option}: {', '.join(repeated)} given more than once; each value "
+                          "runs once (a repeat would count one run as several)")
+
+
 def grid(base: Config, methods, noise_rates, seeds, param: str = "", values=(None,)) -> list[Cell]:
+    _distinct("--methods", methods)
+    _distinct("--noise-rates", noise_rates)
+    _distinct("--seeds", seeds)
+    if param:
+        _distinct("--values", values)
     cells = []
     field = SWEEP_PARAMS.get(param, param)
     for method in methods:
@@ -61,13 +85,99 @@ def grid(base: Config, methods, noise_rates, seeds, param: str = "", values=(Non
     return cells
 
 
-def _run_cell(cell: Cell, folder: str) -> dict:
+#: options that change how a run is computed, not what it computes: a finished cell is reused
+#: whatever they were
+RUNTIME_ONLY = ("workers",)
+
+
+def _differences(stored: Config, wanted: Config) -> list[str]:
+    a, b = stored.to_dict(), wanted.to_dict()
+    return [f"{flag(k)} {_fmt(a[k])} (now {_fmt(b[k])})" for k in b
+            if k not in RUNTIME_ONLY and a.get(k) != b[k]]
+
+
+def plan(cells: list[Cell], out: Path, overwrite: bool = False) -> tuple[dict, list, list]:
+    """Every cell checked before the first one trains: its config resolved against its data
+    (the trainer built, so option combinations are checked too) and its folder judged. Returns
+    ({name: metrics} of finished cells to reuse, cells to resume, cells to (re)train); a
+    finished or started cell whose stored config differs from the one asked for now is refused,
+    naming the options, unless ``overwrite``."""
+    from . import api, artifact
+    from .train import Trainer
+
+    reuse, resume, train, conflicts = {}, [], [], []
+    for cell in cells:
+        try:
+            data, val = api.load_data(cell.cfg)
+            wanted = Trainer(cell.cfg, data, val).cfg
+        except PyroCanError as e:
+            raise type(e)(f"cell {cell.name}: {e}") from None
+        folder = out / "cells" / cell.name
+        if not (folder / runs.CONFIG).is_file():
+            train.append(cell)
+            continue
+        stored = runs.read_config(folder)
+        diff = _differences(stored, wanted)
+        if not diff and (folder / runs.METRICS).is_file():
+            try:
+                artifact.check_data(folder, data)  # same options, but has the data changed?
+                reuse[cell.name] = runs.read_json(folder / runs.METRICS)
+                continue
+            except RunFolderError:
+                diff = ["the data (features differ from those the cell trained on)"]
+        if not diff:
+            resume.append(cell)
+        elif overwrite:
+            train.append(cell)
+        else:
+            conflicts.append(f"{cell.name}: {'; '.join(diff)}")
+    if conflicts:
+        raise RunFolderError(f"{out}: {len(conflicts)} cell(s) were run with other options "
+                             f"than this grid asks for: {' | '.join(conflicts[:3])}"
+                             f"{' | ...' if len(conflicts) > 3 else ''}; re-run them with "
+                             "--overwrite, or choose another --out")
+    return reuse, resume, train
+
+
+_CELL_RUNNING = False  # in a grid's worker process: a cell is training (Ctrl-C stops it)
+_STOPPING = False  # in a grid's worker process: Ctrl-C came, start no further cell
+
+
+def _worker_init() -> None:
+    """A grid worker: Ctrl-C (SIGINT to the process group) stops the cell it trains, which
+    keeps its last complete epoch (``Interrupted``); an idle worker ignores it and exits when
+    the grid shuts the pool down. SIGINT was blocked when the worker was started, so none
+    arrives before this handler is in place."""
+    signal.signal(signal.SIGINT, _on_sigint)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _on_sigint(signum, frame):
+    global _CELL_RUNNING, _STOPPING
+    _STOPPING = True
+    if _CELL_RUNNING:  # once: a second Ctrl-C does not interrupt the cell's own clean-up
+        _CELL_RUNNING = False
+        raise KeyboardInterrupt
+
+
+def _run_cell(cell: Cell, folder: str, resume: bool = False) -> dict | None:
+    """Train one cell and return its metrics; None when Ctrl-C came before it started."""
+    global _CELL_RUNNING
+    if _STOPPING:
+        return None
     import torch
 
     from . import api
 
     torch.set_num_threads(int(os.environ.get("PYRO_CAN_THREADS", "1")))
-    api.fit(cell.cfg, out=folder, overwrite=True)
+    _CELL_RUNNING = True
+    try:
+        if resume:
+            api.resume(folder)
+        else:
+            api.fit(cell.cfg, out=folder, overwrite=(Path(folder) / runs.CONFIG).exists())
+    finally:
+        _CELL_RUNNING = False
     return runs.read_json(Path(folder) / runs.METRICS)
 
 
@@ -91,42 +201,103 @@ def row(cell: Cell, metrics: dict, folder: Path) -> dict:
             "run_dir": str(folder)}
 
 
-def run_grid(cells: list[Cell], out: str | Path, jobs: int = 1,
-             on_cell: Callable[[Cell, dict, bool], None] | None = None) -> list[dict]:
-    """Run every unfinished cell (``jobs`` processes at a time) and return one row per cell."""
-    out = Path(out)
-    (out / "cells").mkdir(parents=True, exist_ok=True)
-    rows: dict[str, dict] = {}
-    todo = []
-    for cell in cells:
-        folder = out / "cells" / cell.name
-        if (folder / runs.METRICS).exists():
-            rows[cell.name] = row(cell, runs.read_json(folder / runs.METRICS), folder)
-            if on_cell:
-                on_cell(cell, rows[cell.name], True)
-        else:
-            todo.append(cell)
-    if jobs <= 1:
-        for cell in todo:
-            folder = out / "cells" / cell.name
-            rows[cell.name] = row(cell, _run_cell(cell, str(folder)), folder)
-            write_results(out, [rows[c.name] for c in cells if c.name in rows])
-            if on_cell:
-                on_cell(cell, rows[cell.name], False)
-    else:
-        import multiprocessing
+GRID_FILES = ("results.csv", "table.md")
 
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(_run_cell, c, str(out / "cells" / c.name)): c for c in todo}
-            for fut in as_completed(futures):
-                cell = futures[fut]
-                rows[cell.name] = row(cell, fut.result(), out / "cells" / cell.name)
+
+def _claim_grid(out: Path) -> None:
+    """The grid folder: its manifest lists results.csv, table.md and the figure; a folder
+    holding such files that no manifest lists is not pyro-can's to write over."""
+    out.mkdir(parents=True, exist_ok=True)
+    if safe_io.read_manifest(out) is None:
+        theirs = [n for n in GRID_FILES if (out / n).exists()]
+        if theirs:
+            raise RunFolderError(f"{out}: holds {', '.join(theirs)} that no {safe_io.MANIFEST} "
+                                 "lists (not written by this pyro-can); choose another --out")
+        safe_io.start_manifest(out)
+    safe_io.make_dir(out, "cells")
+
+
+def run_grid(cells: list[Cell], out: str | Path, jobs: int = 1,
+             on_cell: Callable[[Cell, dict, bool], None] | None = None,
+             overwrite: bool = False) -> list[dict]:
+    """Run every unfinished cell (``jobs`` processes at a time) and return one row per cell.
+    Every cell is checked first (``plan``); one process at a time runs a grid folder; Ctrl-C
+    starts no further cell, stops the running ones at their last complete epoch, keeps the
+    finished ones (results.csv lists them) and raises ``Interrupted``."""
+    out = Path(out)
+    names = [c.name for c in cells]
+    if len(set(names)) != len(names):
+        raise OptionError(f"the grid names some cells twice ({_fmt(names)}); give each value "
+                          "once")
+    _claim_grid(out)
+    with safe_io.lock(out):
+        try:
+            reuse, resume, train = plan(cells, out, overwrite)
+            rows: dict[str, dict] = {}
+            for cell in cells:
+                if cell.name in reuse:
+                    rows[cell.name] = row(cell, reuse[cell.name], out / "cells" / cell.name)
+                    if on_cell:
+                        on_cell(cell, rows[cell.name], True)
+            todo = [(c, True) for c in resume] + [(c, False) for c in train]
+            todo.sort(key=lambda t: names.index(t[0].name))
+
+            def done(cell, metrics):
+                rows[cell.name] = row(cell, metrics, out / "cells" / cell.name)
                 write_results(out, [rows[c.name] for c in cells if c.name in rows])
                 if on_cell:
                     on_cell(cell, rows[cell.name], False)
+
+            if jobs <= 1:
+                for cell, again in todo:
+                    done(cell, _run_cell(cell, str(out / "cells" / cell.name), again))
+            else:
+                _run_parallel(todo, out, jobs, done)
+        except (KeyboardInterrupt, Interrupted):
+            finished = sum((out / "cells" / c.name / runs.METRICS).is_file() for c in cells)
+            raise Interrupted(f"interrupted: {finished} of {len(cells)} cells finished (kept "
+                              f"in {out}/cells, listed in results.csv); run the same command "
+                              "again to continue") from None
     ordered = [rows[c.name] for c in cells]
     write_results(out, ordered)
     return ordered
+
+
+def _run_parallel(todo, out: Path, jobs: int, done) -> None:
+    """``todo`` cells on ``jobs`` spawned processes. SIGINT is blocked while they start (they
+    unblock it once their handler is set, ``_worker_init``); on Ctrl-C the queue is cancelled
+    and the running cells, which got the signal too, end at their last complete epoch."""
+    import multiprocessing
+
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_worker_init)
+        futures = {pool.submit(_run_cell, c, str(out / "cells" / c.name), again): c
+                   for c, again in todo}
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    reported = set()
+    try:
+        for fut in as_completed(futures):
+            reported.add(fut)
+            done(futures[fut], fut.result())
+    except BaseException:
+        workers = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in workers:  # a SIGINT to this process alone reaches the workers too
+            with contextlib.suppress(OSError, ValueError):
+                os.kill(proc.pid, signal.SIGINT)
+        for fut in futures:  # queued cells return at once, running ones at their epoch's end
+            if fut in reported or fut.cancelled():
+                continue
+            with contextlib.suppress(BaseException):
+                metrics = fut.result(timeout=60)
+                if metrics is not None:  # finished just as Ctrl-C came: listed too
+                    done(futures[fut], metrics)
+        raise
+    finally:
+        pool.shutdown(wait=True)
 
 
 def write_results(out: Path, rows: list[dict]) -> None:
@@ -198,10 +369,10 @@ def plot(rows: list[dict], path: Path, column: str = "noise_rate", xlabel: str =
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        safe_io.write(path, lambda fh: fig.savefig(fh, format="png", dpi=120))
+    finally:
+        plt.close(fig)
 
 
 def write_summary(out: Path, rows: list[dict], column: str, title: str, figure: str,
@@ -209,8 +380,6 @@ def write_summary(out: Path, rows: list[dict], column: str, title: str, figure: 
     table = table_markdown(rows, column, title)
     if any(r.get("test_accuracy") is not None for r in rows):
         table += "\nTest accuracy:\n\n" + table_markdown(rows, column, title, "test_accuracy")
-    tmp = out / ".table.md.tmp"
-    tmp.write_text(table)
-    os.replace(tmp, out / "table.md")
+    safe_io.write_bytes(out / "table.md", table.encode())
     plot(rows, out / figure, column, xlabel)
 

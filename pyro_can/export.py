@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from . import artifact, runs
+from . import artifact, runs, safe_io
 from .errors import DataError, OptionError
 
 FORMATS = ("torchscript", "onnx", "state-dict")
@@ -31,6 +31,7 @@ FORMATS = ("torchscript", "onnx", "state-dict")
 def export(run_dir, fmt: str, out) -> Path:
     if fmt not in FORMATS:
         raise OptionError(f"--format: unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+    out = safe_io.check_output(out)  # never over a run's own files; found before any work
     predictor, spec = artifact.load(run_dir)
     images = spec["preprocessing"] == artifact.IMAGES
     net = spec["classifier"]
@@ -39,17 +40,17 @@ def export(run_dir, fmt: str, out) -> Path:
                 "its MLP has --batch-norm/--dropout layers")
         raise DataError(f"{run_dir}: {what}; --format state-dict describes a plain "
                         "Linear/ReLU MLP: use --format torchscript or onnx")
-    out = Path(out)
     if fmt == "torchscript":
         with warnings.catch_warnings():  # torch 2.14 marks torch.jit deprecated; it still works
             warnings.simplefilter("ignore", FutureWarning)
             scripted = torch.jit.script(predictor)
-            runs.save_with(out, lambda fh: torch.jit.save(scripted, fh))
+            runs.save_with(out, lambda fh: torch.jit.save(scripted, fh), safe_io.OUTPUT)
     elif fmt == "state-dict":
         d = spec["in_features"]
         layers = [d, *spec["classifier"]["hidden"], len(spec["class_names"])]
         runs.save_torch(out, {"state_dict": predictor.state_dict(), "layers": layers,
-                              "output": spec["output"], "class_names": spec["class_names"]})
+                              "output": spec["output"], "class_names": spec["class_names"]},
+                        role=safe_io.OUTPUT)
     else:
         size = spec["image"]["centre_crop"] if images else None
         _onnx(predictor, (3, size, size) if images else (spec["in_features"],), out)
@@ -63,7 +64,7 @@ def _onnx(predictor, shape: tuple[int, ...], out: Path) -> None:
     except ImportError:
         raise OptionError("--format onnx needs onnx and onnxscript: pip install -e "
                           "'.[export]'") from None
-    fd, tmp = tempfile.mkstemp(dir=out.parent if out.parent.is_dir() else None,
+    fd, tmp = tempfile.mkstemp(dir=None,
                                prefix=f".{out.name}.", suffix=".onnx")
     os.close(fd)
     try:
@@ -74,7 +75,7 @@ def _onnx(predictor, shape: tuple[int, ...], out: Path) -> None:
                 output_names=["probabilities"], dynamic_shapes={"x": {0: torch.export.Dim(
                     "batch")}}, dynamo=True, verbose=False)
         program.save(tmp)
-        runs.save_with(out, lambda fh: fh.write(Path(tmp).read_bytes()))
+        runs.save_with(out, lambda fh: fh.write(Path(tmp).read_bytes()), safe_io.OUTPUT)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

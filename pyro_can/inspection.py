@@ -55,14 +55,13 @@ Library code never prints; the CLI (``cli_inspect.py``) reports progress through
 from __future__ import annotations
 
 import dataclasses
-import os
 import warnings
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from . import registry, runs
+from . import registry, runs, safe_io
 from .errors import OptionError, RunFolderError
 from .posterior import item_trust
 
@@ -411,8 +410,7 @@ def write_report(run_dir, clusters: int = 4, seed: int = 0, with_cleanlab: bool 
     core, trainer = _inspect(run_dir, clusters, seed, with_cleanlab, cleanlab_folds, on_step)
     data = trainer.data
     single = data.single_label
-    out = Path(run_dir) / INSPECT_DIR
-    out.mkdir(exist_ok=True)
+    out = safe_io.make_dir(run_dir, INSPECT_DIR)  # refused if a folder not pyro-can's
     summary = core["summary"]
     rows = _rows(core, single)
     runs.write_csv(out / "items.csv", rows)
@@ -427,7 +425,7 @@ def write_report(run_dir, clusters: int = 4, seed: int = 0, with_cleanlab: bool 
         reason = draw(core, data, out / name, seed) if figures else "figures=False"
         if reason:
             skipped[name] = reason
-            (out / name).unlink(missing_ok=True)  # no stale figure from an earlier inspect
+            safe_io.forget(out / name)  # no stale figure from an earlier inspect
         else:
             written.append(name)
     summary["figures_skipped"] = skipped
@@ -439,13 +437,7 @@ def write_report(run_dir, clusters: int = 4, seed: int = 0, with_cleanlab: bool 
 
 # -- figures (matplotlib's object API: no pyplot state, no backend switch) -----------------------------
 def _save(fig, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    safe_io.write(path, lambda fh: fig.savefig(fh, format="png", dpi=110))
 
 
 def _quality_tsne(core: dict, data, path: Path, seed: int) -> str | None:

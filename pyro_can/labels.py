@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import runs
+from . import runs, safe_io
 from .errors import DataError
 
 ISSUE_RULE = ("is_label_issue: the posterior's most probable label differs from the given "
@@ -81,6 +81,7 @@ def write(run_dir, out) -> tuple[Path, dict]:
     kind = out.suffix.lower()
     if kind not in (".npz", ".csv"):
         raise DataError(f"{out}: write the labels to an .npz or .csv file")
+    safe_io.check_output(out)  # never over a run's own files; found before any work
     t, trainer = of_run(run_dir)
     data = trainer.data
     names, single = list(data.class_names), data.single_label
@@ -92,7 +93,7 @@ def write(run_dir, out) -> tuple[Path, dict]:
             w.writerow([int(t["id"][i]), _text(t["given_label"][i], names, single),
                         _text(t["posterior_label"][i], names, single), f"{t['trust'][i]:.6f}",
                         int(t["is_label_issue"][i])])
-        runs.write_text(out, buf.getvalue())
+        runs.write_text(out, buf.getvalue(), role=safe_io.OUTPUT)
         return out, t
     if data.feature_scale is None:
         raise DataError(f"{run_dir}: its items are images or backbone features, not feature "
@@ -110,5 +111,5 @@ def write(run_dir, out) -> tuple[Path, dict]:
     if data.has_crowd:
         arrays["annotations"] = np.stack([data.ann_item, data.ann_worker,
                                           data.ann_labels.argmax(1)], 1).astype(np.int64)
-    runs.save_npz(out, **arrays)
+    runs.save_npz(out, role=safe_io.OUTPUT, **arrays)
     return out, t

@@ -13,7 +13,9 @@ from .rules import Choice, Rule, Text
 HELP = {
     "data": "data set: digits (bundled), npz (--path), music (bundled real crowd labels), "
             "voc07, voc12, web, amt, sd4, folder, cifar10n (--root)",
-    "path": "input file for --data npz (arrays X and y or Y; optional train_idx/test_idx)",
+    "path": "input file for --data npz: .npz (arrays X and y or Y; optional train_idx/test_idx, "
+            "class_names) or .csv (a header row naming a 'label' column, the other columns "
+            "feature numbers, an optional 'id' column; docs/bad-input.md gives the rules)",
     "noise_rate": "probability P of shuffling a training label vector [default: 0.4 on digits, "
                   "else 0]",
     "test_fraction": "test share when the data has no split",

@@ -1,7 +1,9 @@
 """Score new feature rows with a run's saved classifier (``artifact.load``): the rows are raw, as
 in the source data (un-standardized: the run's preprocessing is part of the model), from an
-``.npz`` (key ``X``, or its only array), an ``.npy`` or a ``.csv`` of numbers (a header row of
-names is skipped).
+``.npz`` (key ``X``, or its only array), an ``.npy`` or a ``.csv`` of numbers read by ``tables``'
+rules (a header row, an ``id`` column kept as the rows' ids, a BOM, quoted fields; an empty
+cell or a row of another width refused with its line and column). The output has one row per
+input row, in order, named by the input's ids when it has them.
 
 Bad input (an unreadable file, rows of the wrong width, NaN or inf, text in a CSV) is one
 ``DataError`` naming the file before anything is written, and outputs are written to a temporary
@@ -18,7 +20,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import artifact, metrics, runs
+from . import artifact, metrics, runs, safe_io, tables
 from .errors import DataError
 
 BATCH = 4096
@@ -42,7 +44,7 @@ def read_rows(path) -> np.ndarray:
         except Exception as e:  # pickled objects, truncated files, not .npy
             raise DataError(f"{path}: cannot read as .npy ({type(e).__name__}: {e})") from None
     elif kind == ".csv":
-        x = _csv_rows(path)
+        x = tables.read_numbers(path)[0]
     else:
         raise DataError(f"{path}: unknown input type {kind or '(no suffix)'!r}; expected .npz, "
                         ".npy or .csv")
@@ -76,33 +78,6 @@ def _npz_rows(path: Path) -> np.ndarray:
                     "rows under X")
 
 
-def _csv_rows(path: Path) -> np.ndarray:
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = [r for r in csv.reader(fh) if r]
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise DataError(f"{path}: cannot read as CSV ({type(e).__name__}: {e})") from None
-    if rows and not _numeric(rows[0]):  # a header of column names
-        rows = rows[1:]
-    width = len(rows[0]) if rows else 0
-    for i, r in enumerate(rows):
-        if len(r) != width:
-            raise DataError(f"{path}: data row {i + 1} has {len(r)} values, the first has "
-                            f"{width}")
-        if not _numeric(r):
-            raise DataError(f"{path}: data row {i + 1} holds text ({r[:3]}...); expected "
-                            "numbers")
-    return np.asarray(rows, dtype=np.float64).reshape(len(rows), width)
-
-
-def _numeric(row: list[str]) -> bool:
-    try:
-        [float(v) for v in row]
-        return True
-    except ValueError:
-        return False
-
-
 @torch.no_grad()
 def probabilities(predictor, x: np.ndarray, on_batch: Callable[[int], None] | None = None
                   ) -> np.ndarray:
@@ -131,8 +106,25 @@ def predict(run_dir, input_path, on_batch: Callable[[int], None] | None = None,
     if on_start is not None:
         on_start(len(x))
     probs = probabilities(predictor, x, on_batch)
-    return {"probabilities": probs, "class_names": spec["class_names"],
-            "single_label": spec["single_label"]}
+    out = {"probabilities": probs, "class_names": spec["class_names"],
+           "single_label": spec["single_label"]}
+    ids = row_ids(input_path)
+    if ids is not None:
+        out["ids"] = ids
+    return out
+
+
+def row_ids(path) -> list[str] | None:
+    """The input's own row ids: a CSV's ``id`` column, an .npz's ``id`` array (as ``labels``
+    writes); None when it has none (rows are then numbered from 0)."""
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        return tables.read_numbers(path)[1]
+    if path.suffix.lower() == ".npz":
+        with np.load(path, allow_pickle=False) as f:
+            if "id" in f.files and "X" in f.files and f["id"].shape == (len(f["X"]),):
+                return [str(v) for v in f["id"].tolist()]
+    return None
 
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -203,65 +195,112 @@ def predicted_labels(result: dict) -> list[str]:
 def write(result: dict, out) -> Path:
     """``out``: ``.npz`` (``probabilities``, ``predicted`` class index (single-label) or 0/1
     matrix (multi-label), ``class_names``) or ``.csv`` (``row``, ``predicted``, ``p_<class>``)."""
-    out = Path(out)
+    out = safe_io.check_output(out)
     probs = result["probabilities"]
     if out.suffix.lower() == ".npz":
         predicted = (probs.argmax(1) if result["single_label"]
                      else (probs > 0.5).astype(np.int64))
-        extra = {"files": np.asarray(result["files"])} if "files" in result else {}
-        runs.save_npz(out, probabilities=probs.astype(np.float32), predicted=predicted,
+        extra = {k: np.asarray(result[k]) for k in ("files", "ids") if k in result}
+        runs.save_npz(out, role=safe_io.OUTPUT, probabilities=probs.astype(np.float32), predicted=predicted,
                       class_names=np.asarray(result["class_names"]), **extra)
         return out
     if out.suffix.lower() != ".csv":
         raise DataError(f"{out}: write predictions to a .csv or .npz file")
-    runs.write_text(out, csv_text(result))
+    runs.write_text(out, csv_text(result), role=safe_io.OUTPUT)
     return out
 
 
 def csv_text(result: dict) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    files = result.get("files")
-    w.writerow(["file" if files else "row", "predicted",
-                *(f"p_{c}" for c in result["class_names"])])
+    names = result.get("files") or result.get("ids")
+    head = "file" if "files" in result else "id" if "ids" in result else "row"
+    w.writerow([head, "predicted", *(f"p_{c}" for c in result["class_names"])])
     for i, (label, row) in enumerate(zip(predicted_labels(result), result["probabilities"])):
-        w.writerow([files[i] if files else i, label, *(f"{v:.6g}" for v in row)])
+        w.writerow([names[i] if names else i, label, *(f"{v:.6g}" for v in row)])
     return buf.getvalue()
 
 
-def read_labelled(path, class_names: list[str], width: int) -> tuple[np.ndarray, np.ndarray]:
-    """An ``.npz`` of feature rows ``X`` and their labels, ``y`` (class indices) or ``Y`` (0/1
-    matrix), as ``--data npz`` reads them: the rows (N, D) and a 0/1 (N, C) label matrix."""
+def class_indices(values, class_names: list[str], where: str) -> np.ndarray:
+    """Each label as an index into the run's classes: by class name first (a run trained on
+    codes such as 101, 205, 309 names its classes by them), else, for a run whose classes are
+    not all named by integers, as an index 0..C-1. Anything else is refused."""
+    names = [str(c) for c in class_names]
+    by_name = {n: i for i, n in enumerate(names)}
+    numeric_names = all(n.lstrip("-").isdigit() for n in names)
+    out = np.empty(len(values), dtype=np.int64)
+    for i, v in enumerate(values):
+        text = str(v).strip()
+        if text in by_name:
+            out[i] = by_name[text]
+        elif not numeric_names and text.isdigit() and int(text) < len(names):
+            out[i] = int(text)
+        else:
+            shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
+            raise DataError(f"{where}: row {i}: label {text!r} is not one of the run's "
+                            f"{len(names)} classes ({shown})")
+    return out
+
+
+def read_labelled(path, class_names: list[str], width: int, single_label: bool = True
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Feature rows and their labels, checked against the run (classes, label kind, feature
+    count) before anything is scored: an ``.npz`` as ``--data npz`` reads it (``X`` and ``y``
+    class labels or ``Y`` 0/1 matrix) or a ``.csv`` with a ``label`` column (``tables``).
+    Returns the rows (N, D) and a 0/1 (N, C) label matrix."""
     path = Path(path)
+    c = len(class_names)
+    if path.suffix.lower() == ".csv":
+        x, texts, _ = tables.read_labelled(path)
+        if not single_label:
+            raise DataError(f"{path}: the run is multi-label; give an .npz with a 0/1 'Y' "
+                            f"matrix of {c} columns")
+        y = np.eye(c, dtype=np.float32)[class_indices(texts, class_names, str(path))]
+        _check_width(path, x, width)
+        return x.astype(np.float32), y
     if path.suffix.lower() != ".npz" or not path.is_file():
-        raise DataError(f"{path}: evaluate --input needs an .npz file with X and y (or Y)")
+        raise DataError(f"{path}: evaluate --input needs an .npz file with X and y (or Y), or "
+                        "a .csv with a 'label' column")
     x = read_rows(path)
     with np.load(path, allow_pickle=False) as f:
         labels = {k: f[k] for k in ("y", "Y") if k in f.files}
-    c = len(class_names)
     if "Y" in labels:
         y = labels["Y"]
         if y.shape != (len(x), c) or not np.isin(y, (0, 1)).all():
             raise DataError(f"{path}: 'Y' must be a 0/1 matrix of shape ({len(x)}, {c})")
+        if single_label and not (y.sum(1) == 1).all():
+            raise DataError(f"{path}: 'Y' has rows with other than one class on, but the run "
+                            "is single-label; give one class per row (or 'y')")
         y = y.astype(np.float32)
     elif "y" in labels:
         lab = labels["y"]
-        if lab.shape != (len(x),) or not np.issubdtype(lab.dtype, np.integer) \
-                or lab.min() < 0 or lab.max() >= c:
-            raise DataError(f"{path}: 'y' must hold {len(x)} class indices in 0..{c - 1}")
-        y = np.eye(c, dtype=np.float32)[lab]
+        if lab.shape != (len(x),) or not np.issubdtype(lab.dtype, np.integer):
+            raise DataError(f"{path}: 'y' must hold {len(x)} integer class labels")
+        if not single_label:
+            raise DataError(f"{path}: the run is multi-label; give a 0/1 'Y' matrix of {c} "
+                            "columns")
+        y = np.eye(c, dtype=np.float32)[class_indices(lab.tolist(), class_names, str(path))]
     else:
         raise DataError(f"{path}: missing labels: need key 'y' (int labels) or 'Y' (0/1 matrix)")
+    _check_width(path, x, width)
+    return x, y
+
+
+def _check_width(path, x, width: int) -> None:
     if x.shape[1] != width:
         raise DataError(f"{path}: rows have {x.shape[1]} features; the run's classifier reads "
                         f"{width}")
-    return x, y
 
 
 def evaluate_file(run_dir, input_path) -> dict:
     """The run's classifier scored on a labelled file (any run, an estimator's included)."""
     predictor, spec = artifact.load(run_dir)
-    x, y = read_labelled(input_path, spec["class_names"], spec["in_features"])
+    if spec["preprocessing"] == artifact.IMAGES:
+        raise DataError(f"{run_dir}: an image run; evaluate --input reads feature rows. Score "
+                        f"it on its own test set (pyro-can evaluate {run_dir}), or predict a "
+                        f"folder of images (pyro-can predict {run_dir} --input DIR)")
+    x, y = read_labelled(input_path, spec["class_names"], spec["in_features"],
+                         spec["single_label"])
     probs = probabilities(predictor, x)
     out = metrics.score(y, probs, spec["class_names"], spec["single_label"])
     out["input"] = os.fspath(input_path)

@@ -23,42 +23,22 @@ import csv
 import io
 import json
 import os
-import shutil
+import contextlib
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from . import safe_io
 from .errors import OptionError, RunFolderError
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 CONFIG, METRICS, HISTORY, CHECKPOINT, TRAIN_DATA = (
     "config.json", "metrics.json", "history.csv", "checkpoint.pt", "train_data.npz")
 
 
-def _atomic_write(path: Path, write) -> None:
-    try:
-        _write_replace(path, write)
-    except OSError as e:  # disk full, folder removed or made read-only under a running fit
-        raise RunFolderError(f"{path}: cannot write ({e.strerror or e})") from None
-
-
-def _write_replace(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def _atomic_write(path: Path, write, role: str = "run") -> None:
+    safe_io.write(path, write, role)
 
 
 def write_json(path: Path, obj) -> None:
@@ -85,21 +65,21 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     _atomic_write(Path(path), lambda fh: fh.write(buf.getvalue().encode()))
 
 
-def save_with(path: Path, write) -> None:
+def save_with(path: Path, write, role: str = "run") -> None:
     """``write(fh)`` into ``path``, atomically (an exporter's own writer)."""
-    _atomic_write(Path(path), write)
+    _atomic_write(Path(path), write, role)
 
 
-def write_text(path: Path, text: str) -> None:
-    _atomic_write(Path(path), lambda fh: fh.write(text.encode()))
+def write_text(path: Path, text: str, role: str = "run") -> None:
+    _atomic_write(Path(path), lambda fh: fh.write(text.encode()), role)
 
 
-def save_torch(path: Path, obj) -> None:
-    _atomic_write(Path(path), lambda fh: torch.save(obj, fh))
+def save_torch(path: Path, obj, role: str = "run") -> None:
+    _atomic_write(Path(path), lambda fh: torch.save(obj, fh), role)
 
 
-def save_npz(path: Path, **arrays) -> None:
-    _atomic_write(Path(path), lambda fh: np.savez_compressed(fh, **arrays))
+def save_npz(path: Path, role: str = "run", **arrays) -> None:
+    _atomic_write(Path(path), lambda fh: np.savez_compressed(fh, **arrays), role)
 
 
 def damaged(path: Path, problem: str) -> RunFolderError:
@@ -234,26 +214,62 @@ def check_writable(out) -> Path:
 
 def prepare(out: str | os.PathLike, overwrite: bool = False, resume: bool = False,
             create: bool = True) -> Path:
-    """Create the run folder, refusing one that already holds a run unless ``overwrite``
-    (``create=False``: only check)."""
+    """Check (``create=False``) or create the run folder: one that already holds a run is
+    refused unless ``overwrite``, which removes only the files its manifest lists
+    (``safe_io.clear``); a folder holding a file named like a run's own that no manifest lists
+    is refused. Call it with ``create=True`` inside ``claimed`` (the folder's lock)."""
     path = check_writable(out)
     holds_run = any((path / f).exists() for f in (CONFIG, METRICS, CHECKPOINT))
     if holds_run and not (overwrite or resume):
         raise RunFolderError(f"{path}: already holds a run; use --overwrite to replace it "
                              "or --resume to continue it")
+    if path.is_dir() and not resume:
+        if overwrite and holds_run:
+            safe_io.check_clearable(path)  # before any work: refused, naming what is not ours
+        else:
+            mine = safe_io.unlisted_run_files(path)
+            if mine:
+                raise RunFolderError(f"{path}: holds {', '.join(mine)}, not written by a "
+                                     "pyro-can run (no manifest lists them); pyro-can never "
+                                     "writes over them: choose another --out")
     if not create:
         return path
-    if overwrite and holds_run:  # the whole old run goes: workers.csv, inspect/, ... too
-        for entry in path.iterdir():
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
+    if overwrite and holds_run:
+        safe_io.clear(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise RunFolderError(f"{path}: cannot create the folder ({e.strerror or e})") from None
+    if safe_io.read_manifest(path) is None:
+        safe_io.start_manifest(path)
     return path
+
+
+@contextlib.contextmanager
+def claimed(out, overwrite: bool = False):
+    """A run folder created (or cleared, with ``overwrite``) and locked for this process while
+    the block writes into it; a folder this call created and left without a run is removed."""
+    path = check_writable(out)
+    created = not path.exists()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunFolderError(f"{path}: cannot create the folder ({e.strerror or e})") from None
+    try:
+        with safe_io.lock(path):
+            prepare(path, overwrite=overwrite)
+            yield path
+    except BaseException:
+        if created and not (path / CONFIG).exists():
+            _remove_if_only_manifest(path)
+        raise
+
+
+def _remove_if_only_manifest(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        if {p.name for p in path.iterdir()} <= {safe_io.MANIFEST}:
+            (path / safe_io.MANIFEST).unlink(missing_ok=True)
+            path.rmdir()
 
 
 def claim_default(cfg, base: str | os.PathLike = "runs") -> Path:

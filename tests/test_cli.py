@@ -156,17 +156,19 @@ def test_evaluate_rejects_non_run(cli, tmp_path):
     assert code == 1 and "not a run folder" in err
 
 
-def test_overwrite_replaces_the_whole_run_folder(cli, tmp_path):
+def test_overwrite_replaces_only_what_pyro_can_wrote(cli, tmp_path):
     out = tmp_path / "run"
     assert cli("fit", "--epochs", "1", "--method", "plain", "--out", out)[0] == 0
-    (out / "workers.csv").write_text("stale\n")
-    (out / "inspect").mkdir()
-    (out / "inspect" / "items.csv").write_text("stale\n")
+    assert cli("inspect", out, "--no-cleanlab")[0] == 0  # pyro-can's own inspect/ goes too
     code, _, err = cli("fit", "--epochs", "1", "--method", "plain", "--out", out, "--overwrite")
     assert code == 0, err
     assert sorted(p.name for p in out.iterdir()) == [
-        "checkpoint.pt", "config.json", "history.csv", "metrics.json", "model.json",
-        "model.pt", "posterior.npz", "train_data.npz"]
+        "checkpoint.pt", "config.json", "history.csv", "manifest.json", "metrics.json",
+        "model.json", "model.pt", "posterior.npz", "train_data.npz"]
+    (out / "notes.txt").write_text("mine\n")  # a user's file: refused, named, kept
+    code, _, err = cli("fit", "--epochs", "1", "--method", "plain", "--out", out, "--overwrite")
+    assert code == 1 and "notes.txt" in err
+    assert (out / "notes.txt").read_text() == "mine\n" and (out / "model.pt").is_file()
 
 
 def test_fits_without_out_claim_different_folders(cli, tmp_path, monkeypatch):

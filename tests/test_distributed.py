@@ -35,8 +35,8 @@ def test_two_processes_match_one_and_write_the_folder_once(tmp_path):
     rows = (tmp_path / "two" / "history.csv").read_text().splitlines()
     assert len(rows) == 13  # header + one row per epoch: written by one rank
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == [
-        "checkpoint.pt", "config.json", "history.csv", "metrics.json", "model.json",
-        "model.pt", "posterior.npz", "train_data.npz"]
+        "checkpoint.pt", "config.json", "history.csv", "manifest.json", "metrics.json",
+        "model.json", "model.pt", "posterior.npz", "train_data.npz"]
 
 
 def test_torchrun_needs_an_explicit_run_folder(tmp_path):

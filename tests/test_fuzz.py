@@ -1,6 +1,8 @@
 """Property-based fuzzing of the CLI (Hypothesis): random option values and random corruptions of a
-finished run folder, thrown at ``fit``, ``compare``, ``sweep``, ``evaluate``, ``inspect``,
-``posterior`` and ``fit --resume``. Whatever the input, a command either works or exits non-zero
+finished run folder (every file it holds, the manifest included), thrown at ``fit``,
+``compare``, ``sweep``, ``evaluate``, ``inspect``, ``posterior``, ``fit --resume``, ``predict``,
+``export``, ``labels`` and ``CANClassifier.load``; which command reads which file is traced from
+the code (an audit hook on ``open``), not written by hand. Whatever the input, a command either works or exits non-zero
 with one ``error:``/``Error:`` line (2: usage, 1: data or run folder), never a traceback, and a
 failed command leaves the folders it was given as they were (no half-written output).
 
@@ -31,7 +33,6 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize="PYRO_CAN_FUZZ
 # a tiny, fast CAN run: 2 epochs on a tenth of the digits training set
 TINY = ["--epochs", "2", "--hidden", "16,8", "--quality-dim", "2", "--warmup-epochs", "1",
         "--ramp-epochs", "1", "--train-fraction", "0.1", "--batch-size", "32", "--seed", "0"]
-RUN_FILES = ("config.json", "metrics.json", "history.csv", "checkpoint.pt", "train_data.npz")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -76,6 +77,102 @@ def finished_run(tmp_path_factory):
     item = int(json.loads((out / "metrics.json").read_text())["train_items"])
     assert item > 0
     return out
+
+
+# -- which command reads which file, traced from the code -------------------------------------------
+def _command_args(command: str, run: Path, scratch: Path, item: int) -> list | None:
+    """The CLI arguments of each fuzzed command on ``run`` (None: a library call, ``load``)."""
+    import numpy as np
+
+    rows = scratch / "rows.npy"
+    if not rows.exists():
+        from sklearn.datasets import load_digits
+
+        np.save(rows, load_digits().data[:3])
+    return {"evaluate": ["evaluate", run], "inspect": ["inspect", run, "--no-cleanlab"],
+            "posterior": ["posterior", run, "--item", item],
+            "resume": ["fit", "--resume", run],
+            "predict": ["predict", run, "--input", rows],
+            "export": ["export", run, "--format", "state-dict", "--out", scratch / "m.pt"],
+            "labels": ["labels", run, "--out", scratch / "labels.csv"],
+            "load": None}[command]
+
+
+COMMANDS = ("evaluate", "inspect", "posterior", "resume", "predict", "export", "labels", "load")
+
+
+def run_command(command: str, run: Path, scratch: Path, item: int):
+    """(exit code, stderr) of ``command`` on ``run``; ``load`` is ``CANClassifier.load``."""
+    args = _command_args(command, run, scratch, item)
+    if args is not None:
+        res = invoke(*args)
+        assert_clean_exit(res)
+        return res.exit_code, res.stderr
+    from pyro_can.errors import PyroCanError
+    from pyro_can.estimator import CANClassifier
+
+    try:
+        CANClassifier.load(run)
+        return 0, ""
+    except PyroCanError as e:  # the one error class a damaged folder may raise
+        return e.exit_code, f"error: {e}"
+
+
+_TRACE = {"on": None}
+
+
+def _audit(event_name, args):
+    """Record every file a command opens for reading (an ``open`` audit event), except the
+    re-reads by which safe_io fingerprints a file it has just written."""
+    root = _TRACE["on"]
+    if root is None or event_name != "open" or not isinstance(args[0], (str, os.PathLike)):
+        return
+    path, mode, flags = args
+    if (mode is not None and any(c in str(mode) for c in "wax+")) or (
+            mode is None and flags & (os.O_WRONLY | os.O_RDWR)):
+        return
+    import sys
+
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "_sha256":
+            return
+        frame = frame.f_back
+    try:
+        rel = Path(os.fspath(path)).resolve().relative_to(root)
+    except ValueError:
+        return
+    _TRACE["reads"].add(str(rel))
+
+
+@pytest.fixture(scope="module")
+def reads(finished_run, tmp_path_factory):
+    """{command: the run's files it reads}, traced on an intact copy of the finished run."""
+    import sys
+
+    sys.addaudithook(_audit)  # hooks cannot be removed: it records only while _TRACE["on"]
+    out = {}
+    for command in COMMANDS:
+        run = tmp_path_factory.mktemp("trace") / "run"
+        shutil.copytree(finished_run, run)
+        _TRACE.update(on=run.resolve(), reads=set())
+        try:
+            code, err = run_command(command, run, run.parent, _train_ids(finished_run)[0])
+        finally:
+            _TRACE["on"] = None
+        assert code == 0, f"{command} failed on an intact run: {err}"
+        out[command] = {f for f in _TRACE["reads"] if (finished_run / f).is_file()}
+    return out
+
+
+def test_every_file_of_a_run_is_read_by_some_command(finished_run, reads):
+    """The traced map covers the folder: every file but the history (only ever written) is
+    read by some command, so the fuzz below reaches it."""
+    files = {p.name for p in finished_run.iterdir() if p.is_file()}
+    assert {"model.pt", "model.json", "posterior.npz", "manifest.json"} <= files
+    read = set().union(*reads.values())
+    assert files - read <= {"history.csv"}, files - read
+    assert "model.pt" in reads["predict"] and "model.pt" in reads["load"]
 
 
 # -- option values --------------------------------------------------------------------------------
@@ -192,9 +289,9 @@ JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers(-2**40, 2**40
 
 
 @st.composite
-def corruptions(draw):
+def corruptions(draw, files):
     """(file, action, detail): delete, truncate, garble bytes, or edit a JSON field."""
-    name = draw(st.sampled_from(RUN_FILES))
+    name = draw(st.sampled_from(files))
     action = draw(st.sampled_from(["delete", "truncate", "garble"]
                                   + (["edit"] if name.endswith(".json") else [])))
     return name, action, draw(st.data())
@@ -220,14 +317,6 @@ def corrupt(run: Path, name: str, action: str, data) -> bool:
     return False
 
 
-# which files each command reads (history.csv is only ever written)
-READS = {"evaluate": {"config.json", "metrics.json", "checkpoint.pt", "train_data.npz"},
-         "inspect": {"config.json", "metrics.json", "checkpoint.pt", "train_data.npz"},
-         "posterior": {"config.json", "metrics.json", "checkpoint.pt", "train_data.npz"},
-         # a run killed before its first epoch has no checkpoint: --resume starts it afresh
-         "resume": {"config.json", "train_data.npz"}}
-
-
 def _train_ids(run: Path) -> list[int]:
     import numpy as np
 
@@ -236,38 +325,32 @@ def _train_ids(run: Path) -> list[int]:
 
 
 @FUZZ
-@given(command=st.sampled_from(sorted(READS)), damage=corruptions(), pick=st.data())
-def test_damaged_run_folder(finished_run, tmp_path_factory, command, damage, pick):
+@given(command=st.sampled_from(COMMANDS), pick=st.data())
+def test_damaged_run_folder(finished_run, reads, tmp_path_factory, command, pick):
     run = Path(tempfile.mkdtemp(dir=tmp_path_factory.getbasetemp())) / "run"
     shutil.copytree(finished_run, run)
-    item = pick.draw(st.integers(-5, 2000) | st.sampled_from(_train_ids(finished_run)),
-                     label="item")
-    name, action, data = damage
-    must_fail = corrupt(run, name, action, data) and name in READS[command]
+    files = sorted(p.name for p in finished_run.iterdir() if p.is_file())
+    name, action, data = pick.draw(corruptions(files), label="damage")
+    must_fail = corrupt(run, name, action, data) and name in reads[command]
     if command == "resume" and name == "checkpoint.pt" and action == "truncate":
         must_fail = True  # a checkpoint that is there must be readable
+    if action == "delete" and (name == "manifest.json" or (
+            command == "resume" and name not in ("config.json", "train_data.npz"))):
+        must_fail = False  # an older run (no manifest) reads; resume rewrites what it lacks
     before = snapshot(run)
-    args = {"evaluate": ["evaluate", run], "inspect": ["inspect", run, "--no-cleanlab"],
-            "posterior": ["posterior", run, "--item", item],
-            "resume": ["fit", "--resume", run]}[command]
-    res = invoke(*args)
-    event(f"{command}, {name} {action}: exit {res.exit_code}")
-    assert_clean_exit(res)
+    code, err = run_command(command, run, run.parent, _train_ids(finished_run)[0])
+    event(f"{command}, {name} {action}: exit {code}")
     if must_fail:
-        assert res.exit_code != 0, f"{command} accepted {name} after {action}:\n{res.output}"
-    if res.exit_code != 0:
+        assert code != 0, f"{command} accepted {name} after {action}"
+    if code != 0:
         assert snapshot(run) == before, "a failed command changed the run folder"
-        if name in READS[command] and res.exit_code == 1:
-            assert str(run) in res.stderr  # the error says which folder (and mostly which file)
+        if name in reads[command] and code == 1:
+            assert str(run) in err  # the error says which folder (and mostly which file)
     assert not list(run.rglob(".*.tmp")), "a half-written file was left behind"
     shutil.rmtree(run.parent)
 
 
-def test_intact_run_still_works(finished_run, tmp_path):
-    """The fuzzed commands succeed on the undamaged folder (so failures above are the damage)."""
-    run = tmp_path / "run"
-    shutil.copytree(finished_run, run)
-    for args in (["evaluate", run], ["inspect", run, "--no-cleanlab"],
-                 ["posterior", run, "--item", _train_ids(run)[0]], ["fit", "--resume", run]):
-        res = invoke(*args)
-        assert res.exit_code == 0, res.output
+def test_intact_run_still_works(finished_run, reads):
+    """The fuzzed commands succeed on the undamaged folder (``reads`` ran each of them on an
+    intact copy), so failures above are the damage."""
+    assert set(reads) == set(COMMANDS)

@@ -206,7 +206,7 @@ def test_predict_scores_raw_rows_as_the_run_did(digits_run, tmp_path):
     (lambda d, x: np.save(d / "in.npy", np.where(np.eye(len(x), 64, 3) > 0, np.nan, x))
      or d / "in.npy", "row 0 holds NaN or inf"),
     (lambda d, x: (d / "in.csv").write_text("1,2,3\n4,x,6\n") and d / "in.csv",
-     "data row 2 holds text"),
+     "line 2, column 2: 'x' is not a number"),
     (lambda d, x: (d / "in.npz").write_text("not a zip") and d / "in.npz",
      "cannot read as .npz"),
     (lambda d, x: np.savez(d / "in.npz", A=x, B=x) or d / "in.npz", "no key 'X'"),

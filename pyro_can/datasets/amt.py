@@ -4,7 +4,7 @@ worker's answer is kept as its own annotation of the item (several per item).
 Layout (``--root ROOT``):
 
 * ``features.npy`` — (N, D) numbers, row ``i`` is item ``i``; or ``features.csv`` — N rows of D
-  comma-separated numbers (an optional header row is skipped).
+  comma-separated numbers (an optional header row is skipped; ``pyro_can.tables``' rules).
 * ``annotations.csv`` — header ``item,worker,label``: item row (0-based), worker id (integers
   >= 0 are kept; any other ids are numbered in sorted order), label (class index 0..C-1, or a
   class name from ``classes.txt``).
@@ -17,7 +17,6 @@ Layout (``--root ROOT``):
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import os
@@ -27,6 +26,7 @@ import numpy as np
 
 from ..data import _check_features, crowd_dataset
 from ..errors import DataError
+from ..tables import read_numbers, read_records
 
 LAYOUT = "ROOT/features.npy (or features.csv), annotations.csv, truth.csv [, split.json]"
 
@@ -52,13 +52,7 @@ def _features(root: str) -> np.ndarray:
         where = npy
     elif os.path.isfile(csv_path):
         where = csv_path
-        try:
-            x = np.loadtxt(csv_path, delimiter=",", dtype=np.float64, ndmin=2)
-        except ValueError:
-            try:
-                x = np.loadtxt(csv_path, delimiter=",", dtype=np.float64, ndmin=2, skiprows=1)
-            except ValueError as e:
-                raise DataError(f"{csv_path}: not a table of numbers ({e})") from None
+        x = read_numbers(csv_path)[0]  # tables' rules: header, BOM, empty cells refused
     else:
         raise DataError(f"{root}: no features.npy or features.csv (--data amt expects {LAYOUT})")
     _check_features(np.asarray(x), where)
@@ -68,19 +62,7 @@ def _features(root: str) -> np.ndarray:
 def _rows(path: str, columns: tuple[str, ...]):
     if not os.path.isfile(path):
         raise DataError(f"{path}: missing (--data amt expects {LAYOUT})")
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            fields = [f.strip().lower() for f in reader.fieldnames or []]
-            missing = [c for c in columns if c not in fields]
-            if missing:
-                raise DataError(f"{path}: needs a header with columns {','.join(columns)} "
-                                f"(missing {', '.join(missing)})")
-            reader.fieldnames = fields
-            return [(reader.line_num, {k: (v or "").strip() for k, v in row.items() if k})
-                    for row in reader]
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise DataError(f"{path}: cannot read ({type(e).__name__}: {e})") from None
+    return read_records(path, columns)  # tables' rules: one record per line, or refused
 
 
 def _int(text: str, what: str, where: str) -> int:

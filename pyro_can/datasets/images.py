@@ -217,12 +217,14 @@ class Extractor:
 
     @staticmethod
     def save(path: Path, x: np.ndarray, paths: list[str], root: str) -> None:
+        from ..errors import RunFolderError
+        from ..safe_io import write
+
+        names = np.array([os.path.relpath(p, root) for p in paths])
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-            np.savez(tmp, features=x, paths=np.array([os.path.relpath(p, root) for p in paths]))
-            os.replace(tmp, path)
-        except OSError as e:  # a cache that cannot be written only costs time
+            write(path, lambda fh: np.savez(fh, features=x, paths=names))  # atomic
+        except (OSError, RunFolderError) as e:  # a cache that cannot be written only costs time
             warnings.warn(f"{path}: cannot write the feature cache ({e})", UserWarning,
                           stacklevel=2)
 
