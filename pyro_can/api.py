@@ -8,8 +8,8 @@ import numpy as np
 
 from . import distributed, registry, runs
 from .config import Config
-from .data import (Dataset, check_split, validation_from_test, untrained_test_classes,
-                   validation_split)
+from .data import (Dataset, check_split, truth_known, validation_from_test,
+                   untrained_test_classes, validation_split)
 from .errors import DataError, Interrupted, OptionError, RunFolderError
 from .labels import given_labels
 from .metrics import label_accuracy
@@ -166,6 +166,7 @@ def _run(trainer: Trainer, run_dir: Path | None, on_epoch: Callable | None) -> F
         result.metrics.update(reliability_scores(rows))
         if run_dir is not None:
             runs.write_csv(run_dir / "workers.csv", rows)
+    result.metrics["train_labels_truth"] = truth_known(data)
     untrained = untrained_test_classes(data)
     if untrained:  # never scored silently: data.check_split warned, metrics.json records it
         result.metrics["test_classes_without_training"] = untrained

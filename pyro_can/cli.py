@@ -104,6 +104,13 @@ def report(result) -> None:
         click.echo(f"training labels right: given {m['train_given_label_accuracy']:.4f}, "
                    f"cleaned {m['train_cleaned_label_accuracy']:.4f} (against the true labels, "
                    "reported only)")
+    elif m.get("train_labels_truth") == "unknown":
+        click.echo("note: the data set does not know its true training labels, so how many of "
+                   "them are right cannot be measured (a .npz can carry them as 'y_true'); "
+                   "pyro-can inspect RUN ranks the suspect ones", err=True)
+    elif m.get("train_labels_truth") == "noise mask":
+        click.echo("note: only the labels --noise-rate changed are known to be wrong; the data "
+                   "set's own labels are of unknown quality", err=True)
     if m.get("collapsed"):
         click.echo("warning: the classifier's predictions collapsed onto one class; see "
                    "history.csv (recon, kl_y, kl_z) and docs/training.md", err=True)

@@ -63,6 +63,10 @@ def inspect_command(run_dir, clusters, seed, no_cleanlab):
                    + (f", cleanlab {_fmt(c.get('roc_auc'))}" if c.get("available") else ""))
         click.echo(f"precision@{t['k']}: trust {_fmt(t['precision_at_k'])}"
                    + (f", cleanlab {_fmt(c.get('precision_at_k'))}" if c.get("available") else ""))
+    else:
+        click.echo("which labels are wrong cannot be known: the data set carries no true "
+                   "training labels and the run applied no artificial noise (a .npz can carry "
+                   "them as 'y_true'); trust is CAN's belief, not a measured error")
     if c.get("available") and "flagged" in c:
         click.echo(f"cleanlab flags {c['flagged']} items")
     names = result["class_names"]

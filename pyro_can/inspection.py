@@ -94,10 +94,11 @@ def _load(run_dir):
     trainer = api.load(run_dir)
     data = trainer.data
     rec = api.saved_train_data(run_dir, data)  # checked against the rebuilt data by api.load
-    corrupted = rec.get("corrupted", data.corrupted)
-    if corrupted is not None:
-        return trainer, np.asarray(corrupted, bool), WRONG_FROM_MASK
-    truth = rec.get("y_train_clean", data.y_train_clean)
+    # the rebuilt data set says whether the truth is known (a user's own labels never are); a
+    # run folder written before it said so may still record the given labels as "clean"
+    if data.corrupted is not None:
+        return trainer, np.asarray(rec.get("corrupted", data.corrupted), bool), WRONG_FROM_MASK
+    truth = None if data.y_train_clean is None else rec.get("y_train_clean", data.y_train_clean)
     if truth is None or np.shape(truth) != (data.num_items, data.num_classes):
         return trainer, None, None
     voted = data.item_labels(np.random.default_rng(0))  # the label cleanlab is given, too
@@ -288,7 +289,8 @@ def _inspect(run_dir, clusters: int, seed: int, with_cleanlab: bool, cleanlab_fo
     }
     if corrupted is None:
         notes.append("no corruption mask (the run applied no artificial noise) and no true "
-                     "training labels: ranking figures are null")
+                     "training labels: which labels are wrong cannot be known, so the ranking "
+                     "figures are null and no figure marks labels as corrupted or kept")
     core["cleanlab_quality"] = None
     if with_cleanlab:
         summary["cleanlab"], core["cleanlab_quality"] = _cleanlab(
