@@ -159,6 +159,16 @@ def _run(trainer: Trainer, run_dir: Path | None, on_epoch: Callable | None) -> F
         given, answered = given_labels(data)  # the labels ``pyro-can labels`` calls given
         result.metrics.update(label_accuracy(data.y_train_clean[answered], given[answered],
                                              post["q_y"][answered]))
+    if post is None and run_dir is not None:  # read once for the health check and the artifact
+        from .posterior import posterior
+
+        post = posterior(trainer)
+    if post is not None and registry.METHODS[trainer.cfg.method].latent:
+        from .posterior_health import posterior_health
+
+        given, answered = given_labels(data)
+        result.metrics["posterior_health"] = posterior_health(
+            given, post["q_y"], post["z_loc"], data.single_label, answered)
     if has_workers and post is not None:
         from .workers import reliability_scores, worker_report
 

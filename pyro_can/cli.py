@@ -111,6 +111,8 @@ def report(result) -> None:
     elif m.get("train_labels_truth") == "noise mask":
         click.echo("note: only the labels --noise-rate changed are known to be wrong; the data "
                    "set's own labels are of unknown quality", err=True)
+    for warning in (m.get("posterior_health") or {}).get("warnings", []):
+        click.echo(f"warning: {warning}", err=True)
     if m.get("collapsed"):
         click.echo("warning: the classifier's predictions collapsed onto one class; see "
                    "history.csv (recon, kl_y, kl_z) and docs/training.md", err=True)

@@ -74,6 +74,8 @@ def inspect_command(run_dir, clusters, seed, no_cleanlab):
     worst = ", ".join(f"{result['train_ids'][i]} ({_label(result['noisy_label'][i], names)} → "
                       f"{_label(result['posterior_label'][i], names)})" for i in order)
     click.echo(f"most suspect ids (noisy → posterior): {worst}")
+    for warning in (s.get("posterior_health") or {}).get("warnings", []):
+        click.echo(f"warning: {warning}", err=True)
     for note in s["notes"]:
         click.echo(f"note: {note}", err=True)
     click.echo(f"results in {s['out']}/ ({', '.join(s['files'])})")

@@ -287,6 +287,12 @@ def _inspect(run_dir, clusters: int, seed: int, with_cleanlab: bool, cleanlab_fo
                   **_set_figures(corrupted, core["disagrees"]),
                   "flagged_by": "posterior label differs from the noisy label"},
     }
+    if registry.METHODS[cfg.method].latent:
+        from .posterior_health import posterior_health
+
+        summary["posterior_health"] = posterior_health(
+            core["noisy_label"], core["q_y"], core["z_loc"], data.single_label,
+            np.bincount(core["ann_item"], minlength=n) > 0)
     if corrupted is None:
         notes.append("no corruption mask (the run applied no artificial noise) and no true "
                      "training labels: which labels are wrong cannot be known, so the ranking "
