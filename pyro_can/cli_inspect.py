@@ -79,6 +79,10 @@ def inspect_command(run_dir, clusters, seed, no_cleanlab):
     for note in s["notes"]:
         click.echo(f"note: {note}", err=True)
     click.echo(f"results in {s['out']}/ ({', '.join(s['files'])})")
+    if "report" in s:
+        skipped = s["report"]["thumbnails_skipped"]
+        click.echo(f"report: {s['report']['path']}" + (f" (no thumbnails: {skipped})"
+                                                        if skipped else ""))
 
 
 def _label(row, names) -> str:

@@ -21,6 +21,9 @@ also writes ``RUN/inspect/``:
     latent_labels.png   items whose posterior label differs from the noisy one ('noisy → posterior')
     transitions.png     per KMeans group of z means, the noisy → latent label transition matrix
                         (paper Fig. 9)
+    report.html         one self-contained page: the most suspect labels as a sortable,
+                        filterable gallery (thumbnails for image data), the summary, the estimated
+                        noise matrix, the quality-embedding figure, the workers (``report.py``)
 
 Trust
 -----
@@ -68,7 +71,7 @@ from .posterior import item_trust
 
 INSPECT_DIR = "inspect"
 FILES = ("items.csv", "issues.csv", "summary.json", "quality_tsne.png", "latent_labels.png",
-         "transitions.png")
+         "transitions.png", "report.html")
 TRUST_FORMULA = {
     True: "single-label: mean over the item's annotations of q(noisy class) / sum_c q_c",
     False: "multi-label: mean over the item's annotations of prod_c a_c^(1/C), "
@@ -439,6 +442,16 @@ def write_report(run_dir, clusters: int = 4, seed: int = 0, with_cleanlab: bool 
         else:
             written.append(name)
     summary["figures_skipped"] = skipped
+    if figures:  # the page inlines quality_tsne.png, so it comes after the figures
+        from . import report
+
+        if on_step is not None:
+            on_step("writing report.html")
+        path, shown = report.write(out, core, trainer, run_dir)
+        summary["report"] = {"path": str(path), **shown}
+        written.append(report.REPORT)
+    else:
+        (out / "report.html").unlink(missing_ok=True)
     summary["out"] = str(out)
     summary["files"] = written + ["summary.json"]
     runs.write_json(out / "summary.json", summary)
