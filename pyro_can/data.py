@@ -43,6 +43,8 @@ class Dataset:
     # feature rows: x = (raw - mean) / std, the run's preprocessing of new rows (``predict``);
     # None where the inputs are not the source's feature rows (images, backbone features)
     feature_scale: "tuple[np.ndarray, np.ndarray] | None" = None
+    # the user's id of each worker index of ann_worker (a crowd table's ids), for workers.csv
+    worker_ids: list[str] | None = None
 
     @property
     def num_classes(self) -> int:
