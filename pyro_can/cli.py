@@ -120,8 +120,11 @@ def report(result) -> None:
         click.echo(f"note: classes with no positive test item were skipped: "
                    f"{', '.join(m['test_skipped_classes'])}", err=True)
     if result.run_dir is not None:
-        click.echo(f"results in {result.run_dir}/ (metrics.json, history.csv, checkpoint.pt, "
-                   "model.pt)")
+        run = result.run_dir
+        files = sorted(p.name for p in Path(run).iterdir() if p.is_file())
+        click.echo(f"results in {run}/ ({', '.join(files)})")
+        click.echo(f"next: pyro-can inspect {run}  |  pyro-can labels {run}  |  "
+                   f"pyro-can predict {run} --input FILE")
 
 
 @click.group()
