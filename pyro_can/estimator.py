@@ -29,6 +29,7 @@ import inspect
 import random
 import re
 import textwrap
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -43,7 +44,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from . import artifact, metrics, runs
 from .config import Config
 from .data import Dataset, one_hot, validation_split, voted_labels
-from .errors import PyroCanError, RunFolderError
+from .errors import DataWarning, PyroCanError, RunFolderError
 from .option_docs import parameters_section
 from .posterior import answer_trust, posterior
 from .train import (Trainer, TrainingSet, build_model_and_guide, class_scores, predict_logits,
@@ -134,6 +135,26 @@ def _document_parameters(cls):
 def _option_names(message: str) -> str:
     """CLI wording to estimator wording: ``--lr-step`` becomes ``lr_step``."""
     return re.sub(r"--([a-z][a-z-]*)", lambda m: m.group(1).replace("-", "_"), message)
+
+
+#: a feature whose mean or standard deviation exceeds this is far from standardized
+UNSCALED_AT = 10.0
+
+
+def _warn_unscaled(X: np.ndarray) -> None:
+    """Warn (``DataWarning``) when a feature of X is far from standardized: the estimator trains
+    on X as given, and inputs in the hundreds saturate the networks (raw 0-255 pixels trained to
+    chance accuracy without a word)."""
+    if len(X) < 2:
+        return
+    x = np.asarray(X, np.float64)
+    mean, std = np.abs(x.mean(0)), x.std(0)
+    worst = int(np.argmax(np.maximum(mean, std)))
+    if max(mean[worst], std[worst]) > UNSCALED_AT:
+        warnings.warn(f"X is far from standardized (feature {worst}: mean {x[:, worst].mean():.3g}"
+                      f", standard deviation {std[worst]:.3g}); the estimator trains on X as "
+                      "given, so scale it first: make_pipeline(StandardScaler(), "
+                      "CANClassifier(...))", DataWarning, stacklevel=3)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -273,6 +294,7 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError("pass either y or annotations, not both")
             X = validate_data(self, X, dtype=np.float32)
             data, learned = self._crowd_data(X, annotations, tasks)
+        _warn_unscaled(X)
         data = data.with_crowd(cfg.crowd, np.random.default_rng([cfg.seed, 3]))
         train, val = validation_split(data, cfg.val_fraction, cfg.seed)
         with _private_global_state():
