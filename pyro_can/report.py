@@ -80,9 +80,30 @@ def _source_paths(cfg, data) -> list[str] | None:
 
             year = "2007" if cfg.data == "voc07" else "2012"
             return voc.items(cfg.root, year, cfg.split or None).paths
+        if cfg.data == "cifar10n" and cfg.root and os.path.isdir(os.path.join(cfg.root, "images")):
+            return _cifar10n_paths(cfg)
     except Exception:  # noqa: BLE001  the report then shows no thumbnails, and says why
         return None
     return None
+
+
+def _cifar10n_paths(cfg) -> list[str]:
+    """CIFAR-10N's training image files in the python order (``train_ids``) from the folder
+    layout, without reading the images: training image i is file number rank(i) of the folder of
+    its clean class (``cifar10n.folder_images``' rule)."""
+    from .datasets import cifar10n
+
+    label_file = cfg.label_file or os.path.join(cfg.root, cifar10n.LABEL_FILE)
+    clean = cifar10n.read_human_labels(label_file)["clean_label"]
+    base = os.path.join(cfg.root, "images", "train")
+    files = [sorted(f for f in os.listdir(os.path.join(base, name)) if f.lower().endswith(".jpg"))
+             for name in cifar10n.CLASS_NAMES]
+    rank = np.zeros(len(files), np.int64)
+    paths = []
+    for c in clean:
+        paths.append(os.path.join(base, cifar10n.CLASS_NAMES[c], files[c][rank[c]]))
+        rank[c] += 1
+    return paths
 
 
 def _data_uri(image, size: int = THUMB) -> str:
