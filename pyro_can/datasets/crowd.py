@@ -233,6 +233,8 @@ def read_features(path: str) -> np.ndarray:
                 header = next(reader, None)
                 values = []
                 for row in reader:
+                    if not row:  # a blank line
+                        continue
                     if len(row) != len(header):
                         raise DataError(f"--features {path}: line {reader.line_num} has "
                                         f"{len(row)} fields, the header {len(header)}")
