@@ -168,7 +168,8 @@ def _run(trainer: Trainer, run_dir: Path | None, on_epoch: Callable | None) -> F
 
         given, answered = given_labels(data)
         result.metrics["posterior_health"] = posterior_health(
-            given, post["q_y"], post["z_loc"], data.single_label, answered)
+            given, post["q_y"], post["z_loc"], data.single_label, answered,
+            warmup=(trainer.epoch, trainer.cfg.warmup_epochs or 0.0))
     if has_workers and post is not None:
         from .workers import reliability_scores, worker_report
 

@@ -295,7 +295,8 @@ def _inspect(run_dir, clusters: int, seed: int, with_cleanlab: bool, cleanlab_fo
 
         summary["posterior_health"] = posterior_health(
             core["noisy_label"], core["q_y"], core["z_loc"], data.single_label,
-            np.bincount(core["ann_item"], minlength=n) > 0)
+            np.bincount(core["ann_item"], minlength=n) > 0,
+            warmup=(trainer.epoch, cfg.warmup_epochs or 0.0))
     if corrupted is None:
         notes.append("no corruption mask (the run applied no artificial noise) and no true "
                      "training labels: which labels are wrong cannot be known, so the ranking "

@@ -43,10 +43,13 @@ ADVICE = {
 
 
 def posterior_health(given: np.ndarray, q_y: np.ndarray, z_loc: np.ndarray | None,
-                     single_label: bool, answered: np.ndarray | None = None) -> dict:
+                     single_label: bool, answered: np.ndarray | None = None,
+                     warmup: tuple[int, float] | None = None) -> dict:
     """The verdict on a posterior: ``given`` (N, C) 0/1 given labels per item (the vote for crowd
     data), ``q_y`` (N, C) posterior class probabilities, ``z_loc`` (R, K) the guide's quality
-    means per answer (None or K = 0 without z), ``answered`` (N,) bool items with an answer.
+    means per answer (None or K = 0 without z), ``answered`` (N,) bool items with an answer,
+    ``warmup`` (epochs trained, warm-up epochs): a run that ended in its warm-up, where q(y)
+    follows the given labels by design, is told to train longer instead.
 
     Returns a JSON-ready dict: ``status`` ("ok" or the failures joined by ", "), ``problems``
     (list), ``kept_share`` (share of answered items whose posterior label is the given label),
@@ -71,7 +74,10 @@ def posterior_health(given: np.ndarray, q_y: np.ndarray, z_loc: np.ndarray | Non
         warnings.append(f"the posterior keeps the given label on {kept:.1%} of the items "
                         f"({int((~same).sum())} changed): CAN learned nothing about the labels "
                         "beyond them (or they are clean); try "
-                        + ADVICE["copies the labels"])
+                        + (f"more --epochs (the run ended in its warm-up of {warmup[1]:g} "
+                           "epochs, where q(y) follows the given labels)"
+                           if warmup is not None and warmup[0] <= warmup[1]
+                           else ADVICE["copies the labels"]))
     elif len(same) and kept <= FLIPS_AT:
         problems.append("flips most labels")
         warnings.append(f"the posterior changes the given label on {1 - kept:.1%} of the "

@@ -29,7 +29,9 @@ def test_verdicts_on_arrays():
     mu = rng.normal(0, 0.3, (200, 2))
     copy = posterior_health(_one_hot(given), 0.1 + _one_hot(given), mu, True)
     assert copy["status"] == "copies the labels" and copy["changed"] == 0
-    assert "--epochs" in copy["warnings"][0] and "--weight-decay" in copy["warnings"][0]
+    assert "fewer --epochs" in copy["warnings"][0] and "--weight-decay" in copy["warnings"][0]
+    early = posterior_health(_one_hot(given), 0.1 + _one_hot(given), mu, True, warmup=(3, 20.0))
+    assert "more --epochs (the run ended in its warm-up of 20 epochs" in early["warnings"][0]
     flipped = posterior_health(_one_hot(given), _one_hot((given + 1) % 4), mu, True)
     assert flipped["problems"] == ["flips most labels"] and flipped["kept_share"] == 0.0
     some = given.copy()
