@@ -9,8 +9,8 @@ import numpy as np
 
 from . import distributed, registry, runs, safe_io
 from .config import Config
-from .data import (Dataset, check_split, validation_from_test, untrained_test_classes,
-                   validation_split)
+from .data import (Dataset, check_split, truth_known, validation_from_test,
+                   untrained_test_classes, validation_split)
 from .errors import DataError, Interrupted, OptionError, RunFolderError
 from .labels import given_labels
 from .metrics import label_accuracy
@@ -180,6 +180,17 @@ def _run(trainer: Trainer, run_dir: Path | None, on_epoch: Callable | None) -> F
         given, answered = given_labels(data)  # the labels ``pyro-can labels`` calls given
         result.metrics.update(label_accuracy(data.y_train_clean[answered], given[answered],
                                              post["q_y"][answered]))
+    if post is None and run_dir is not None:  # read once for the health check and the artifact
+        from .posterior import posterior
+
+        post = posterior(trainer)
+    if post is not None and registry.METHODS[trainer.cfg.method].latent:
+        from .posterior_health import posterior_health
+
+        given, answered = given_labels(data)
+        result.metrics["posterior_health"] = posterior_health(
+            given, post["q_y"], post["z_loc"], data.single_label, answered,
+            warmup=(trainer.epoch, trainer.cfg.warmup_epochs or 0.0))
     if has_workers and post is not None:
         from .workers import reliability_scores, worker_report
 
@@ -187,6 +198,7 @@ def _run(trainer: Trainer, run_dir: Path | None, on_epoch: Callable | None) -> F
         result.metrics.update(reliability_scores(rows))
         if run_dir is not None:
             runs.write_csv(run_dir / "workers.csv", rows)
+    result.metrics["train_labels_truth"] = truth_known(data)
     untrained = untrained_test_classes(data)
     if untrained:  # never scored silently: data.check_split warned, metrics.json records it
         result.metrics["test_classes_without_training"] = untrained

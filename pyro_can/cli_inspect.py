@@ -63,6 +63,10 @@ def inspect_command(run_dir, clusters, seed, no_cleanlab):
                    + (f", cleanlab {_fmt(c.get('roc_auc'))}" if c.get("available") else ""))
         click.echo(f"precision@{t['k']}: trust {_fmt(t['precision_at_k'])}"
                    + (f", cleanlab {_fmt(c.get('precision_at_k'))}" if c.get("available") else ""))
+    else:
+        click.echo("which labels are wrong cannot be known: the data set carries no true "
+                   "training labels and the run applied no artificial noise (a .npz can carry "
+                   "them as 'y_true'); trust is CAN's belief, not a measured error")
     if c.get("available") and "flagged" in c:
         click.echo(f"cleanlab flags {c['flagged']} items")
     names = result["class_names"]
@@ -70,9 +74,15 @@ def inspect_command(run_dir, clusters, seed, no_cleanlab):
     worst = ", ".join(f"{result['train_ids'][i]} ({_label(result['noisy_label'][i], names)} → "
                       f"{_label(result['posterior_label'][i], names)})" for i in order)
     click.echo(f"most suspect ids (noisy → posterior): {worst}")
+    for warning in (s.get("posterior_health") or {}).get("warnings", []):
+        click.echo(f"warning: {warning}", err=True)
     for note in s["notes"]:
         click.echo(f"note: {note}", err=True)
     click.echo(f"results in {s['out']}/ ({', '.join(s['files'])})")
+    if "report" in s:
+        skipped = s["report"]["thumbnails_skipped"]
+        click.echo(f"report: {s['report']['path']}" + (f" (no thumbnails: {skipped})"
+                                                        if skipped else ""))
 
 
 def _label(row, names) -> str:

@@ -48,6 +48,7 @@ class Config:
     label_file: str | None = None  # cifar10n: CIFAR-10_human.pt (default: in --root)
     side_info: str | None = None  # cifar10n --labels crowd: side_info_cifar10N.csv (in --root)
     features: str | None = None  # cifar10n: precomputed features (.npz) instead of the images
+    answers: str | None = None  # crowd: the answers CSV (task,worker,label)
     arch: str = "mlp"  # mlp | resnet18 | resnet34 (image files) | cifar-resnet18|34 (cifar10n)
     weights: str | None = None  # local ImageNet-style state dict for the backbone
     test_crops: int = 1  # 1 or 6 (four corners, centre, full image)
@@ -271,6 +272,7 @@ RULES: dict[str, Rule] = {
     "label_file": Text(optional=True),
     "side_info": Text(optional=True),
     "features": Text(optional=True),
+    "answers": Text(optional=True),
     "arch": Choice("arch", _archs),
     "weights": Text(optional=True),
     "test_crops": Choice("test crop count", lambda: (1, 6), kind=int),

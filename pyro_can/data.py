@@ -43,6 +43,8 @@ class Dataset:
     # feature rows: x = (raw - mean) / std, the run's preprocessing of new rows (``predict``);
     # None where the inputs are not the source's feature rows (images, backbone features)
     feature_scale: "tuple[np.ndarray, np.ndarray] | None" = None
+    # the user's id of each worker index of ann_worker (a crowd table's ids), for workers.csv
+    worker_ids: list[str] | None = None
 
     @property
     def num_classes(self) -> int:
@@ -208,23 +210,39 @@ def _split(n: int, strata: np.ndarray, test_fraction: float, seed: int, where: s
 
 
 def _clean_label_dataset(name, x, y, train_idx, test_idx, noise_rate, seed, class_names,
-                         single_label, image_shape=None, standardize=True, feature_scale=None):
-    """Shared tail of loaders whose labels are clean: split, standardize, add the paper's noise.
+                         single_label, image_shape=None, standardize=True, feature_scale=None,
+                         truth="labels"):
+    """Shared tail of loaders over labelled rows: split, standardize, add the paper's noise.
     ``feature_scale``: the (mean, std) the loader already applied to ``x`` (without
-    ``standardize``), recorded as the run's preprocessing."""
+    ``standardize``), recorded as the run's preprocessing.
+
+    ``truth`` says what the data set knows about its true labels, so that nothing is ever scored
+    against a truth nobody has: ``"labels"``, ``y`` itself is clean (a curated benchmark:
+    digits); ``None``, it is not known (a user's own file): no ``y_train_clean``, and a
+    corruption mask only where ``noise_rate`` corrupts ``y`` (what the artificial noise changed);
+    or an (N, C) array of true labels the source carries (``y_true``), which then also labels the
+    test items."""
     x_train, x_test = x[train_idx].astype(np.float32), x[test_idx].astype(np.float32)
     if standardize:
         x_train, x_test, feature_scale = _standardize(x_train.astype(np.float64),
                                                       x_test.astype(np.float64))
-    y_clean = y[train_idx].astype(np.float32)
-    noisy, changed = shuffle_labels(y_clean, noise_rate, np.random.default_rng([seed, 1]))
+    y_given = y[train_idx].astype(np.float32)
+    noisy, changed = shuffle_labels(y_given, noise_rate, np.random.default_rng([seed, 1]))
+    y_test = y[test_idx].astype(np.float32)
+    if isinstance(truth, str) and truth == "labels":
+        y_clean, corrupted = y_given, changed
+    elif truth is None:
+        y_clean, corrupted = None, changed if noise_rate > 0 else None
+    else:  # the true labels, beside the given ones: which labels are wrong follows from them
+        y_clean, corrupted = truth[train_idx].astype(np.float32), None
+        y_test = truth[test_idx].astype(np.float32)
     n = len(train_idx)
     return Dataset(
         name=name, x_train=x_train, ann_item=np.arange(n), ann_labels=noisy.astype(np.float32),
-        ann_worker=np.full(n, -1), x_test=x_test, y_test=y[test_idx].astype(np.float32),
+        ann_worker=np.full(n, -1), x_test=x_test, y_test=y_test,
         class_names=list(class_names), single_label=single_label,
         train_ids=np.asarray(train_idx), test_ids=np.asarray(test_idx),
-        y_train_clean=y_clean, corrupted=changed, image_shape=image_shape,
+        y_train_clean=y_clean, corrupted=corrupted, image_shape=image_shape,
         feature_scale=feature_scale)
 
 
@@ -245,7 +263,11 @@ def load_digits(seed: int = 0, noise_rate: float = 0.0, test_fraction: float = 0
 def load_npz(path: str | None = None, seed: int = 0, noise_rate: float = 0.0,
              test_fraction: float = 0.25, **_):
     """Arrays ``X`` and ``y`` (int labels) or ``Y`` (0/1 matrix); optional ``train_idx``/``test_idx``
-    and ``class_names``. Labels in the file are taken as clean; ``--noise-rate`` corrupts them."""
+    and ``class_names``; ``--noise-rate`` corrupts the training labels. The file's labels are the
+    user's own, of unknown quality: nothing is scored against them as a truth (the test set is
+    scored against them, as the only labels there are). Only an explicit ``y_true`` (int labels,
+    or a 0/1 matrix of ``Y``'s shape) says what the true labels are; it then labels the test
+    items too, and the training labels' accuracy and the wrong labels are measured against it."""
     if not path:
         raise DataError("--data npz needs --path FILE.npz (or FILE.csv)")
     if not os.path.isfile(path):
@@ -319,8 +341,29 @@ def load_npz(path: str | None = None, seed: int = 0, noise_rate: float = 0.0,
     names = [str(c) for c in names] if names is not None else [str(c) for c in range(y.shape[1])]
     if len(names) != y.shape[1]:
         raise DataError(f"{where}: 'class_names' has {len(names)} names for {y.shape[1]} classes")
+    truth = _true_labels(arrays, y, "Y" in arrays, where)
     return _clean_label_dataset(os.path.basename(path), x, y, np.asarray(train_idx),
-                                np.asarray(test_idx), noise_rate, seed, names, single)
+                                np.asarray(test_idx), noise_rate, seed, names, single,
+                                truth=truth)
+
+
+def _true_labels(arrays: dict, y: np.ndarray, matrix: bool, where: str) -> np.ndarray | None:
+    """The file's explicit ``y_true`` in ``y``'s (N, C) 0/1 form, checked; None without one."""
+    if "y_true" not in arrays:
+        return None
+    t = arrays["y_true"]
+    if matrix:
+        if t.shape != y.shape or not np.isin(t, (0, 1)).all():
+            raise DataError(f"{where}: 'y_true' must be a 0/1 matrix of Y's shape {y.shape}, "
+                            f"got shape {t.shape}")
+        return t.astype(np.float32)
+    if t.ndim != 1 or not np.issubdtype(t.dtype, np.integer) or len(t) != len(y):
+        raise DataError(f"{where}: 'y_true' must be a 1-D array of {len(y)} int class labels "
+                        f"like 'y', got shape {t.shape} dtype {t.dtype}")
+    if len(t) and (t.min() < 0 or t.max() >= y.shape[1]):
+        raise DataError(f"{where}: 'y_true' holds label {t.min() if t.min() < 0 else t.max()}; "
+                        f"expected 0..{y.shape[1] - 1}")
+    return one_hot(t, y.shape[1])
 
 
 def _codes_to_classes(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -405,6 +448,16 @@ def crowd_dataset(name, x, annotations, y_true, train_idx, test_idx, class_names
         class_names=class_names, single_label=True, train_ids=np.asarray(train_idx),
         test_ids=np.asarray(test_idx), y_train_clean=one_hot(y_true[train_idx], c),
         feature_scale=scale)
+
+
+def truth_known(data: Dataset) -> str:
+    """What the data set knows about its training labels' truth: ``"true labels"`` (digits,
+    music, CIFAR-10N, VOC, a .npz with ``y_true``), ``"noise mask"`` (only which labels the
+    artificial noise changed: a user's own labels under ``--noise-rate``) or ``"unknown"`` (a
+    user's own labels as given): nothing may be scored against a truth that is not known."""
+    if data.y_train_clean is not None:
+        return "true labels"
+    return "noise mask" if data.corrupted is not None else "unknown"
 
 
 def untrained_test_classes(data: Dataset) -> list[str]:

@@ -29,6 +29,7 @@ import inspect
 import random
 import re
 import textwrap
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -43,7 +44,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from . import artifact, metrics, runs
 from .config import Config
 from .data import Dataset, one_hot, validation_split, voted_labels
-from .errors import PyroCanError, RunFolderError
+from .errors import DataWarning, PyroCanError, RunFolderError
 from .option_docs import parameters_section
 from .posterior import answer_trust, posterior
 from .train import (Trainer, TrainingSet, build_model_and_guide, class_scores, predict_logits,
@@ -53,7 +54,7 @@ from .worker_quality import count_workers
 #: Config fields that say where the data comes from; the estimator gets arrays instead.
 DATA_SOURCE_FIELDS = ("data", "path", "noise_rate", "test_fraction", "train_fraction", "root",
                       "split", "test", "labels", "label_file", "side_info", "features",
-                      "val_from_test")
+                      "val_from_test", "answers")
 ESTIMATOR_FILE = "estimator.json"  # classes_, n_features_in_, ... (the rest is the CLI's layout)
 POSTERIOR_FILE = "posterior.npz"  # posterior_, label_quality_, quality_ of the training items
 FORMAT_VERSION = 2  # 2: config.json resolved (config.FORMAT_VERSION), params kept here
@@ -136,14 +137,24 @@ def _option_names(message: str) -> str:
     return re.sub(r"--([a-z][a-z-]*)", lambda m: m.group(1).replace("-", "_"), message)
 
 
-def _int_column(values: np.ndarray, what: str) -> np.ndarray:
-    try:
-        as_float = values.astype(np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"annotations: the {what} column must hold integers") from None
-    if not np.isfinite(as_float).all() or (as_float != np.round(as_float)).any():
-        raise ValueError(f"annotations: the {what} column must hold integers")
-    return as_float.astype(np.int64)
+#: a feature whose mean or standard deviation exceeds this is far from standardized
+UNSCALED_AT = 10.0
+
+
+def _warn_unscaled(X: np.ndarray) -> None:
+    """Warn (``DataWarning``) when a feature of X is far from standardized: the estimator trains
+    on X as given, and inputs in the hundreds saturate the networks (raw 0-255 pixels trained to
+    chance accuracy without a word)."""
+    if len(X) < 2:
+        return
+    x = np.asarray(X, np.float64)
+    mean, std = np.abs(x.mean(0)), x.std(0)
+    worst = int(np.argmax(np.maximum(mean, std)))
+    if max(mean[worst], std[worst]) > UNSCALED_AT:
+        warnings.warn(f"X is far from standardized (feature {worst}: mean {x[:, worst].mean():.3g}"
+                      f", standard deviation {std[worst]:.3g}); the estimator trains on X as "
+                      "given, so scale it first: make_pipeline(StandardScaler(), "
+                      "CANClassifier(...))", DataWarning, stacklevel=3)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -185,8 +196,9 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
     ``fit``.
 
     ``fit(X, y)`` takes single-label targets (any labels, mapped through ``classes_``) or a 0/1
-    label matrix (multi-label). ``fit(X, annotations=rows)`` takes crowd answers instead: rows of
-    ``(item, worker, label)`` where ``item`` indexes the rows of ``X`` (single-label only).
+    label matrix (multi-label). ``fit(X, annotations=table)`` takes crowd answers instead
+    (single-label only): crowd-kit's task/worker/label table (a DataFrame) or
+    ``(item, worker, label)`` rows, any ids; see ``fit`` for how tasks map to the rows of X.
 
     Attributes
     ----------
@@ -194,6 +206,9 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
         The labels (single-label) or ``arange(n_classes)`` (multi-label).
     n_features_in_, feature_names_in_ :
         As for every scikit-learn estimator.
+    worker_ids_ : ndarray of shape (n_workers,)
+        After ``fit(X, annotations=...)``: the workers' own ids, in the order of the model's
+        worker index (sorted).
     posterior_ : ndarray of shape (n_samples, n_classes)
         q(y | x, ỹ) for each training item: the guide's per-class probability that the clean label
         holds the class (for methods without latent variables: the classifier's own score). Rows of
@@ -257,10 +272,15 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(_option_names(str(e))) from e
 
     # -- fit -----------------------------------------------------------------------------------
-    def fit(self, X, y=None, annotations=None):
+    def fit(self, X, y=None, annotations=None, tasks=None):
         """Train on features ``X`` and noisy labels: ``y`` (1-D labels or a 0/1 label matrix for
-        multi-label data) or ``annotations``, rows of ``(item, worker, label)`` with ``item`` a row
-        of ``X`` (single-label crowd data; several answers per item; ``y`` must then be None)."""
+        multi-label data) or ``annotations`` (single-label crowd data, several answers per item;
+        ``y`` must then be None): a table with crowd-kit's columns ``task``, ``worker``,
+        ``label`` (``item`` accepted for ``task``) — a pandas DataFrame, a list of dicts — or
+        ``(task, worker, label)`` rows, ids of any hashable type. Tasks map to rows of X by one
+        rule (``pyro_can.datasets.crowd``): ``tasks``, the task id of each row of X, when given;
+        else integer task ids are row indices; else row k is the k-th distinct task in order of
+        first appearance (their count must be len(X)). Anything ambiguous is a ValueError."""
         if isinstance(X, torch.utils.data.Dataset):
             raise ValueError("a torch Dataset of images needs the image path (arch='resnet18' "
                              "etc.), which is not built yet; pass a 2-D array of features")
@@ -273,7 +293,8 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
             if y is not None:
                 raise ValueError("pass either y or annotations, not both")
             X = validate_data(self, X, dtype=np.float32)
-            data, learned = self._crowd_data(X, annotations)
+            data, learned = self._crowd_data(X, annotations, tasks)
+        _warn_unscaled(X)
         data = data.with_crowd(cfg.crowd, np.random.default_rng([cfg.seed, 3]))
         train, val = validation_split(data, cfg.val_fraction, cfg.seed)
         with _private_global_state():
@@ -322,27 +343,21 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
         n = len(X)
         return self._dataset(X, np.arange(n), labels, np.full(n, -1), learned), learned
 
-    def _crowd_data(self, X: np.ndarray, annotations) -> tuple[Dataset, dict]:
-        rows = np.asarray(annotations)
-        if rows.ndim != 2 or rows.shape[1] != 3 or len(rows) == 0:
-            raise ValueError("annotations must be (item, worker, label) rows, got shape "
-                             f"{rows.shape}")
-        item = _int_column(rows[:, 0], "item")
-        bad = np.flatnonzero((item < 0) | (item >= len(X)))
-        if len(bad):
-            raise ValueError(f"annotations: row {bad[0]} has item {item[bad[0]]}; items index the "
-                             f"rows of X, 0..{len(X) - 1}")
+    def _crowd_data(self, X: np.ndarray, annotations, tasks=None) -> tuple[Dataset, dict]:
+        """The answers table (``datasets.crowd.answer_table``: crowd-kit's task/worker/label
+        columns or (item, worker, label) rows, any ids) over the rows of X."""
+        from .datasets.crowd import answer_table
+
         try:
-            _, worker = np.unique(rows[:, 1], return_inverse=True)
-            label = rows[:, 2]
-            check_classification_targets(label)
-            classes, codes = np.unique(label, return_inverse=True)
-        except TypeError as e:  # unorderable mixed types
-            raise ValueError(f"annotations: workers and labels must be comparable values ({e})") \
-                from None
-        learned = {"multi_label_": False, "classes_": classes}
-        labels = one_hot(codes.reshape(-1), len(classes))
-        return self._dataset(X, item, labels, worker.reshape(-1), learned), learned
+            a = answer_table(annotations, len(X), tasks)
+        except PyroCanError as e:
+            raise ValueError(str(e)) from None
+        learned = {"multi_label_": False, "classes_": a.classes,
+                   "worker_ids_": np.asarray(a.worker_ids, dtype=object)}
+        labels = one_hot(a.label, len(a.classes))
+        data = self._dataset(X, a.item, labels, a.worker, learned)
+        data.worker_ids = [str(w) for w in a.worker_ids]
+        return data, learned
 
     @staticmethod
     def _dataset(X, ann_item, labels, ann_worker, learned) -> Dataset:

@@ -21,6 +21,9 @@ also writes ``RUN/inspect/``:
     latent_labels.png   items whose posterior label differs from the noisy one ('noisy → posterior')
     transitions.png     per KMeans group of z means, the noisy → latent label transition matrix
                         (paper Fig. 9)
+    report.html         one self-contained page: the most suspect labels as a sortable,
+                        filterable gallery (thumbnails for image data), the summary, the estimated
+                        noise matrix, the quality-embedding figure, the workers (``report.py``)
 
 Trust
 -----
@@ -67,7 +70,7 @@ from .posterior import item_trust
 
 INSPECT_DIR = "inspect"
 FILES = ("items.csv", "issues.csv", "summary.json", "quality_tsne.png", "latent_labels.png",
-         "transitions.png")
+         "transitions.png", "report.html")
 TRUST_FORMULA = {
     True: "single-label: mean over the item's annotations of q(noisy class) / sum_c q_c",
     False: "multi-label: mean over the item's annotations of prod_c a_c^(1/C), "
@@ -93,10 +96,11 @@ def _load(run_dir):
     trainer = api.load(run_dir)
     data = trainer.data
     rec = api.saved_train_data(run_dir, data)  # checked against the rebuilt data by api.load
-    corrupted = rec.get("corrupted", data.corrupted)
-    if corrupted is not None:
-        return trainer, np.asarray(corrupted, bool), WRONG_FROM_MASK
-    truth = rec.get("y_train_clean", data.y_train_clean)
+    # the rebuilt data set says whether the truth is known (a user's own labels never are); a
+    # run folder written before it said so may still record the given labels as "clean"
+    if data.corrupted is not None:
+        return trainer, np.asarray(rec.get("corrupted", data.corrupted), bool), WRONG_FROM_MASK
+    truth = None if data.y_train_clean is None else rec.get("y_train_clean", data.y_train_clean)
     if truth is None or np.shape(truth) != (data.num_items, data.num_classes):
         return trainer, None, None
     voted = data.item_labels(np.random.default_rng(0))  # the label cleanlab is given, too
@@ -285,9 +289,17 @@ def _inspect(run_dir, clusters: int, seed: int, with_cleanlab: bool, cleanlab_fo
                   **_set_figures(corrupted, core["disagrees"]),
                   "flagged_by": "posterior label differs from the noisy label"},
     }
+    if registry.METHODS[cfg.method].latent:
+        from .posterior_health import posterior_health
+
+        summary["posterior_health"] = posterior_health(
+            core["noisy_label"], core["q_y"], core["z_loc"], data.single_label,
+            np.bincount(core["ann_item"], minlength=n) > 0,
+            warmup=(trainer.epoch, cfg.warmup_epochs or 0.0))
     if corrupted is None:
         notes.append("no corruption mask (the run applied no artificial noise) and no true "
-                     "training labels: ranking figures are null")
+                     "training labels: which labels are wrong cannot be known, so the ranking "
+                     "figures are null and no figure marks labels as corrupted or kept")
     core["cleanlab_quality"] = None
     if with_cleanlab:
         summary["cleanlab"], core["cleanlab_quality"] = _cleanlab(
@@ -429,6 +441,16 @@ def write_report(run_dir, clusters: int = 4, seed: int = 0, with_cleanlab: bool 
         else:
             written.append(name)
     summary["figures_skipped"] = skipped
+    if figures:  # the page inlines quality_tsne.png, so it comes after the figures
+        from . import report
+
+        if on_step is not None:
+            on_step("writing report.html")
+        path, shown = report.write(out, core, trainer, run_dir)
+        summary["report"] = {"path": str(path), **shown}
+        written.append(report.REPORT)
+    else:
+        (out / "report.html").unlink(missing_ok=True)
     summary["out"] = str(out)
     summary["files"] = written + ["summary.json"]
     runs.write_json(out / "summary.json", summary)

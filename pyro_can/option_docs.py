@@ -36,7 +36,10 @@ HELP = {
     "side_info": "cifar10n --labels crowd: the worker table [default: "
                  "ROOT/side_info_cifar10N.csv]",
     "features": "cifar10n: train the MLP on these features (.npz, training rows then test "
-                "rows) instead of the images",
+                "rows) instead of the images; crowd: the tasks' features (.csv with a header "
+                "row, or .npz with X), one row per task",
+    "answers": "crowd: the answers, a CSV with header task,worker,label (crowd-kit's columns; "
+               "any ids)",
     "arch": "classifier: mlp (features), resnet18/resnet34 (image files) or "
             "cifar-resnet18/cifar-resnet34 (cifar10n images, 3x3 stem, no max-pool)",
     "weights": "local backbone weights (state dict); random init otherwise",

@@ -56,6 +56,7 @@ class DataSection:
     label_file: str | None
     side_info: str | None
     features: str | None
+    answers: str | None
 
 
 @dataclass(frozen=True)

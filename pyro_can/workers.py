@@ -34,9 +34,12 @@ def worker_report(trainer, post: dict | None = None) -> list[dict]:
     rows = []
     for w in np.unique(data.ann_worker[data.ann_worker >= 0]):
         m = data.ann_worker == w
-        row = {"worker": int(w), "answers": int(m.sum()),
+        row = {"worker": int(w)}
+        if data.worker_ids is not None:  # the user's id (a crowd table's)
+            row["worker_id"] = data.worker_ids[int(w)]
+        row.update({"answers": int(m.sum()),
                "posterior_agreement": float(agree[m].mean()), "mean_trust": float(trust[m].mean()),
-               "mean_quality_norm": float(znorm[m].mean())}
+               "mean_quality_norm": float(znorm[m].mean())})
         row["reliability"] = float(modelled[w]) if modelled is not None \
             else row["posterior_agreement"]
         if truth is not None:

@@ -266,7 +266,10 @@ def test_folder_layouts(roots):
         assert got == set(labels.replace(";", " ").replace(",", " ").split())
     data = load("folder", roots["folder"], noise_rate=1.0, seed=1)
     assert data.single_label and data.num_items == 6 and data.corrupted.any()
-    assert np.array_equal(data.corrupted, (data.ann_labels != data.y_train_clean).any(1))
+    given = load("folder", roots["folder"], seed=1)  # the folder's own labels: truth unknown
+    assert given.y_train_clean is None and given.corrupted is None
+    assert data.y_train_clean is None
+    assert np.array_equal(data.corrupted, (data.ann_labels != given.ann_labels).any(1))
 
 
 def test_corrupt_image_names_the_file(roots, tmp_path):

@@ -214,3 +214,87 @@ def test_crowd_answers_are_joined(tmp_path):
     p = item_posterior(out, int(result["train_ids"][i]))
     assert len(p["noisy_labels"]) == counts[i] == len(p["quality"])
     assert all(a["worker"] >= 0 for a in p["noisy_labels"])
+
+
+# -- a user's own labels are never taken as the truth ------------------------------------------------
+def _flipped_digits(tmp_path, with_truth: bool):
+    """sklearn's digits saved as a user's .npz whose labels are 30 % wrong (flipped to another
+    class); with ``with_truth`` the file also carries the true labels as ``y_true``."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    rng = np.random.default_rng(0)
+    y = d.target.copy()
+    flip = rng.random(len(y)) < 0.3
+    y[flip] = (y[flip] + rng.integers(1, 10, flip.sum())) % 10
+    arrays = {"X": (d.data / 16.0).astype(np.float32), "y": y.astype(np.int64)}
+    if with_truth:
+        arrays["y_true"] = d.target.astype(np.int64)
+    path = tmp_path / ("truth.npz" if with_truth else "own.npz")
+    np.savez(path, **arrays)
+    return path, flip
+
+
+def _fit_cli(path, out):
+    from pyro_can.cli import main
+
+    res = CliRunner().invoke(main, ["fit", "--data", "npz", "--path", str(path), "--epochs", "3",
+                                    "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    return res
+
+
+def test_own_npz_labels_are_not_taken_as_the_truth(tmp_path):
+    path, _ = _flipped_digits(tmp_path, with_truth=False)
+    out = tmp_path / "own"
+    fit = _fit_cli(path, out)
+    assert "training labels right" not in fit.output
+    assert "does not know its true training labels" in fit.stderr
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["train_labels_truth"] == "unknown" and "train_given_label_accuracy" not in m
+    train = np.load(out / "train_data.npz")
+    assert "y_train_clean" not in train.files and "corrupted" not in train.files
+    cli = CliRunner().invoke(inspect_command, [str(out), "--no-cleanlab", "--clusters", "2"])
+    assert cli.exit_code == 0, cli.output
+    assert "corrupted" not in cli.stdout and "ROC-AUC" not in cli.stdout
+    assert "which labels are wrong cannot be known" in cli.stdout
+    s = json.loads((out / "inspect" / "summary.json").read_text())
+    assert s["corruption_known"] is False and s["corrupted"] is None
+    assert s["trust"]["roc_auc"] is None
+    rows = _read_csv(out / "inspect" / "items.csv")
+    assert "corrupted" not in rows[0]
+
+
+def test_npz_with_y_true_is_scored_against_it(tmp_path):
+    path, flip = _flipped_digits(tmp_path, with_truth=True)
+    out = tmp_path / "truth"
+    fit = _fit_cli(path, out)
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["train_labels_truth"] == "true labels"
+    train = np.load(out / "train_data.npz")
+    wrong = flip[train["train_ids"]]
+    assert m["train_given_label_accuracy"] == pytest.approx(1 - wrong.mean())  # ~0.7
+    assert "training labels right: given 0.7" in fit.output
+    result = write_report(out, with_cleanlab=False, clusters=2, figures=False)
+    s = result["summary"]
+    assert s["corruption_known"] and s["wrong_labels_from"].startswith("true labels")
+    assert np.array_equal(result["corrupted"], wrong) and s["corrupted"] == int(wrong.sum())
+
+
+def test_npz_y_true_of_the_wrong_shape_is_one_error(tmp_path):
+    from pyro_can.data import load_npz
+    from pyro_can.errors import DataError
+
+    np.savez(tmp_path / "bad.npz", X=np.zeros((8, 2)), y=np.arange(8) % 2, y_true=np.zeros(7, int))
+    with pytest.raises(DataError, match="y_true"):
+        load_npz(str(tmp_path / "bad.npz"))
+
+
+def test_a_run_that_cleans_labels_is_healthy(run):
+    """The digits run at noise 0.4 changes about 29 % of the labels: no health warning."""
+    out, _, cli = run
+    h = json.loads((out / "metrics.json").read_text())["posterior_health"]
+    assert h["status"] == "ok" and h["warnings"] == [] and 0.6 < h["kept_share"] < 0.9, h
+    assert "warning: the posterior" not in cli.stderr
+    s = json.loads((out / "inspect" / "summary.json").read_text())
+    assert s["posterior_health"]["status"] == "ok"

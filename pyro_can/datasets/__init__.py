@@ -10,6 +10,7 @@ split). Layouts and choices: ``docs/datasets.md``.
 """
 from .amt import load_amt
 from .cifar10n import load_cifar10n
+from .crowd import load_crowd
 from .folder import load_folder
 from .images import ImageItems
 from .sd4 import load_sd4
@@ -24,7 +25,8 @@ LOADERS = {
     "cifar10n": load_cifar10n,
     "sd4": load_sd4,
     "folder": load_folder,
+    "crowd": load_crowd,
 }
 
-__all__ = ["LOADERS", "ImageItems", "load_amt", "load_cifar10n", "load_folder", "load_sd4", "load_voc07",
+__all__ = ["LOADERS", "ImageItems", "load_amt", "load_cifar10n", "load_crowd", "load_folder", "load_sd4", "load_voc07",
            "load_voc12", "load_web"]

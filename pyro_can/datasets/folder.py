@@ -103,10 +103,12 @@ def items(root: str, test_fraction: float = 0.25, seed: int = 0,
 
 
 def load_folder(data, images, runtime):
-    """Images with clean labels from --root (layout above), split by --test-fraction/--seed;
-    --noise-rate shuffles training labels. --test voc07:DIR tests on VOC instead."""
+    """Images labelled by --root (layout above), split by --test-fraction/--seed; --noise-rate
+    shuffles training labels. The labels are the user's own, of unknown quality, so no true
+    training labels are claimed (only the mask of what --noise-rate changed). --test voc07:DIR
+    tests on VOC instead."""
     root = image_root(data, images, "folder", LAYOUT)
     parse_test(data)  # a malformed --test fails before any file is read
     found = items(root, data.test_fraction, runtime.seed, hold_out=not data.test)
-    return image_dataset("folder", found, images, runtime, data.noise_rate, clean_labels=True,
+    return image_dataset("folder", found, images, runtime, data.noise_rate, clean_labels=False,
                          test_items=external_test(data, found.class_names))

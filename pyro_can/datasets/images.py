@@ -266,7 +266,8 @@ def image_dataset(name: str, items: ImageItems, images, runtime, noise_rate: flo
     or six crops averaged), standardized with training statistics — or, end to end (without
     ``--feature-cache``), the images themselves (``pixels.py``); ``noise_rate`` shuffles
     training labels as in the paper. ``clean_labels``: the source's training labels are clean
-    (VOC, folder), so ``y_train_clean`` is known; web and SD4 training labels are noisy already.
+    (VOC), so ``y_train_clean`` is known; web and SD4 training labels are noisy already, and a
+    user's folder's are of unknown quality.
     ``test_items`` (all of them test items) replace ``items``' own test split. ``images``,
     ``runtime``: the config's ImageSection and RuntimeSection (seed, device)."""
     train_idx = items.indices("train")
