@@ -1,7 +1,7 @@
 """Which training labels are wrong? CAN's trust against cleanlab, CROWDLAB and crowd-kit's
 posteriors, scored against the truth (a label is wrong when it differs from the true class).
 
-    python bench/label_issues.py --out runs/label-issues                      # digits, music
+    python bench/label_issues.py --out runs/label-issues          # digits, music, tabular
     python bench/label_issues.py --data music --seeds 0 --out runs/label-issues
     python bench/label_issues.py --data cifar10n-worst --seeds 0 --out runs/label-issues
 
@@ -28,7 +28,11 @@ The rows, and the probabilities each one reads (the table's ``probabilities`` co
   per item the quality of the majority-vote consensus) and crowd-kit's Dawid–Skene and GLAD
   posteriors (answers only) of the answer's / the voted class; per worker, each one's estimate
   of the worker's reliability against the worker's true accuracy (Spearman, workers with at
-  least ``--min-answers`` answers).
+  least ``MIN_ANSWERS`` answers).
+- ``tabular-0.3`` (``TABULAR``): a new user's case, ``CANClassifier()`` with its defaults on a
+  standardized ``make_classification`` set with 30% of the labels moved to another class, its
+  ``find_label_issues()`` table as it comes, against cleanlab on ``PlainClassifier``'s
+  out-of-fold probabilities (``cleanlab.count.estimate_cv_predicted_probabilities``).
 
 Each (data set, seed) is cached in ``OUT/<data>-s<seed>.npz`` (the probabilities; the scores are
 recomputed from them), so a rerun only trains what is missing. The table goes to stdout and
@@ -70,6 +74,11 @@ DATASETS = {
        for labels in ("worst", "random1", "aggre", "crowd")},
 }
 MIN_ANSWERS = 10
+#: a new user's case: ``CANClassifier`` with its defaults on a scaled tabular set (scikit-learn's
+#: ``make_classification``, 3,000 rows, 5 classes) with this share of labels flipped to another
+#: class, ``find_label_issues()`` against cleanlab on the plain estimator's cross-validated
+#: probabilities (``cleanlab.count.estimate_cv_predicted_probabilities``)
+TABULAR = {"tabular-0.3": 0.3}
 
 
 # -- scoring ---------------------------------------------------------------------------------------
@@ -200,7 +209,8 @@ def probabilities(name: str, seed: int, folds: int, out: Path, cross_fit: bool,
         trainer = Trainer(cfg, data)
         trainer.run()
         post = posterior(trainer)
-        cached.update(q=post["q_y"], p=post["prior"])
+        cached.update(q=post["q_y"], p=post["prior"],
+                      **{k: np.asarray(v) for k, v in trainer.label_reliability.items()})
         if "plain" not in cached:
             log(f"{name} seed {seed}: plain, {folds} folds")
             cached["plain"] = _out_of_fold_probs(trainer, folds, seed, None).astype(np.float32)
@@ -316,6 +326,62 @@ def _worker_rho(data, ans_wrong, per_answer=None, per_worker=None) -> dict:
     return {"spearman": float(spearmanr(est, true_acc).statistic), "workers": len(keep)}
 
 
+# -- the estimator on a tabular set ---------------------------------------------------------------
+def tabular_data(seed: int, rate: float, n: int = 3000, classes: int = 5):
+    """(X standardized, the noisy labels, the true ones): ``make_classification`` with ``rate``
+    of the labels moved to a uniformly drawn other class."""
+    from sklearn.datasets import make_classification
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = make_classification(n_samples=n, n_features=20, n_informative=10, n_classes=classes,
+                               n_clusters_per_class=1, flip_y=0.0, random_state=seed)
+    rng = np.random.default_rng(seed)
+    flip = rng.random(n) < rate
+    noisy = y.copy()
+    noisy[flip] = (y[flip] + rng.integers(1, classes, flip.sum())) % classes
+    return StandardScaler().fit_transform(x).astype(np.float32), noisy, y
+
+
+def tabular_case(name: str, seed: int, folds: int, out: Path, log=print) -> dict:
+    """CANClassifier().fit on the noisy labels; its ``find_label_issues()`` table (ranking by
+    ``trust``, flagged set ``is_label_issue``) and cleanlab on out-of-fold PlainClassifier
+    probabilities, scored against the true labels."""
+    from pyro_can.estimator import CANClassifier, PlainClassifier
+
+    x, noisy, y = tabular_data(seed, TABULAR[name])
+    wrong = noisy != y
+    path = out / f"{name}-s{seed}.npz"
+    cached = dict(np.load(path)) if path.exists() else {}
+    if "trust" not in cached:
+        log(f"{name} seed {seed}: CANClassifier on {len(x)} rows")
+        est = CANClassifier(seed=seed).fit(x, noisy)
+        table = est.find_label_issues()
+        cached.update(trust=table["trust"].to_numpy(),
+                      flagged=table["is_label_issue"].to_numpy(), q=est.posterior_,
+                      **{k: np.asarray(est.metrics_[k]) for k in ("label_hit", "label_false_alarm")
+                         if k in est.metrics_})
+        np.savez(path, **cached)
+    if "plain" not in cached:
+        from cleanlab.count import estimate_cv_predicted_probabilities
+
+        log(f"{name} seed {seed}: PlainClassifier, {folds} folds")
+        cached["plain"] = estimate_cv_predicted_probabilities(
+            x, noisy, clf=PlainClassifier(seed=seed), cv_n_folds=folds, seed=seed)
+        np.savez(path, **cached)
+    res = {"items": {}, "answers": {}, "flagged": {}, "workers": {},
+           "counts": {"items": len(x), "wrong": int(wrong.sum())}}
+    res["items"][("CANClassifier.find_label_issues() trust", "in-sample q")] = ranking_scores(
+        wrong, cached["trust"])
+    res["flagged"][("CANClassifier.find_label_issues() is_label_issue", "in-sample q")] = \
+        flagged_scores(wrong, cached["flagged"])
+    plain = _softmax_rows(cached["plain"])
+    for m, quality in cleanlab_quality(noisy, plain).items():
+        res["items"][(f"cleanlab {m}", "out-of-fold plain")] = ranking_scores(wrong, quality)
+    res["flagged"][("cleanlab find_label_issues", "out-of-fold plain")] = flagged_scores(
+        wrong, cleanlab_flagged(noisy, plain))
+    return res
+
+
 # -- the table -------------------------------------------------------------------------------------
 def _merge(results: list[dict], part: str) -> dict:
     rows = {}
@@ -366,7 +432,7 @@ def table(name: str, results: list[dict]) -> str:
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", default="digits-0.4,digits-0.8,music",
+    p.add_argument("--data", default="digits-0.4,digits-0.8,music,tabular-0.3",
                    help=f"comma-separated; known: {', '.join(DATASETS)}")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--folds", type=int, default=3, help="K of the out-of-fold probabilities")
@@ -377,16 +443,20 @@ def main(argv=None) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     names = args.data.split(",")
-    unknown = [n for n in names if n not in DATASETS]
+    known = [*DATASETS, *TABULAR]
+    unknown = [n for n in names if n not in known]
     if unknown:
-        raise SystemExit(f"--data: unknown {', '.join(unknown)}; known: {', '.join(DATASETS)}")
+        raise SystemExit(f"--data: unknown {', '.join(unknown)}; known: {', '.join(known)}")
     seeds = [int(s) for s in args.seeds.split(",")]
     text = []
     for name in names:
         results = []
         for seed in seeds:
-            data, probs = probabilities(name, seed, args.folds, out, not args.no_cross_fit,
-                                        log=lambda m: print(m, file=sys.stderr, flush=True))
+            log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+            if name in TABULAR:
+                results.append(tabular_case(name, seed, args.folds, out, log))
+                continue
+            data, probs = probabilities(name, seed, args.folds, out, not args.no_cross_fit, log)
             results.append(evaluate(data, probs))
         text.append(table(name, results))
         print(text[-1], flush=True)

@@ -141,3 +141,39 @@ def test_cross_fitted_scores_every_item_with_a_model_that_never_saw_it(monkeypat
     for fit, held in zip(trained, scored):
         assert not fit & held  # no item scored by a model that trained on it
     assert set().union(*scored) == set(data.train_ids.tolist())
+
+
+def test_anchor_issue_share_recovers_the_wrong_share_from_exact_rates():
+    from pyro_can.labels import anchor_issue_share, issue_count
+
+    rng = np.random.default_rng(0)
+    c, n = 4, 4000
+    truth = rng.choice(c, n, p=[0.4, 0.3, 0.2, 0.1])
+    given = truth.copy()
+    flip = rng.random(n) < 0.3
+    given[flip] = (truth[flip] + rng.integers(1, c, flip.sum())) % c
+    g = np.eye(c)[given]
+    hit = np.array([(given[truth == k] == k).mean() for k in range(c)])
+    fa = np.array([(given[truth != k] == k).mean() for k in range(c)])
+    wrong_share = np.array([(truth[given == k] != k).mean() for k in range(c)])
+    np.testing.assert_allclose(anchor_issue_share(g, hit, fa), wrong_share, atol=1e-9)
+    answered = np.ones(n, bool)
+    count = issue_count(g, np.full(n, 0.99), answered, True, True,
+                        {"label_hit": hit, "label_false_alarm": fa})
+    assert count == (given != truth).sum()
+    # without the anchor estimate (or with several answers per item): Σ (1 − trust)
+    assert issue_count(g, np.full(n, 0.99), answered, True, False,
+                       {"label_hit": hit, "label_false_alarm": fa}) == 40
+
+
+def test_table_flags_the_lowest_trust_as_many_as_estimated():
+    from pyro_can.labels import table
+
+    q = np.array([[0.9, 0.1], [0.4, 0.6], [0.7, 0.3], [0.2, 0.8], [0.5, 0.5]])
+    given = np.eye(2)[[0, 0, 0, 1, 0]]
+    answered = np.array([True, True, True, True, False])
+    t = table(given, q, True, answered, True)
+    np.testing.assert_allclose(t["trust"][:4], [0.9, 0.4, 0.7, 0.8])
+    assert np.isnan(t["trust"][4])
+    # Σ (1 − trust) = 0.1 + 0.6 + 0.3 + 0.2 = 1.2: one issue, the least trusted answered item
+    assert t["is_label_issue"].tolist() == [False, True, False, False, False]
