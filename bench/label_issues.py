@@ -54,6 +54,7 @@ ROOT = os.path.dirname(HERE)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+from pyro_can import labels  # noqa: E402
 from pyro_can.api import load_data  # noqa: E402
 from pyro_can.config import Config  # noqa: E402
 from pyro_can.experiments import mean_sd  # noqa: E402
@@ -265,6 +266,13 @@ def evaluate(data, probs: dict, with_anchors: bool = True) -> dict:
             wrong, q.argmax(1) != g)
         res["flagged"][("CAN lowest trust, k = Σ(1 − trust)", f"{where} q")] = flagged_scores(
             wrong, lowest(trust, expected_wrong(trust)))
+    # the default of ``labels`` and ``find_label_issues()`` (``labels.ISSUE_RULE``)
+    reliability = {k: probs[k] for k in ("label_hit", "label_false_alarm") if k in probs}
+    default = labels.table(given, _softmax_rows(probs["q"]), True, np.ones(n, bool),
+                           not crowd, reliability)
+    count = "anchor estimate" if reliability and not crowd else "Σ(1 − trust)"
+    res["flagged"][(f"CAN is_label_issue (labels default: k from the {count})",
+                    "in-sample q")] = flagged_scores(wrong, default["is_label_issue"])
     if not with_anchors:
         return res
     plain = _softmax_rows(probs["plain"])
@@ -374,6 +382,12 @@ def tabular_case(name: str, seed: int, folds: int, out: Path, log=print) -> dict
         wrong, cached["trust"])
     res["flagged"][("CANClassifier.find_label_issues() is_label_issue", "in-sample q")] = \
         flagged_scores(wrong, cached["flagged"])
+    q = _softmax_rows(cached["q"])
+    res["flagged"][("CAN argmax(q) ≠ given", "in-sample q")] = flagged_scores(
+        wrong, q.argmax(1) != noisy)
+    trust = q[np.arange(len(noisy)), noisy]
+    res["flagged"][("CAN lowest trust, k = Σ(1 − trust)", "in-sample q")] = flagged_scores(
+        wrong, lowest(trust, expected_wrong(trust)))
     plain = _softmax_rows(cached["plain"])
     for m, quality in cleanlab_quality(noisy, plain).items():
         res["items"][(f"cleanlab {m}", "out-of-fold plain")] = ranking_scores(wrong, quality)
@@ -421,6 +435,9 @@ def table(name: str, results: list[dict]) -> str:
                   " | ".join(names[m] for m in metrics) + " |",
                   "|---|---|" + "---|" * len(metrics)]
         for (row, src), vals in rows.items():
+            got = len(vals[metrics[0]])
+            if got < seeds:
+                row += f" ({got} of {seeds} seeds)"
             lines.append(f"| {row} | {src} | " +
                          " | ".join(_cell(vals[m]) for m in metrics) + " |")
         lines.append("")
