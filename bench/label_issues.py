@@ -238,7 +238,7 @@ def evaluate(data, probs: dict, with_anchors: bool = True) -> dict:
     truth = data.y_train_clean.argmax(1)
     wrong = g != truth
     crowd = data.has_crowd
-    res = {"items": {}, "answers": {}, "flagged": {}, "workers": {},
+    res = {"items": {}, "agree": {}, "answers": {}, "flagged": {}, "workers": {},
            "counts": {"items": n, "wrong": int(wrong.sum())}}
     ans = data.ann_labels.argmax(1)
     ans_wrong = ans != truth[data.ann_item]
@@ -300,18 +300,33 @@ def evaluate(data, probs: dict, with_anchors: bool = True) -> dict:
         res["counts"]["crowdlab_consensus_differs"] = int((~same).sum())
         res["items"][("CROWDLAB consensus quality", "out-of-fold plain + answers")] = \
             ranking_scores(wrong, quality)
+        # the items where both majority votes agree: every row scores the same label
+        own = cl["consensus"] != truth
+        res["items"][("CROWDLAB consensus quality, of its own consensus label",
+                      "out-of-fold plain + answers")] = ranking_scores(own,
+                                                                        cl["consensus_quality"])
+        res["counts"]["crowdlab_consensus_wrong"] = int(own.sum())
         res["workers"][("CROWDLAB annotator quality", "out-of-fold plain + answers")] = \
             _worker_rho(data, ans_wrong, None, cl["workers"])
         ck = crowdkit_posteriors(data)
+        agree = {("CAN given-label trust", "in-sample q"):
+                 given_trust(_softmax_rows(probs["q"]), given, True),
+                 ("cleanlab self_confidence", "out-of-fold plain"):
+                 cleanlab_quality(g, plain, ("self_confidence",))["self_confidence"],
+                 ("CROWDLAB consensus quality", "out-of-fold plain + answers"):
+                 cl["consensus_quality"]}
         for name in ("dawid-skene", "glad"):
             post = ck[name]
             label = "Dawid–Skene" if name == "dawid-skene" else "GLAD"
             res["items"][(f"{label} posterior of the given label", "answers only")] = \
                 ranking_scores(wrong, post[np.arange(n), g])
+            agree[(f"{label} posterior of the given label", "answers only")] = post[np.arange(n), g]
             res["answers"][(f"{label} posterior of the answer", "answers only")] = \
                 ranking_scores(ans_wrong, post[data.ann_item, ans])
             res["workers"][(f"{label} worker reliability", "answers only")] = _worker_rho(
                 data, ans_wrong, None, ck[f"{name} workers"])
+        res["agree"] = {key: ranking_scores(wrong[same], quality[same])
+                        for key, quality in agree.items()}
         res["workers"][("agreement with the majority vote", "answers only")] = _worker_rho(
             data, ans_wrong, (ans == g[data.ann_item]).astype(float))
     return res
@@ -422,10 +437,12 @@ def table(name: str, results: list[dict]) -> str:
     lines = [head + ")", ""]
     for part, title, metrics in (
             ("items", "per item (the given label)", ("auc", "ap", "p_at_k")),
+            ("agree", "per item, the items whose given label is CROWDLAB's majority vote too",
+             ("auc", "ap", "p_at_k")),
             ("answers", "per answer", ("auc", "ap", "p_at_k")),
             ("flagged", "flagged set (per item)", ("flagged", "precision", "recall")),
             ("workers", "worker reliability vs true accuracy", ("spearman", "workers"))):
-        rows = _merge(results, part)
+        rows = _merge([r for r in results if part in r], part)
         if not rows:
             continue
         names = {"auc": "ROC-AUC", "ap": "AP", "p_at_k": "P@k = R@k", "flagged": "flagged",
@@ -442,8 +459,11 @@ def table(name: str, results: list[dict]) -> str:
                          " | ".join(_cell(vals[m]) for m in metrics) + " |")
         lines.append("")
     if "crowdlab_consensus_differs" in c:
-        lines.append(f"(CROWDLAB's majority vote differs from the given one on "
-                     f"{c['crowdlab_consensus_differs']} tied items.)\n")
+        lines.append(f"(CROWDLAB's majority vote breaks ties with the probabilities, the given "
+                     f"label at random: they differ on {c['crowdlab_consensus_differs']} tied "
+                     f"items (first seed), where CROWDLAB's row scores 1 − the quality of its own "
+                     f"label. Its own consensus label is wrong on "
+                     f"{c['crowdlab_consensus_wrong']} items.)\n")
     return "\n".join(lines)
 
 
