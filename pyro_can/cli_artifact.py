@@ -78,7 +78,7 @@ def export_command(run_dir, fmt, out):
 @user_errors
 def labels_command(run_dir, out):
     """The training labels as CAN read them, with the posterior label, the trust in the given
-    label and is_label_issue (the posterior's most probable label differs from the given one)."""
+    label and is_label_issue (the labels of lowest trust, as many as are estimated wrong)."""
     from . import labels
 
     path, t = labels.write(run_dir, out)

@@ -432,11 +432,12 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
         """The training labels' table, cleanlab-style (a pandas DataFrame, one row per row of
         ``X`` given to ``fit``; ``pyro-can labels`` writes the same columns): ``given_label``
         (the label given, or the majority vote of the row's answers), ``posterior_label`` (the
-        label q(y | x, ỹ) believes most), ``trust`` (``label_quality_``: the posterior
-        probability that the given label is right; cleanlab's ``label_quality``) and
-        ``is_label_issue`` (the posterior's most probable label differs from the given one:
-        ``labels.ISSUE_RULE``). Multi-label labels are tuples of class indices. Sort by
-        ``trust`` ascending to review the likeliest errors first."""
+        label q(y | x, ỹ) believes most), ``trust`` (the posterior probability that the given
+        label is right, ``posterior.given_trust``; cleanlab's ``label_quality``; with one answer
+        per row it is ``label_quality_``) and ``is_label_issue`` (the rows of lowest trust, as
+        many as the estimated number of wrong labels: ``labels.ISSUE_RULE``). Multi-label labels
+        are tuples of class indices. Sort by ``trust`` ascending to review the likeliest errors
+        first."""
         try:
             import pandas as pd
         except ImportError:
@@ -454,8 +455,9 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
         given = voted_labels(owner, np.asarray(ann["ann_labels"]), n, single,
                              np.random.default_rng(0))  # as inspect and labels vote
         q = np.nan_to_num(self.posterior_.astype(np.float64))
-        t = labels.table(given, q, self.label_quality_, single,
-                         np.bincount(owner, minlength=n) > 0)
+        counts = np.bincount(owner, minlength=n)
+        t = labels.table(given, q, single, counts > 0, bool((counts == 1).all()),
+                         self.metrics_)
 
         def as_labels(rows):
             if single:

@@ -4,14 +4,20 @@ the trust in the given one, and whether it is a label issue — for ``pyro-can l
 ``given_label``, ``predicted_label`` = our ``posterior_label``, ``label_quality`` = our ``trust``,
 ``is_label_issue``).
 
-The rule (``ISSUE_RULE``), chosen from the model, not tuned on any corruption mask: an item's label
-is an issue when the posterior's most probable label differs from the given one. Single-label:
-``argmax_c q(y = c | x, ỹ)`` is not the given class, i.e. the posterior puts more mass on some
-other class than on the given one. Multi-label: some class's ``q(y_c = 1 | x, ỹ)`` is on the other
-side of 0.5 from the given 0/1 entry. The given label of a crowd item is its majority vote (ties
-broken with a fixed seed, as ``inspect`` does); an item without any answer is never an issue.
-``trust`` (``posterior.answer_trust``, explained in ``inspection.py``) ranks the issues: sort it
-ascending to review the likeliest errors first."""
+``trust`` is ``posterior.given_trust``: the posterior probability that the item's given label is
+right (for crowd data the majority vote of its answers, ties broken with a fixed seed, as
+``inspect`` does). Sort it ascending to review the likeliest errors first.
+
+The rule (``ISSUE_RULE``): the ``issue_count`` items of lowest trust are the issues, where
+``issue_count`` estimates how many given labels are wrong. A fixed rule (the posterior's arg-max
+differs from the given label, or a threshold on trust) flags far too few: the in-sample posterior
+has fitted the labels it trained on, so it believes most wrong ones (30% of a tabular set's
+labels flipped: 82 flagged, recall 0.125). Single-label data with one answer per item count
+them from the noise model's anchor estimate (``anchors.py``, made from the warm classifier
+before it fits the noise): per class c, the share of the items labelled c whose class is not c,
+``1 − π_c·hit_c / r_c`` (``anchor_issue_share``). Elsewhere (several answers per item,
+multi-label data, runs without the estimate) the count is the posterior's own expectation
+Σ (1 − trust) (``posterior.expected_wrong``). An item without any answer is never an issue."""
 from __future__ import annotations
 
 import csv
@@ -22,24 +28,63 @@ import numpy as np
 
 from . import runs, safe_io
 from .errors import DataError
+from .posterior import expected_wrong, given_trust
 
-ISSUE_RULE = ("is_label_issue: the posterior's most probable label differs from the given "
-              "(voted) label; single-label: argmax_c q_c != given class; multi-label: some "
-              "class with q_c on the other side of 0.5 from the given entry")
+ISSUE_RULE = ("is_label_issue: the k items of lowest trust, k the estimated number of wrong "
+              "labels: single-label with one answer per item, from the noise model's anchor "
+              "estimate (hit and false-alarm rate per class); otherwise the posterior's "
+              "expected count, the sum of (1 - trust)")
 
 
-def table(given: np.ndarray, q: np.ndarray, trust: np.ndarray, single_label: bool,
-          answered: np.ndarray) -> dict:
-    """Arrays over N items from ``given`` (N, C) 0/1 labels, the posterior ``q`` (N, C), the
-    ``trust`` (N,) and ``answered`` (N,) bool (items with at least one answer)."""
+def anchor_issue_share(given: np.ndarray, hit, false_alarm) -> np.ndarray:
+    """Per class c, the estimated share of the items labelled c whose class is not c, from the
+    per-class rates ``hit`` P(ỹ = c | y = c) and ``false_alarm`` P(ỹ = c | y ≠ c) of the noise
+    model's anchor estimate and the share r_c of labels c in ``given`` (N, C): the class's base
+    rate π_c = (r_c − fa_c) / (hit_c − fa_c) solves r_c = π_c·hit_c + (1 − π_c)·fa_c, and
+    P(y = c | ỹ = c) = π_c·hit_c / r_c (Bayes)."""
+    hit, fa = np.asarray(hit, np.float64), np.asarray(false_alarm, np.float64)
+    r = given.mean(0)
+    base = np.clip((r - fa) / np.maximum(hit - fa, 1e-6), 0.0, 1.0)
+    right = np.clip(base * hit / np.maximum(r, 1e-12), 0.0, 1.0)
+    return 1.0 - right
+
+
+def issue_count(given: np.ndarray, trust: np.ndarray, answered: np.ndarray, single_label: bool,
+                one_answer_each: bool, reliability: dict | None = None) -> int:
+    """How many given labels are likely wrong (``ISSUE_RULE``): ``reliability`` is the run's
+    anchor estimate (``label_hit``, ``label_false_alarm``, as metrics.json keeps it)."""
+    reliability = reliability or {}
+    if single_label and one_answer_each and "label_hit" in reliability:
+        share = anchor_issue_share(given[answered], reliability["label_hit"],
+                                   reliability["label_false_alarm"])
+        count = float((given[answered] * share).sum())
+    else:
+        count = expected_wrong(trust[answered])
+    return int(round(count))
+
+
+def flag_lowest(trust: np.ndarray, count: int, answered: np.ndarray) -> np.ndarray:
+    """The ``count`` answered items of lowest ``trust``, as a mask (ties: the first in order)."""
+    order = np.flatnonzero(answered)[np.argsort(trust[answered], kind="stable")]
+    out = np.zeros(len(trust), bool)
+    out[order[:max(0, count)]] = True
+    return out
+
+
+def table(given: np.ndarray, q: np.ndarray, single_label: bool, answered: np.ndarray,
+          one_answer_each: bool, reliability: dict | None = None) -> dict:
+    """Arrays over N items from ``given`` (N, C) 0/1 labels, the posterior ``q`` (N, C) and
+    ``answered`` (N,) bool (items with at least one answer); ``one_answer_each``: the given label
+    is the item's only answer; ``reliability``: the run's anchor estimate, if any."""
     if single_label:
         posterior = np.eye(q.shape[1])[q.argmax(1)]
-        issue = q.argmax(1) != given.argmax(1)
     else:
         posterior = (q > 0.5).astype(np.float64)
-        issue = (posterior != given).any(1)
+    trust = given_trust(q, given, single_label)
+    trust = np.where(answered, trust, np.nan)
+    count = issue_count(given, trust, answered, single_label, one_answer_each, reliability)
     return {"given_label": given, "posterior_label": posterior, "trust": trust,
-            "is_label_issue": issue & answered}
+            "is_label_issue": flag_lowest(trust, count, answered)}
 
 
 def given_labels(data) -> tuple[np.ndarray, np.ndarray]:
@@ -53,14 +98,14 @@ def of_run(run_dir) -> tuple[dict, object]:
     """The table of a finished run's training items, and its trainer (the rebuilt data, checked
     against ``train_data.npz``)."""
     from . import api
-    from .posterior import item_trust, posterior
+    from .posterior import posterior
 
     trainer = api.load(run_dir)
     data = trainer.data
     q = posterior(trainer)["q_y"].astype(np.float64)
     given, answered = given_labels(data)
-    t = table(given, q, item_trust(q, data.ann_item, data.ann_labels, data.single_label),
-              data.single_label, answered)
+    t = table(given, q, data.single_label, answered, not data.has_crowd,
+              trainer.label_reliability)
     t["id"] = np.asarray(data.train_ids)
     return t, trainer
 

@@ -12,14 +12,21 @@ from .distributions import class_probs
 
 
 @torch.no_grad()
-def posterior(trainer, chunk: int = 4096) -> dict:
-    """Arrays over the trainer's training set:
+def posterior(trainer, chunk: int = 4096, data=None) -> dict:
+    """Arrays over the trainer's training set, or over ``data``'s training items (a
+    ``Dataset`` with the same classes, e.g. a fold the trainer never saw: the guide is amortized,
+    so it reads any item's x and answers):
 
     ``q_y`` (N, C) posterior probabilities of the clean label, ``prior`` (N, C) classifier
     probabilities, ``z_loc``/``z_scale`` (R, K) quality embedding per annotation (K = 0 when the
     run has no z), and the annotations themselves (``ann_item``, ``ann_labels``, ``ann_worker``).
     Methods without latent variables get ``q_y`` = ``prior``."""
-    data, ts = trainer.data, trainer.train_set
+    if data is None or data is trainer.data:
+        data, ts = trainer.data, trainer.train_set
+    else:
+        from .train import TrainingSet  # train imports this module's callers; import late
+
+        ts = TrainingSet(data, trainer.device)
     latent = registry.METHODS[trainer.cfg.method].latent
     q_y, prior, z_loc, z_scale, ann_idx = [], [], [], [], []
     programs = (trainer.model, trainer.guide)
@@ -85,3 +92,46 @@ def item_trust(q_y: np.ndarray, ann_item: np.ndarray, ann_labels: np.ndarray,
     counts = np.bincount(ann_item, minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):  # an item without answers: NaN
         return np.bincount(ann_item, weights=per_ann, minlength=n) / counts
+
+
+def given_trust(q_y: np.ndarray, given: np.ndarray, single_label: bool) -> np.ndarray:
+    """Per item, the posterior probability that its *given* label ``given`` (N, C) (for crowd
+    data the voted one) is right: ``answer_trust`` of that one label. On one answer per item it
+    is ``item_trust``; on several it scores the label a user keeps or drops, where the mean over
+    the answers scores how many of them are right (an item whose majority is right but one of
+    three answers wrong ranks among the errors, as on music's crowd)."""
+    return answer_trust(q_y, np.arange(len(q_y)), given, single_label)
+
+
+def expected_wrong(trust: np.ndarray) -> float:
+    """The posterior's own expected number of wrong labels, Σ (1 − trust) over the items that
+    have one (NaN trust: an item without answers)."""
+    return float(np.nansum(1.0 - trust))
+
+
+def cross_fitted(cfg, data, folds: int = 3, seed: int = 0, on_fold=None) -> dict:
+    """Out-of-sample posteriors: the items are split into ``folds`` folds (stratified by the
+    given label where every class has enough items), and each fold's items are scored by a model
+    trained with ``cfg`` on the other folds. Returns ``q_y`` and ``prior`` (N, C), as
+    ``posterior`` does. No item's posterior comes from a model that fitted its labels, so an item whose wrong label
+    the network memorized is no longer believed (in-sample posteriors trust what was fitted)."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    from .train import Trainer
+
+    n = data.num_items
+    strata = data.item_labels(np.random.default_rng(0)).argmax(1) if data.single_label else None
+    splitter = KFold(folds, shuffle=True, random_state=seed)
+    if strata is not None and np.bincount(strata).min() >= folds:
+        splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    q_y = np.zeros((n, data.num_classes), np.float32)
+    prior = np.zeros_like(q_y)
+    for f, (fit_idx, held_idx) in enumerate(splitter.split(np.zeros(n), strata)):
+        if on_fold is not None:
+            on_fold(f, folds)
+        trainer = Trainer(cfg, data.subset(np.sort(fit_idx)))
+        trainer.run()
+        held = np.sort(held_idx)
+        post = posterior(trainer, data=data.subset(held))
+        q_y[held], prior[held] = post["q_y"], post["prior"]
+    return {"q_y": q_y, "prior": prior}
