@@ -163,6 +163,7 @@ class OptimizerSection:
 class RuntimeSection:
     seed: int
     device: str
+    eval_every: int
 
 
 @dataclass(frozen=True)

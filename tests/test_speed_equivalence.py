@@ -57,3 +57,21 @@ def test_no_param_message_per_weight(digits):
         assert not [n for n, s in t.nodes.items() if s["type"] == "param"]
         assert "y" in t.nodes
 
+
+def test_eval_every_scores_the_last_epoch_with_the_same_keys(tmp_path):
+    import json
+
+    from pyro_can import api
+
+    common = dict(epochs=4, hidden="16", warmup_epochs=1, ramp_epochs=1, seed=0)
+    every = api.fit(Config(**common), out=tmp_path / "every")
+    sparse = api.fit(Config(**common, eval_every=3), out=tmp_path / "sparse")
+    scored = [r["epoch"] for r in sparse.history if "test_mAP" in r]
+    assert scored == [3, 4]  # every third, and the last
+    assert [r["epoch"] for r in sparse.history] == [1, 2, 3, 4]
+    keys = [set(json.loads((tmp_path / run / "metrics.json").read_text())) for run in
+            ("every", "sparse")]
+    assert keys[0] == keys[1]
+    assert sparse.metrics["epochs"] == 4 and "test_mAP" in sparse.metrics
+    header = (tmp_path / "sparse" / "history.csv").read_text().splitlines()[0].split(",")
+    assert "test_mAP" in header
