@@ -4,7 +4,8 @@ against a FLOP floor, peak memory, and scaling with the number of items.
     python bench/run.py            # full run (~5-10 min on 2 CPU cores), writes bench/RESULTS.md
     python bench/run.py --quick    # < 1 min smoke run, prints only (add --out FILE to write)
     python bench/run.py --steps N  # timed steps per configuration in the step benchmark
-    python bench/run.py --profile  # cProfile of Pyro steps (digits and AMT size), printed
+    python bench/run.py --profile  # cProfile of Pyro steps (digits and AMT size, tracegraph
+                                   # and meanfield), printed
 
 Every measurement runs in its own subprocess (so that ``ru_maxrss``, the peak resident set size,
 belongs to that configuration) with ``OMP_NUM_THREADS`` and ``torch.set_num_threads`` both set to
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import json
 import os
 import platform
@@ -280,7 +282,8 @@ def worker_scale(spec: dict) -> dict:
 
 
 def worker_profile(spec: dict) -> dict:
-    """cProfile of Pyro meanfield steps; prints the top functions by total (self) time."""
+    """cProfile of Pyro steps (``elbo``: meanfield or tracegraph); prints the top functions by
+    total (self) time and by cumulative time."""
     import cProfile
     import io
     import pstats
@@ -291,7 +294,7 @@ def worker_profile(spec: dict) -> dict:
     from pyro_can.batch import StepParams
 
     data = load_size(spec["size"])
-    trainer = _trainer(data, spec["device"])
+    trainer = _trainer(data, spec["device"], elbo=spec.get("elbo", "meanfield"))
     hp = StepParams(tau=0.5, alpha=1.0, lam=0.3)
     items = torch.arange(50)
 
@@ -484,9 +487,11 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
 
     if args.profile:
-        for size, k in (("digits", 300), ("amt", 60)):
-            res = spawn({"kind": "profile", "size": size, "device": "cpu", "steps": k}, args.threads)
-            print(f"==== cProfile, {size}, {k} meanfield steps ====")
+        for (size, k), elbo in itertools.product((("digits", 300), ("amt", 60)),
+                                                 ("tracegraph", "meanfield")):
+            res = spawn({"kind": "profile", "size": size, "device": "cpu", "steps": k,
+                         "elbo": elbo}, args.threads)
+            print(f"==== cProfile, {size}, {k} {elbo} steps ====")
             print(res.get("text", res))
         return
 
