@@ -34,6 +34,8 @@ import torch
 from torch import distributions as td
 from torch.nn import functional as F
 
+from pyro_can.distributions import relaxed_bernoulli_log_prob
+
 _HALF_LOG_2PI_E = 0.5 + 0.5 * math.log(2 * math.pi)
 
 
@@ -100,8 +102,9 @@ def reference_loss(model, guide, batch, hp, cfg, kl: str = "closed") -> torch.Te
         kl_y = _bernoulli_kl(y_logits, prior_logits).sum()
         kl_z = (-torch.log(scale) + 0.5 * (scale * scale + loc * loc) - 0.5).sum()
     elif kl == "mc":
-        py = td.RelaxedBernoulli(tau, logits=prior_logits, validate_args=False)
-        kl_y = (qy.log_prob(y) - py.log_prob(y)).sum()
+        # the softplus form of the relaxed density (torch's overflows to -inf for |logits| > ~90)
+        kl_y = (relaxed_bernoulli_log_prob(y_logits, tau, y)
+                - relaxed_bernoulli_log_prob(prior_logits, tau, y)).sum()
         pz = td.Normal(torch.zeros_like(loc), torch.ones_like(scale), validate_args=False)
         kl_z = (qz.log_prob(z) - pz.log_prob(z)).sum()
     else:
@@ -119,9 +122,12 @@ def reference_loss(model, guide, batch, hp, cfg, kl: str = "closed") -> torch.Te
 
 
 def reference_step(model, guide, optimizer, batch, hp, cfg, kl: str = "closed") -> float:
-    """One hand-written SGD step: zero_grad, loss, backward, step. Returns the loss value."""
+    """One hand-written SGD step: zero_grad, loss, backward, step (skipped on a non-finite loss,
+    as ``Trainer.step`` skips it). Returns the loss value."""
     optimizer.zero_grad(set_to_none=True)
     loss = reference_loss(model, guide, batch, hp, cfg, kl=kl)
     loss.backward()
-    optimizer.step()
-    return loss.item()
+    value = loss.item()
+    if math.isfinite(value):
+        optimizer.step()
+    return value

@@ -15,14 +15,14 @@ import pyro
 import pyro.distributions as dist
 import torch
 from pyro import poutine
-from pyro.nn import PyroModule
 
 from pyro_can.batch import answers_plate, items_plate
 from pyro_can.distributions import y_dist
 from pyro_can.nets import ScoreBaseline
+from pyro_can.network_owner import NetworkOwner
 
 
-class LatentGuide(PyroModule):
+class LatentGuide(NetworkOwner):
     """q(y) per item and q(z) per answer, from ``posterior(batch)`` (a subclass's): y's logits
     and z's loc and scale, one row per answer (None without z). ``workers``: the model's
     worker-quality parameters (``--quality-prior worker``), whose q(μ_w), q(d_w) the guide

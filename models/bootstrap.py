@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import pyro
 import torch
-from pyro.nn import PyroModule
 from torch.nn import functional as F
 
 from pyro_can.batch import answers_plate, items_plate
+from pyro_can.network_owner import NetworkOwner
 
 
 def prediction_target(logits: torch.Tensor, kind: str, single_label: bool,
@@ -27,7 +27,7 @@ def prediction_target(logits: torch.Tensor, kind: str, single_label: bool,
     return (probs > 0.5).to(probs.dtype)
 
 
-class BootstrapModel(PyroModule):
+class BootstrapModel(NetworkOwner):
     """The classifier's likelihood of the bootstrapped target (``--beta``, ``--bootstrap``)."""
 
     def __init__(self, method, schedule, num_classes: int, input_net, num_workers: int = 0):

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import pyro
 import torch
-from pyro.nn import PyroModule
 from torch import nn
 
 from pyro_can.batch import answers_plate, items_plate
 from pyro_can.distributions import class_probs, label_dist
+from pyro_can.network_owner import NetworkOwner
 
 
 class CrowdLayer(nn.Module):
@@ -39,7 +39,7 @@ class CrowdLayer(nn.Module):
         return torch.einsum("...rij,...rj->...ri", self.weight[worker], probs)
 
 
-class CrowdLayerModel(PyroModule):
+class CrowdLayerModel(NetworkOwner):
     """The classifier and the per-worker matrices (``num_workers`` of them)."""
 
     def __init__(self, method, schedule, num_classes: int, input_net, num_workers: int = 1):

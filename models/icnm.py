@@ -13,14 +13,15 @@ from __future__ import annotations
 import pyro
 import pyro.distributions as dist
 import torch
-from pyro.nn import PyroModule, pyro_method
+from pyro.nn import pyro_method
 
 from pyro_can.batch import answers_plate, items_plate
+from pyro_can.network_owner import NetworkOwner
 
 from .plain import observe_from_classifier
 
 
-class ICNMModel(PyroModule):
+class ICNMModel(NetworkOwner):
     """The visual-presence head ``classifier`` and the human-relevance head ``relevance``."""
 
     def __init__(self, method, schedule, num_classes: int, input_net, num_workers: int = 0):

@@ -14,10 +14,10 @@ from __future__ import annotations
 import pyro
 import pyro.distributions as dist
 import torch
-from pyro.nn import PyroModule
 from torch import nn
 
 from pyro_can.batch import answers_plate, items_plate
+from pyro_can.network_owner import NetworkOwner
 
 
 class NoiseAdaptation(nn.Module):
@@ -29,7 +29,7 @@ class NoiseAdaptation(nn.Module):
         return torch.softmax(self.weight, dim=1)
 
 
-class LearnQModel(PyroModule):
+class LearnQModel(NetworkOwner):
     """The classifier and the noise-adaptation layer Q, with its trace penalty
     (``--learnq-trace``)."""
 

@@ -8,10 +8,10 @@ several observations of the same prediction.
 from __future__ import annotations
 
 import pyro
-from pyro.nn import PyroModule
 
 from pyro_can.batch import answers_plate, items_plate
 from pyro_can.distributions import label_dist
+from pyro_can.network_owner import NetworkOwner
 
 
 def observe_from_classifier(classifier, batch, categorical: bool) -> None:
@@ -23,7 +23,7 @@ def observe_from_classifier(classifier, batch, categorical: bool) -> None:
         pyro.sample("ytilde", label_dist(logits, categorical), obs=batch.answer_labels)
 
 
-class PlainModel(PyroModule):
+class PlainModel(NetworkOwner):
     """ỹ observed straight from the classifier's output."""
 
     def __init__(self, method, schedule, num_classes: int, input_net, num_workers: int = 0):

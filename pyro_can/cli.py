@@ -70,6 +70,8 @@ def watched(record: dict) -> dict:
     for key in ("val_noisy_mAP", "val_clean_mAP"):
         if record.get(key) is not None:
             return {key: f"{record[key]:.4f}"}
+    if "test_mAP" not in record:  # an epoch --eval-every did not score
+        return {}
     return {"test_mAP": f"{record['test_mAP']:.4f}"}
 
 

@@ -100,6 +100,7 @@ class Config:
     lr_gamma: float = 0.1
     seed: int = 0
     device: str = "auto"
+    eval_every: int = 1  # score the test/validation sets every N epochs (the last one always)
 
     @property
     def end_to_end(self) -> bool:
@@ -318,4 +319,5 @@ RULES: dict[str, Rule] = {
     "lr_gamma": Interval(0, 1, lo_open=True),
     "seed": _SEED,
     "device": Device(),
+    "eval_every": Interval(1, 10**6, kind=int),
 }

@@ -25,6 +25,25 @@ class ConcreteBernoulli(RelaxedBernoulli):
     def entropy(self):
         return self.as_bernoulli().entropy()
 
+    def log_prob(self, value):
+        """The relaxed density, finite for any logits (``relaxed_bernoulli_log_prob``)."""
+        return relaxed_bernoulli_log_prob(self.logits, self.temperature, value)
+
+
+def relaxed_bernoulli_log_prob(logits, temperature, value):
+    """log density of RelaxedBernoulli(temperature, logits) at ``value`` in (0, 1), written with
+    softplus. torch's ``LogitRelaxedBernoulli.log_prob`` computes ``2·log1p(exp(d))``, which is
+    inf once d = logits − τ·logit(value) passes ~88 in float32: a confident q (|logits| ~ 100)
+    whose sample rounds to 1.0 then has density −inf, and one −inf loss turns every weight NaN.
+    The value is clamped into the open interval as torch's sigmoid transform clamps it."""
+    finfo = torch.finfo(value.dtype)
+    v = value.clamp(min=finfo.tiny, max=1.0 - finfo.eps)
+    x = torch.log(v) - torch.log1p(-v)  # logit(value)
+    d = logits - x * temperature
+    # base density in logit space, minus log |d sigmoid(x) / dx| = −softplus(x) − softplus(−x)
+    return (torch.log(temperature) + d - 2.0 * F.softplus(d)
+            + F.softplus(x) + F.softplus(-x))
+
 
 def bernoulli_kl_from_logits(q_logits, p_logits):
     """KL(Bernoulli(σ q) ‖ Bernoulli(σ p)) computed from logits with softplus, finite for any

@@ -104,6 +104,8 @@ HELP = {
     "optimizer": "sgd (with --momentum; the paper's) or adam (the Crowd Layer paper's)",
     "lr_step": "divide the learning rate by 1/lr_gamma every lr_step epochs",
     "device": "torch device to train on (auto: cuda when available, else cpu)",
+    "eval_every": "score the test and validation sets (and the ELBO terms in history.csv) every "
+                  "N epochs; the last epoch is always scored, so metrics.json is the same",
 }
 
 

@@ -164,6 +164,7 @@ class OptimizerSection:
 class RuntimeSection:
     seed: int
     device: str
+    eval_every: int
 
 
 @dataclass(frozen=True)

@@ -97,3 +97,31 @@ def test_enum_with_several_answers_per_item_is_exact():
     torch.testing.assert_close(loss, expected, rtol=1e-5, atol=1e-6)
     tg = Trainer(Config(epochs=1, elbo="tracegraph", hidden="16"), data)
     assert math.isfinite(tg.step(tg.train_set.batch(torch.arange(0, 120, 11)), HP))
+
+
+def test_relaxed_density_is_finite_for_a_confident_posterior():
+    """A relaxed-Bernoulli sample of a confident q rounds to 0.0 or 1.0 in float32, where
+    torch's density overflows to -inf (log1p of exp(~100)); one such loss made every weight NaN
+    (then torch's Bernoulli refused its NaN probabilities). The softplus form stays finite and
+    equals torch's wherever torch's is finite."""
+    from torch.distributions import RelaxedBernoulli
+
+    from pyro_can.distributions import ConcreteBernoulli
+
+    tau = torch.tensor(0.5)
+    logits = torch.tensor([120.0, -120.0, 30.0, 2.0, -3.0, 0.0])
+    y = RelaxedBernoulli(tau, logits=logits).rsample(torch.Size([200]))
+    ours = ConcreteBernoulli(tau, logits=logits).log_prob(y)
+    theirs = RelaxedBernoulli(tau, logits=logits).log_prob(y)
+    assert torch.isfinite(ours).all()
+    finite = torch.isfinite(theirs)
+    assert not finite.all()  # the case torch's formula cannot represent occurs here
+    torch.testing.assert_close(ours[finite], theirs[finite], rtol=1e-5, atol=1e-4)
+
+    tr = _trainer(elbo="trace", latent="bernoulli")
+    with torch.no_grad():  # q(y) as sure of the answers as a long-trained one can be
+        tr.guide.additive.label_weight.fill_(120.0)
+    with pyro.validation_enabled(False):
+        loss = tr.step(tr.train_set.batch(torch.arange(20)), HP)
+    assert math.isfinite(loss)
+    assert all(torch.isfinite(p).all() for p in tr.programs.parameters())
