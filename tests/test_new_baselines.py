@@ -145,3 +145,14 @@ def test_dividemix_asks_for_pooled_crowd_answers(cli, tmp_path):
                        "--out", tmp_path / "run")
     assert code == 2 and "pool them with --crowd majority" in err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("method", ["coteaching", "elr"])
+def test_the_estimator_trains_the_new_baselines(method):
+    from pyro_can.estimator import CANClassifier
+
+    data = load_digits(seed=0, noise_rate=0.4)
+    y = data.item_labels().argmax(1)
+    clf = CANClassifier(method=method, epochs=2, hidden="64").fit(data.x_train, y)
+    acc = (clf.predict(data.x_test) == data.y_test.argmax(1)).mean()
+    assert acc > 0.25 and clf.predict_proba(data.x_test).shape == (len(data.x_test), 10)
