@@ -4,5 +4,6 @@
 (``sections.MethodSection``), the schedule section (``sections.ScheduleSection``: the estimator
 choices it makes at run time) and ``input_net(out_dim)``, a maker of networks on the items'
 inputs (``registry.model_and_guide``); its ``forward(batch, hp)`` is the Pyro program. A model
-may add ``warmup_model(batch, hp)`` (Eq. 7's warm-up likelihood) and ``handover(scores, data)``.
+may add ``warmup_model(batch, hp)`` (Eq. 7's warm-up likelihood), ``handover(scores, data)`` and
+``start_epoch(epoch, train_set)`` (per-epoch state: the Trainer calls it before every epoch).
 Register a new one in ``pyro_can/registry.py``."""

@@ -78,6 +78,18 @@ class Config:
     beta: float = 0.8  # bootstrap: weight of ỹ in the target
     bootstrap: str = "soft"  # soft | hard
     learnq_trace: float = 0.01  # LearnQ: weight of the trace penalty on Q, per item
+    gce_q: float = 0.7  # GCE: the exponent q of (1 − p^q)/q (q → 0: cross-entropy)
+    sce_alpha: float = 0.1  # SCE: weight of the cross-entropy
+    sce_beta: float = 1.0  # SCE: weight of the reverse cross-entropy
+    elr_lambda: float = 3.0  # ELR: weight of the early-learning regularizer
+    elr_beta: float = 0.7  # ELR: momentum of the per-item target average
+    forget_rate: float = 0.2  # Co-teaching: share τ of each minibatch's answers dropped
+    forget_epochs: int = 10  # Co-teaching: epochs T_k over which the forget rate rises to τ
+    dividemix_warmup: int = 10  # DivideMix: cross-entropy epochs before the first co-divide
+    dividemix_threshold: float = 0.5  # DivideMix: clean probability above which an item is labeled
+    dividemix_lambda_u: float = 25.0  # DivideMix: weight of the unlabeled items' squared error
+    dividemix_temperature: float = 0.5  # DivideMix: sharpening temperature T
+    dividemix_alpha: float = 4.0  # DivideMix: mixup's Beta(α, α)
     # objective and schedules
     elbo: str = "tracegraph"  # tracegraph (discrete y, score function) | meanfield | enum | trace
     baseline: str = "avg"  # tracegraph: avg (decaying average) | nn (plus a small neural baseline)
@@ -299,6 +311,18 @@ RULES: dict[str, Rule] = {
     "beta": Interval(0, 1),
     "bootstrap": Choice("bootstrap kind", _registry("BOOTSTRAP_KINDS")),
     "learnq_trace": Interval(0, None),
+    "gce_q": Interval(0, 1),
+    "sce_alpha": Interval(0, None),
+    "sce_beta": Interval(0, None),
+    "elr_lambda": Interval(0, None),
+    "elr_beta": Interval(0, 1, hi_open=True),
+    "forget_rate": Interval(0, 1, hi_open=True),
+    "forget_epochs": Interval(1, 10**6, kind=int),
+    "dividemix_warmup": Interval(0, 10**6, kind=int),
+    "dividemix_threshold": Interval(0, 1),
+    "dividemix_lambda_u": Interval(0, None),
+    "dividemix_temperature": Interval(0, None, lo_open=True),
+    "dividemix_alpha": Interval(0, None),
     "elbo": Choice("ELBO", _registry("ELBOS")),
     "baseline": Choice("baseline", _registry("BASELINES")),
     "regularizer": Choice("regularizer", _registry("REGULARIZERS")),

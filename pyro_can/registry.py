@@ -3,7 +3,7 @@ ELBOs, data sets). Adding a guide is one file in ``guides/`` and one line in ``G
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyro.infer
 from pyro.nn import PyroModule
@@ -12,6 +12,7 @@ from pyro_can.guides.additive import AdditiveGuide
 from pyro_can.guides.can import CANGuide
 from pyro_can.guides.empty import EmptyGuide
 from pyro_can.guides.mean_field import MeanFieldGuide
+from pyro_can.models import coteaching, dividemix, elr, gce, sce
 from pyro_can.models.bootstrap import BootstrapModel
 from pyro_can.models.can import CANModel
 from pyro_can.models.crowd_layer import CrowdLayerModel
@@ -34,15 +35,35 @@ class Method:
     latent: bool  # True: the guide is chosen with --guide; False: the empty guide
     softmax: bool = True  # can train a softmax classifier (--latent categorical)
     workers: bool = False  # per-worker parts sized by num_workers; answers need a worker
+    one_answer: bool = False  # trains on one label per item (crowd answers pooled first)
+    #: has one noise matrix p(ỹ | y) (``answer_matrix``), so that held-out noisy labels are
+    #: scored through it (``val_noisy_answer_nll``): what ``pyro-can tune`` minimizes for it
+    noise_model: bool = False
+    #: ``pyro-can tune``'s space for the method's own options (``pyro_can/tune.py``: field ->
+    #: (lo, hi) uniform, (lo, hi, "log") log-uniform, ints for integer fields, or a list of
+    #: choices), searched beside the optimizer options every method shares
+    search_space: dict = field(default_factory=dict)
 
 
 METHODS = {
-    "can": Method(CANModel, latent=True),
+    "can": Method(CANModel, latent=True, noise_model=True,
+                  search_space={"warmup_epochs": (5.0, 40.0), "lam": (0.0, 0.3),
+                                "prior_init": (1.0, 4.0), "hold_noise": [False, True]}),
     "plain": Method(PlainModel, latent=False),
-    "learnq": Method(LearnQModel, latent=False),
+    "learnq": Method(LearnQModel, latent=False, noise_model=True,
+                     search_space={"learnq_trace": (1e-4, 0.1, "log")}),
     "icnm": Method(ICNMModel, latent=False, softmax=False),  # per-class relevance head
-    "bootstrap": Method(BootstrapModel, latent=False),
+    "bootstrap": Method(BootstrapModel, latent=False,
+                        search_space={"beta": (0.5, 1.0), "bootstrap": ["soft", "hard"]}),
     "crowd-layer": Method(CrowdLayerModel, latent=False, workers=True),  # per-worker C×C
+    # the softmax-only baselines of today's noisy-label benchmarks (docs/baselines.md)
+    "gce": Method(gce.GCEModel, latent=False, search_space=gce.SEARCH_SPACE),
+    "sce": Method(sce.SCEModel, latent=False, search_space=sce.SEARCH_SPACE),
+    "elr": Method(elr.ELRModel, latent=False, search_space=elr.SEARCH_SPACE),
+    "coteaching": Method(coteaching.CoTeachingModel, latent=False,
+                         search_space=coteaching.SEARCH_SPACE),  # two nets
+    "dividemix": Method(dividemix.DivideMixModel, latent=False, one_answer=True,
+                        search_space=dividemix.SEARCH_SPACE),  # two nets, per-epoch split
 }
 GUIDES = {  # guides/: PyroModules
     "can": CANGuide,

@@ -34,7 +34,8 @@ Baseline = Literal["avg", "nn"]
 Regularizer = Literal["entropy", "mi"]
 WarmupScope = Literal["classifier", "all"]
 TestCrops = Literal[1, 6]
-Method = Literal["can", "plain", "learnq", "icnm", "bootstrap", "crowd-layer"]
+Method = Literal["can", "plain", "learnq", "icnm", "bootstrap", "crowd-layer", "gce", "sce", "elr",
+                 "coteaching", "dividemix"]
 Optimizer = Literal["sgd", "adam"]
 Guide = Literal["can", "additive", "mean-field"]
 
@@ -86,6 +87,38 @@ class LearnQOptions:
 
 
 @dataclass(frozen=True)
+class GCEOptions:
+    gce_q: float
+
+
+@dataclass(frozen=True)
+class SCEOptions:
+    sce_alpha: float
+    sce_beta: float
+
+
+@dataclass(frozen=True)
+class ELROptions:
+    elr_lambda: float
+    elr_beta: float
+
+
+@dataclass(frozen=True)
+class CoTeachingOptions:
+    forget_rate: float
+    forget_epochs: int
+
+
+@dataclass(frozen=True)
+class DivideMixOptions:
+    dividemix_warmup: int
+    dividemix_threshold: float
+    dividemix_lambda_u: float
+    dividemix_temperature: float
+    dividemix_alpha: float
+
+
+@dataclass(frozen=True)
 class MethodSection:
     method: Method
     guide: Guide
@@ -107,6 +140,11 @@ class MethodSection:
     dropout: float
     bootstrap: BootstrapOptions  # options of one method each
     learnq: LearnQOptions
+    gce: GCEOptions
+    sce: SCEOptions
+    elr: ELROptions
+    coteaching: CoTeachingOptions
+    dividemix: DivideMixOptions
 
     @property
     def categorical_y(self) -> bool:
@@ -178,7 +216,9 @@ class Sections:
 
 
 #: per-method option groups inside MethodSection: attribute -> its dataclass
-METHOD_OPTIONS = {"bootstrap": BootstrapOptions, "learnq": LearnQOptions}
+METHOD_OPTIONS = {"bootstrap": BootstrapOptions, "learnq": LearnQOptions, "gce": GCEOptions,
+                  "sce": SCEOptions, "elr": ELROptions, "coteaching": CoTeachingOptions,
+                  "dividemix": DivideMixOptions}
 
 
 def _fields(cls) -> list[str]:

@@ -72,7 +72,12 @@ def num_workers(cfg: Config, data: Dataset) -> int:
     """The number of workers W of the data (worker ids are 0..W-1; 0 without any), which sizes
     per-worker parts. A method with per-worker parts (``registry.Method.workers``) is checked to
     have every answer with its worker: it learns from each answer with its worker, which
-    ``--crowd`` other than model pools away."""
+    ``--crowd`` other than model pools away; one that trains on one label per item
+    (``registry.Method.one_answer``), to have its answers pooled."""
+    if registry.METHODS[cfg.method].one_answer and data.has_crowd:
+        raise OptionError(f"--method {cfg.method} trains on one label per item; --data "
+                          f"{cfg.data} has several answers per item: pool them with --crowd "
+                          "majority (or dawid-skene, glad)")
     if not registry.METHODS[cfg.method].workers:
         return count_workers(data.ann_worker)
     if cfg.crowd != "model":
@@ -262,6 +267,8 @@ class Trainer:
             order = torch.cat(batches)
         if self.phase() == HANDOVER:
             self.handover()
+        if hasattr(self.model, "start_epoch"):  # a method's per-epoch state (models/)
+            self.model.start_epoch(self.epoch, self.train_set)
         # argument validation off while training: it costs time every step, and a diverging run
         # should reach the finite-loss check below rather than fail inside a distribution
         self.programs.train()

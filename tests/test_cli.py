@@ -218,7 +218,7 @@ def test_rules_are_in_help(cli):
     assert code == 0
     flat = " ".join(text.split())
     for rule in ("(a number > 0)", "(a number in [0, 1))", "an integer in [1, 1000000]",
-                 "[can|plain|learnq|icnm|bootstrap|crowd-layer]", "comma-separated layer widths",
+                 "[can|plain|learnq|icnm|bootstrap|crowd-layer|gce|sce|elr|coteaching|dividemix]", "comma-separated layer widths",
                  "auto, cpu, cuda, cuda:N or mps"):
         assert rule in flat, rule
 
