@@ -35,7 +35,8 @@ Regularizer = Literal["entropy", "mi"]
 WarmupScope = Literal["classifier", "all"]
 TestCrops = Literal[1, 6]
 Method = Literal["can", "plain", "learnq", "icnm", "bootstrap", "crowd-layer"]
-Optimizer = Literal["sgd", "adam"]
+Optimizer = Literal["sgd", "adam", "radam"]
+LrSchedule = Literal["step", "cosine"]
 Guide = Literal["can", "additive", "mean-field"]
 
 
@@ -47,6 +48,7 @@ class DataSection:
     test_fraction: float
     val_fraction: float
     val_from_test: int
+    val_from_test_seed: int | None
     train_fraction: float
     crowd: Crowd
     root: str | None
@@ -106,6 +108,7 @@ class MethodSection:
     dropout: float
     bootstrap: BootstrapOptions  # options of one method each
     learnq: LearnQOptions
+    crowd_layer_mean: bool
 
     @property
     def categorical_y(self) -> bool:
@@ -157,6 +160,8 @@ class OptimizerSection:
     weight_decay: float
     lr_step: int
     lr_gamma: float
+    schedule: LrSchedule
+    mixup: float
 
 
 @dataclass(frozen=True)
