@@ -7,6 +7,12 @@ the settings and 200 test clips that are reported (``--val-from-test 100``).
 
     python bench/music_published.py --tune --out runs/music-tune      # choose SETTINGS
     python bench/music_published.py --out runs/music-published        # the table, 10 seeds
+    python bench/music_published.py --protocol configs/music-annot-mix.toml --mixup 0,1 \
+        --out runs/music-annot-mix                                    # the papers' protocol
+
+``--protocol FILE.toml`` runs the crowd-learning papers' protocol as they run it: the preset's
+settings (Config fields) for every row, no per-method tuning, the validation split fixed, each
+row without and with mixup (``--mixup``: the α values).
 
 ``--tune`` runs every candidate setting (``CANDIDATES``) of every row on the tuning seeds and
 prints the mean accuracy on the 100 validation clips; ``SETTINGS`` holds the best of each row
@@ -87,6 +93,38 @@ def final_cells(seeds):
     return out
 
 
+def protocol_cells(path: str, seeds, alphas):
+    """Every row at the preset's settings (read with tomllib: keys are Config fields), at each
+    mixup α of ``alphas``."""
+    import tomllib
+
+    with open(path, "rb") as f:
+        preset = tomllib.load(f)
+    out = []
+    for (method, crowd), alpha in itertools.product(ROWS, alphas):
+        for seed in seeds:
+            cfg = Config(**{**preset, "method": method, "crowd": crowd, "seed": seed,
+                            "mixup": alpha}).validate()
+            out.append(((method, crowd, alpha), "",
+                        experiments.Cell(f"{method}-{crowd}-mixup{alpha:g}-s{seed}", cfg)))
+    return out
+
+
+def protocol_table(cells, rows) -> str:
+    by_name = {Path(r["run_dir"]).name: r for r in rows}
+    groups: dict[tuple, list] = {}
+    for row, _, cell in cells:
+        groups.setdefault(row, []).append(by_name[cell.name])
+    lines = ["| method | mixup α | test accuracy (200 clips) | worst seed | validation accuracy "
+             "(100) | seconds per run | seeds |", "|---|---|---|---|---|---|---|"]
+    for (method, crowd, alpha), rs in groups.items():
+        acc = [r["test_accuracy"] for r in rs]
+        lines.append(f"| {_name(method, crowd)} | {alpha:g} | {mean_sd(acc)} | {min(acc):.3f} | "
+                     f"{mean_sd([r['val_clean_accuracy'] for r in rs])} | "
+                     f"{statistics.mean(r['seconds'] for r in rs):.1f} | {len(rs)} |")
+    return "\n".join(lines)
+
+
 def _val_at(run_dir: str, epoch: int) -> float:
     import csv
 
@@ -143,10 +181,16 @@ def main(argv=None) -> None:
     p.add_argument("--tune", action="store_true", help="run CANDIDATES on the tuning seeds")
     p.add_argument("--seeds", default="0,1,2,3,4,5,6,7,8,9")
     p.add_argument("--jobs", type=int, default=1)
+    p.add_argument("--protocol", metavar="FILE.toml",
+                   help="run every row at this preset's settings (configs/music-annot-mix.toml)")
+    p.add_argument("--mixup", default="0", help="--protocol: mixup α values, e.g. 0,1")
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
-    cells = tuning_cells() if args.tune else final_cells(seeds)
+    if args.protocol:
+        cells = protocol_cells(args.protocol, seeds, [float(a) for a in args.mixup.split(",")])
+    else:
+        cells = tuning_cells() if args.tune else final_cells(seeds)
 
     def on_cell(cell, row, skipped):
         print(f"{'(done) ' if skipped else ''}{cell.name}: test {row['test_accuracy']:.3f}, "
@@ -154,7 +198,9 @@ def main(argv=None) -> None:
 
     rows = experiments.run_grid([c for _, _, c in cells], args.out, jobs=args.jobs,
                                 on_cell=on_cell)
-    if args.tune:
+    if args.protocol:
+        text = "\n\n".join([f"Protocol: {args.protocol}", protocol_table(cells, rows), PUBLISHED])
+    elif args.tune:
         text = tuning_table(cells, rows)
     else:
         text = "\n\n".join([f"Protocol: {PROTOCOL}", final_table(cells, rows), PUBLISHED])

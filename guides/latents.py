@@ -65,10 +65,14 @@ class LatentGuide(NetworkOwner):
         return self.workers.index(batch.ann_worker, len(batch.ann_idx), device)
 
     def answer_trust(self, batch, device) -> torch.Tensor | None:
-        """Each answer's weight t_w in q(y | x, ỹ) (``--quality-prior worker``), else None."""
-        if self.workers is None:
-            return None
-        return self.workers.trust()[self.answer_workers(batch, device)]
+        """Each answer's weight in q(y | x, ỹ): its worker's trust t_w (``--quality-prior
+        worker``) times its weight in the likelihood (``Batch.ann_weight``, mixup: the Bayes
+        posterior of a tempered answer counts its evidence that much), or None for weight 1."""
+        trust = batch.ann_weight
+        if self.workers is not None:
+            t = self.workers.trust()[self.answer_workers(batch, device)]
+            trust = t if trust is None else t * trust
+        return trust
 
     def sample_latents(self, batch, hp, y_logits, z_loc=None, z_scale=None):
         """y per item; z per answer (``z_loc``/``z_scale``: one row per answer, placed in the

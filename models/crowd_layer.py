@@ -11,7 +11,10 @@ Bernoulli logits.
 
 Written as a Pyro model with no latent variables (the empty guide), like the plain net: the
 answers are observed in the answers plate nested in the items plate, so a minibatch's likelihood
-is scaled to the data set as every other method's is. It needs each answer's worker
+is scaled to the data set as every other method's is: the loss is the sum over each item's
+answers, averaged over items. ``--crowd-layer-mean`` makes it the mean over the minibatch's
+answers instead (the crowd-learning papers' cross-entropy with its ``mean`` reduction): the same
+gradient direction, the step of each minibatch divided by its answers per item. It needs each answer's worker
 (``Batch.ann_worker``): answers pooled by ``--crowd majority|dawid-skene|glad`` have none, nor
 does single-annotator data.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import pyro
 import torch
+from pyro import poutine
 from torch import nn
 
 from pyro_can.batch import answers_plate, items_plate
@@ -47,6 +51,7 @@ class CrowdLayerModel(NetworkOwner):
         self.classifier = input_net(num_classes)
         self.crowd_layer = CrowdLayer(num_workers, num_classes)
         self.categorical_y = method.categorical_y
+        self.mean_over_answers = method.crowd_layer_mean
 
     def answer_matrix(self) -> None:
         """No one p(ỹ | y): every worker has its own matrix (and the matrices act on
@@ -56,6 +61,8 @@ class CrowdLayerModel(NetworkOwner):
     def forward(self, batch, hp):
         probs = class_probs(batch.logits(self.classifier), self.categorical_y)  # (B, C)
         worker = batch.to_table(batch.ann_worker, 0)  # padding: any worker, masked out
-        with items_plate(batch), answers_plate(batch):
+        # --crowd-layer-mean: per item (the objective's scale) times items per answer
+        scale = len(batch.item_idx) / batch.total_weight if self.mean_over_answers else 1.0
+        with items_plate(batch), answers_plate(batch), poutine.scale(scale=scale):
             logits = self.crowd_layer(probs, worker)
             pyro.sample("ytilde", label_dist(logits, self.categorical_y), obs=batch.answer_labels)

@@ -26,7 +26,8 @@ def load_data(cfg: Config) -> tuple[Dataset, Dataset | None]:
     loader = registry.lookup("data set", registry.DATA, data_opts.data)
     with distributed.main_first():  # under torchrun, rank 0 builds any feature cache alone
         data = loader(src.data, src.images, src.runtime)
-    data = validation_from_test(data, data_opts.val_from_test, seed)
+    split_seed = seed if data_opts.val_from_test_seed is None else data_opts.val_from_test_seed
+    data = validation_from_test(data, data_opts.val_from_test, split_seed)
     if data_opts.train_fraction < 1.0:
         keep = np.random.default_rng([seed, 4]).permutation(data.num_items)
         data = data.subset(np.sort(keep[:max(1, round(data_opts.train_fraction * data.num_items))]))

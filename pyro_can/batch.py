@@ -42,6 +42,9 @@ class Batch:
     one_answer_each: bool = False  # annotations are the items themselves (no crowd)
     max_answers: int = 0  # answer slots per item (the data set's most answers; 0: the batch's)
     ann_worker: torch.Tensor | None = None  # (Rb,) worker of each answer (-1: unknown)
+    # (Rb,) weight of each answer's terms in the likelihood (mixup's λ and 1 − λ,
+    # ``pyro_can/mixup.py``); None: every answer counts once
+    ann_weight: torch.Tensor | None = None
     _cache: dict = field(default_factory=dict, repr=False)
 
     def logits(self, net: torch.nn.Module) -> torch.Tensor:
@@ -94,6 +97,11 @@ class Batch:
         return self._cache["mask"]
 
     @property
+    def total_weight(self) -> float:
+        """How many answers the batch counts: their number, or the sum of their weights."""
+        return float(len(self.ann_item) if self.ann_weight is None else self.ann_weight.sum())
+
+    @property
     def answer_labels(self) -> torch.Tensor:
         """The observed ỹ table (A, B, C): padding holds a valid label row (masked out), so
         distributions' argument checks pass. With one answer per item, ``labels`` (B, C)."""
@@ -117,7 +125,8 @@ def items_plate(batch: Batch):
 def answers_plate(batch: Batch):
     """The plate of per-answer sites (z, ỹ), to be opened inside ``items_plate``: the answer
     slots of each item, padding masked out. With one answer per item there is no such plate (the
-    answers are the items: per-answer sites sit in the items plate itself, the fast path)."""
+    answers are the items: per-answer sites sit in the items plate itself, the fast path). Weighted
+    answers (``Batch.ann_weight``, mixup) scale every per-answer site by their weight."""
     import pyro
     from pyro import poutine
 
@@ -126,4 +135,8 @@ def answers_plate(batch: Batch):
     stack = contextlib.ExitStack()
     stack.enter_context(pyro.plate("answers", batch.mask.shape[0], dim=ANSWERS_DIM))
     stack.enter_context(poutine.mask(mask=batch.mask))
+    if batch.ann_weight is not None:  # Pyro's scales are positive: 0 as the smallest one
+        w = batch.ann_weight
+        w = w.clamp_min(torch.finfo(w.dtype).tiny)
+        stack.enter_context(poutine.scale(scale=batch.to_table(w, 1.0)))
     return stack

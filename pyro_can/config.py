@@ -39,6 +39,7 @@ class Config:
     test_fraction: float = 0.25
     val_fraction: float = 0.0  # carved from training items, scored against their noisy labels
     val_from_test: int = 0  # carved from the test items (seeded), scored on their clean labels
+    val_from_test_seed: int | None = None  # seed of that split; None: the run's --seed
     train_fraction: float = 1.0  # keep this share of the training items (paper Fig. 6)
     crowd: str = "model"  # model | majority | repeat | dawid-skene | glad
     root: str | None = None  # image data sets: the folder in its published layout
@@ -90,6 +91,7 @@ class Config:
     dividemix_lambda_u: float = 25.0  # DivideMix: weight of the unlabeled items' squared error
     dividemix_temperature: float = 0.5  # DivideMix: sharpening temperature T
     dividemix_alpha: float = 4.0  # DivideMix: mixup's Beta(α, α)
+    crowd_layer_mean: bool = False  # Crowd Layer: loss the mean over the batch's answers
     # objective and schedules
     elbo: str = "tracegraph"  # tracegraph (discrete y, score function) | meanfield | enum | trace
     baseline: str = "avg"  # tracegraph: avg (decaying average) | nn (plus a small neural baseline)
@@ -105,11 +107,13 @@ class Config:
     epochs: int = 90
     batch_size: int = 50
     lr: float = 0.01
-    optimizer: str = "sgd"  # sgd (the paper's) | adam (the Crowd Layer paper's)
+    optimizer: str = "sgd"  # sgd (the paper's) | adam (the Crowd Layer paper's) | radam
     momentum: float = 0.9
     weight_decay: float = 0.0
     lr_step: int = 30
     lr_gamma: float = 0.1
+    schedule: str = "step"  # learning rate: step (StepLR, the paper's) | cosine (to 0)
+    mixup: float = 0.0  # α of mixup's λ ~ Beta(α, α) within each minibatch; 0: off
     seed: int = 0
     device: str = "auto"
     eval_every: int = 1  # score the test/validation sets every N epochs (the last one always)
@@ -276,6 +280,7 @@ RULES: dict[str, Rule] = {
     "test_fraction": Interval(0, 1, lo_open=True, hi_open=True),
     "val_fraction": Interval(0, 1, hi_open=True),
     "val_from_test": Interval(0, 10**9, kind=int),
+    "val_from_test_seed": Interval(0, 2**32 - 1, kind=int, optional=True),
     "train_fraction": Interval(0, 1, lo_open=True),
     "crowd": Choice("crowd mode", _registry("CROWD_MODES")),
     "root": Text(optional=True),
@@ -341,6 +346,8 @@ RULES: dict[str, Rule] = {
     "weight_decay": Interval(0, None),
     "lr_step": Interval(1, None, kind=int),
     "lr_gamma": Interval(0, 1, lo_open=True),
+    "schedule": Choice("learning-rate schedule", _registry("SCHEDULES")),
+    "mixup": Interval(0, None),
     "seed": _SEED,
     "device": Device(),
     "eval_every": Interval(1, 10**6, kind=int),

@@ -25,6 +25,16 @@ HELP = {
     "val_from_test": "set this many test items aside (seeded, stratified) as a clean validation "
                      "set to choose settings on; the rest are reported (music's published "
                      "protocol: 100 of the 300 test clips)",
+    "val_from_test_seed": "seed of --val-from-test's split [default: the run's --seed]; give one "
+                          "(music's published protocol: 0) to keep the same split for every seed",
+    "crowd_layer_mean": "Crowd Layer: its loss is the mean over the minibatch's answers (the "
+                        "crowd-learning papers'), not the sum over each item's answers",
+    "schedule": "learning-rate schedule, stepped every epoch: step (divide by 1/lr_gamma every "
+                "lr_step epochs; the paper's) or cosine (torch's CosineAnnealingLR, to 0 at the "
+                "last epoch)",
+    "mixup": "mixup's α (Zhang et al. 2018): each minibatch item's input mixed with another's, "
+             "λ ~ Beta(α, α), and the two items' answers weighted λ and 1 − λ in the "
+             "likelihood (docs/training.md); 0: off",
     "batch_norm": "input nets: BatchNorm after each hidden layer",
     "dropout": "input nets: dropout rate after each hidden layer",
     "root": "data folder in the published layout (voc07, voc12, web, amt, sd4, folder)",
@@ -115,7 +125,8 @@ HELP = {
     "alpha_max": "final α_t: the ELBO's weight at the end of the ramp, the warm-up "
                  "cross-entropy keeping 1 − α_max [default: 0.9; 1 with several answers per "
                  "item]",
-    "optimizer": "sgd (with --momentum; the paper's) or adam (the Crowd Layer paper's)",
+    "optimizer": "sgd (with --momentum; the paper's), adam (the Crowd Layer paper's) or radam "
+                 "(torch's RAdam, the crowd-learning papers' on music)",
     "lr_step": "divide the learning rate by 1/lr_gamma every lr_step epochs",
     "device": "torch device to train on (auto: cuda when available, else cpu)",
     "eval_every": "score the test and validation sets (and the ELBO terms in history.csv) every "

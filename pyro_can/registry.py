@@ -89,7 +89,8 @@ ELBOS = {
     "trace": pyro.infer.Trace_ELBO,  # relaxed y, sampled KL (relaxed densities)
 }
 BASELINES = ("avg", "nn")
-OPTIMIZERS = ("sgd", "adam")
+OPTIMIZERS = ("sgd", "adam", "radam")
+SCHEDULES = ("step", "cosine")  # learning-rate schedules (schedules.make_scheduler)
 REGULARIZERS = {
     "entropy": regularizers.entropy,
     "mi": regularizers.mutual_information,
@@ -120,6 +121,7 @@ def check_names(cfg) -> None:
     lookup("ELBO", ELBOS, cfg.elbo)
     lookup("baseline", BASELINES, cfg.baseline)
     lookup("optimizer", OPTIMIZERS, cfg.optimizer)
+    lookup("learning-rate schedule", SCHEDULES, cfg.schedule)
     lookup("regularizer", REGULARIZERS, cfg.regularizer)
     lookup("data set", DATA, cfg.data)
     lookup("bootstrap kind", BOOTSTRAP_KINDS, cfg.bootstrap)

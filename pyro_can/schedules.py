@@ -11,7 +11,19 @@ fit the clean majority before they memorize noise); α then ramps linearly to ``
 """
 from __future__ import annotations
 
+import torch
+
 from .batch import StepParams
+
+
+def make_scheduler(cfg, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
+    """The learning-rate schedule, stepped once per epoch: ``--schedule step`` (the paper's:
+    ``StepLR``, the rate times ``--lr-gamma`` every ``--lr-step`` epochs) or ``cosine`` (torch's
+    ``CosineAnnealingLR`` from ``--lr`` to 0 over ``--epochs``, the crowd-learning papers' on
+    music)."""
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs, eta_min=0.0)
+    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.lr_step, gamma=cfg.lr_gamma)
 
 
 def step_params(cfg, t: float) -> StepParams:

@@ -36,7 +36,8 @@ WarmupScope = Literal["classifier", "all"]
 TestCrops = Literal[1, 6]
 Method = Literal["can", "plain", "learnq", "icnm", "bootstrap", "crowd-layer", "gce", "sce", "elr",
                  "coteaching", "dividemix"]
-Optimizer = Literal["sgd", "adam"]
+Optimizer = Literal["sgd", "adam", "radam"]
+LrSchedule = Literal["step", "cosine"]
 Guide = Literal["can", "additive", "mean-field"]
 
 
@@ -48,6 +49,7 @@ class DataSection:
     test_fraction: float
     val_fraction: float
     val_from_test: int
+    val_from_test_seed: int | None
     train_fraction: float
     crowd: Crowd
     root: str | None
@@ -145,6 +147,7 @@ class MethodSection:
     elr: ELROptions
     coteaching: CoTeachingOptions
     dividemix: DivideMixOptions
+    crowd_layer_mean: bool
 
     @property
     def categorical_y(self) -> bool:
@@ -196,6 +199,8 @@ class OptimizerSection:
     weight_decay: float
     lr_step: int
     lr_gamma: float
+    schedule: LrSchedule
+    mixup: float
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ likelihood and the regularizer. The loop runs the phases of Eq. 7 in order
 (``schedules.phase``): warm-up (the warm-up likelihood alone), the hand-over (once, at the first
 epoch after the warm-up: the method re-estimates its noise model from the warm classifier), the
 ramp (α_t rising to α_max) and SVI. A single torch optimizer over all networks
-(``make_optimizer``: SGD, or Adam) steps its loss, with a ``StepLR`` schedule. That is the
+(``make_optimizer``: SGD, Adam or RAdam) steps its loss, with a per-epoch schedule
+(``schedules.make_scheduler``: step or cosine). That is the
 pattern Pyro documents for using torch optimizers, and unlike ``pyro.optim`` (one optimizer per
 parameter) it gives one checkpointable optimizer state and fused updates. Under ``torchrun`` the
 same module is wrapped in ``DistributedDataParallel`` (``distributed.py``).
@@ -33,9 +34,10 @@ from .config import Config
 from .data import Dataset
 from .distributions import class_probs
 from .errors import DataError, OptionError, TrainingError
+from .mixup import Mixup
 from .objective import Objective
 from .registry import ANCHORED_NOISE_INITS
-from .schedules import HANDOVER, phase, step_params
+from .schedules import HANDOVER, make_scheduler, phase, step_params
 from .sections import sections
 from .worker_quality import count_workers
 
@@ -51,9 +53,12 @@ def resolve_device(name: str) -> torch.device:
 def make_optimizer(cfg: Config, params) -> torch.optim.Optimizer:
     """SGD with momentum (``--momentum``), the paper's; or Adam, which the Crowd Layer paper
     trains with (its per-worker matrices on softmax outputs get small gradients that plain SGD
-    steps move slowly). ``--lr``, ``--weight-decay`` and the step schedule apply to both."""
+    steps move slowly); or RAdam, the crowd-learning papers' on music (Annot-Mix, MaDL).
+    ``--lr``, ``--weight-decay`` and ``--schedule`` apply to all three."""
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "radam":
+        return torch.optim.RAdam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
                            weight_decay=cfg.weight_decay)
 
@@ -238,10 +243,10 @@ class Trainer:
         if distributed.active():  # different latent noise on each rank (weights: DDP syncs them)
             pyro.set_rng_seed(cfg.seed + 1000 * distributed.rank())
         self.optimizer = make_optimizer(cfg, self.programs.parameters())
-        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=cfg.lr_step,
-                                                         gamma=cfg.lr_gamma)
+        self.scheduler = make_scheduler(cfg, self.optimizer)
         self.train_set = TrainingSet(data, self.device)
         self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.mixup = Mixup(cfg.mixup, cfg.seed) if cfg.mixup > 0 else None
         self.epoch = 0
         self.label_reliability: dict = {}  # set at the hand-over (--noise-init anchor|transition)
         self.history: list[dict] = []
@@ -326,7 +331,10 @@ class Trainer:
         cfg, total = self.cfg, 0.0
         for step, (items, x) in enumerate(zip(batches, self._inputs(batches))):
             hp = step_params(cfg, self.epoch + step / len(batches))
-            loss = self.step(self.train_set.batch(items, x), hp)
+            batch = self.train_set.batch(items, x)
+            if self.mixup is not None:
+                batch = self.mixup(batch, self.epoch, step)
+            loss = self.step(batch, hp)
             if not math.isfinite(loss):
                 raise TrainingError(f"loss became {loss} at epoch {self.epoch + 1}, "
                                     f"step {step + 1}; the last good checkpoint is kept")

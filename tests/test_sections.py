@@ -30,7 +30,7 @@ def test_every_config_field_is_in_exactly_one_section():
     (sec.Elbo, registry.ELBOS), (sec.Baseline, registry.BASELINES),
     (sec.Regularizer, registry.REGULARIZERS), (sec.WarmupScope, registry.WARMUP_SCOPES),
     (sec.Method, registry.METHODS), (sec.Guide, registry.GUIDES),
-    (sec.Optimizer, registry.OPTIMIZERS),
+    (sec.Optimizer, registry.OPTIMIZERS), (sec.LrSchedule, registry.SCHEDULES),
     (sec.Latent, [n for n in registry.LATENTS if n != "auto"]),
 ])
 def test_literals_list_what_the_registry_accepts(alias, names):
