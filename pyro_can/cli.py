@@ -200,6 +200,10 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 def fit(out, overwrite, resume_dir, preset, settings, print_config, **options):
     """Train a method and write a run folder.
 
+    Options come from, lowest first: their defaults, a --config preset (its shared settings,
+    then its row for the method), --set KEY=VALUE, the options given here. An option set for a
+    method it does not apply to is refused.
+
     Under ``torchrun --nproc_per_node N cli.py fit ...`` the N processes train one model with
     DistributedDataParallel; rank 0 shows progress and writes the folder."""
     if resume_dir:

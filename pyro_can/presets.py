@@ -86,6 +86,11 @@ class Preset:
         values = {**self.shared, **own, **overrides}
         if method is not None:
             values["method"] = method
+        elif "method" not in own and "method" not in overrides and row is not None:
+            from . import registry
+
+            if row in registry.METHODS:  # a row named after its method
+                values["method"] = row
         try:
             cfg = Config(**values).validate()
         except OptionError as e:

@@ -3,9 +3,9 @@ default (``auto``/``None`` in ``config.AUTO_VALUES``), checks the options that p
 not together, and refuses an option set by the user that does not apply to the chosen method.
 
 The policy for an option that does not apply (its declaration's ``applies``, ``config.py``): an
-option counts as *set* when its value differs both from its declared default and from what its
-default resolves to on this data (so defaults never count, and neither does a resolved value read
-back); a set option that does not apply is refused, naming it and why. A config with nothing left
+option counts as *set* when its value differs from its declared default (a default never counts;
+a value equal to it changes nothing); a set option that does not apply is refused, naming it and
+why. A config with nothing left
 to resolve (a run folder's config.json, read back for ``--resume``, ``evaluate``, ``inspect``) is
 not refused again: it was checked when its run was fitted, and a grid's folders keep the shared
 options that did not concern their method. Shared settings, which are meant for many methods at
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from .config import AUTO_VALUES, FIELDS, Config, flag
+from .config import FIELDS, Config, flag
 from .errors import OptionError
 
 
@@ -88,26 +88,15 @@ def resolve(cfg: Config, data) -> Config:
     set applying to the method (``check_applies``). The run folder stores the result
     (config.json), and ``--resume``, ``evaluate``, ``inspect``, ``predict`` and
     ``CANClassifier.load`` read it back as is; resolving a resolved config changes nothing."""
-    fresh = bool(cfg.unresolved())
     out = _fill(cfg, data)
-    if fresh:
-        check_applies(out, set_options(out, lambda c: _fill(c, data)))
+    if cfg.unresolved():  # not yet resolved: what differs from a default, the user set
+        check_applies(out, set_options(cfg), cfg)
     return out
 
 
-def set_options(cfg: Config, fill=None) -> list[str]:
-    """The options ``cfg`` sets: those whose value is neither the declared default nor, for a
-    data-dependent one, what ``fill`` (the resolution on the data) makes of that default."""
-    out = []
-    for name, f in FIELDS.items():
-        value = getattr(cfg, name)
-        if value == f.default:
-            continue
-        if name in AUTO_VALUES and fill is not None:
-            if getattr(fill(dataclasses.replace(cfg, **{name: f.default})), name) == value:
-                continue
-        out.append(name)
-    return out
+def set_options(cfg: Config) -> list[str]:
+    """The options ``cfg`` sets: those whose value is not the declared default."""
+    return [name for name, f in FIELDS.items() if getattr(cfg, name) != f.default]
 
 
 def not_applying(cfg: Config, names=None) -> list[tuple[str, str]]:
@@ -121,10 +110,11 @@ def not_applying(cfg: Config, names=None) -> list[tuple[str, str]]:
     return out
 
 
-def check_applies(cfg: Config, given) -> None:
-    """OptionError naming the first option of ``given`` that does not apply to ``cfg``."""
+def check_applies(cfg: Config, given, asked: Config | None = None) -> None:
+    """OptionError naming the first option of ``given`` that does not apply to ``cfg`` (with
+    the value ``asked`` for, before resolution)."""
     for name, why in not_applying(cfg, given):
-        value = getattr(cfg, name)
+        value = getattr(asked or cfg, name)
         shown = str(value).lower() if isinstance(value, bool) else value
         raise OptionError(f"{flag(name)} {shown} does not apply to --method {cfg.method} "
                           f"here: {why}")
