@@ -16,28 +16,31 @@ Adding an option is one declaration here::
 * ``section``: the typed section the models read it from (``sections.SECTIONS``);
 * ``expert=True`` keeps it off ``fit --help``: it is set with ``--set key=value``, a preset
   (``--config FILE.toml``) or its own flag, which click still accepts;
-* ``applies``: when the option means something (``Applies(predicate, why)``); an option the user
-  sets to a value other than its default where it does not apply is refused by ``resolve``;
+* ``applies``: when the option means something (``declaration.Applies``: a predicate and why);
+  an option set (not at its default) where it does not apply is refused (``resolution.py``);
 * ``auto=True``: its default (``None``/``"auto"``) says "choose from the data"
   (``resolution.resolve``); ``source=True``: it says where the data comes from (the estimator gets
   arrays instead, so it is no constructor argument there).
 
-Derived values (``discrete_y``, ``end_to_end``, ...) are written once with ``@derived``: they
+Derived values (``discrete_y``, ``end_to_end``, ...) are written once (``declaration.py``): they
 become properties of ``Config`` and of every section that holds their inputs."""
 from __future__ import annotations
 
 import dataclasses
 import typing
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
 
+from .declaration import (ANCHORED_NOISE_INITS, BACKBONE, BOOTSTRAP, CAN, CAN_GUIDE,
+                          CAN_LIKELIHOOD, CIFAR10N, DERIVED, HOLDS, LATENT, LEARNQ, NPZ, RELAXED,
+                          REPLACED_AT_HANDOVER, SCORE, SGD, SOFTMAX, WARM, arch_names,
+                          derived_property, label_set_names, option, registry_names)
 from .errors import OptionError
 from .rules import Choice, Device, Interval, Rule, Text, Widths
 
-#: The layout of a run folder's config.json (and model.json): 2 holds the *resolved* config,
-#: every data-dependent default made explicit, beside a ``format_version`` key. Folders written
-#: before (no key) stored ``latent: auto``, ``warmup_epochs: null``, ...: reading them back would
-#: re-resolve those with whatever today's defaults are, so they are refused (``runs.read_config``).
+#: The layout of a run folder's config.json (and model.json): 2 holds the *resolved* config beside
+#: a ``format_version`` key. Older folders (no key) kept ``latent: auto``, ...: reading them back
+#: would re-resolve those with today's defaults, so they are refused (``runs.read_config``).
 FORMAT_VERSION = 2
 
 # the choices whose names are the option's own (the registry's tables hold the named parts)
@@ -54,95 +57,6 @@ WarmupScope = Literal["classifier", "all"]
 TestCrops = Literal[1, 6]
 Optimizer = Literal["sgd", "adam"]
 
-#: the noise inits that re-estimate the noise model from the warm classifier at the hand-over
-ANCHORED_NOISE_INITS = ("anchor", "transition")
-
-
-@dataclass(frozen=True)
-class Applies:
-    """When an option means something: ``when(cfg)`` on a config (resolved or not), and ``why``
-    it does not otherwise, for the refusal (``resolution.check_applies``)."""
-    when: Callable[["Config"], bool]
-    why: str
-
-    def __and__(self, other: "Applies") -> "Applies":
-        return Applies(lambda c: self.when(c) and other.when(c), f"{self.why}; {other.why}")
-
-
-def _latent_method(c) -> bool:
-    from . import registry
-
-    spec = registry.METHODS.get(c.method)
-    return spec is not None and spec.latent
-
-
-def _warm_method(c) -> bool:
-    from . import registry
-
-    spec = registry.METHODS.get(c.method)
-    return spec is not None and hasattr(spec.model, "warmup_model")
-
-
-def _softmax_method(c) -> bool:
-    from . import registry
-
-    spec = registry.METHODS.get(c.method)
-    return spec is None or spec.softmax
-
-
-CAN = Applies(lambda c: c.method == "can", "only --method can has it")
-LATENT = Applies(_latent_method, "only a method with latent variables (--method can) has it")
-WARM = Applies(_warm_method, "only a method with an Eq. 7 warm-up (--method can, icnm) has it")
-CAN_GUIDE = CAN & Applies(lambda c: c.guide == "can", "only --guide can has the additive layer")
-RELAXED = CAN & Applies(lambda c: c.elbo in ("meanfield", "trace"),
-                        "τ is the relaxed y's temperature: --elbo meanfield or trace")
-SCORE = CAN & Applies(lambda c: c.elbo == "tracegraph",
-                      "it is the score function's baseline: --elbo tracegraph")
-# the hand-over replaces the initial noise model (anchor, transition) when there is a warm-up
-# whose α_t also holds the decoder and guide back (--warmup-scope all)
-REPLACED_AT_HANDOVER = Applies(
-    lambda c: not (c.noise_init in ANCHORED_NOISE_INITS and c.warmup_scope == "all"
-                   and (c.warmup_epochs is None or c.warmup_epochs >= 1)),
-    "--noise-init anchor|transition replaces it at the hand-over (it applies with --noise-init "
-    "fixed)")
-HOLDS = CAN & Applies(lambda c: c.noise_init in ANCHORED_NOISE_INITS,
-                      "it holds the hand-over's estimate: --noise-init anchor or transition")
-SGD = Applies(lambda c: c.optimizer == "sgd", "only --optimizer sgd has momentum")
-CIFAR10N = Applies(lambda c: c.data == "cifar10n", "only --data cifar10n reads it")
-NPZ = Applies(lambda c: c.data == "npz", "only --data npz reads a --path")
-BACKBONE = Applies(lambda c: c.arch != "mlp", "only an image backbone (--arch resnet...) reads it")
-
-
-def option(default, rule: Rule | None = None, help: str = "", *, section: str,
-           expert: bool = False, applies: Applies | None = None, what: str | None = None,
-           auto: bool = False, source: bool = False):
-    """One option's declaration: a dataclass field whose metadata holds the rest."""
-    return dataclasses.field(default=default, metadata={
-        "rule": rule, "help": help, "section": section, "expert": expert, "applies": applies,
-        "what": what, "auto": auto, "source": source})
-
-
-def _registry(table: str):
-    """A registry table looked up when a value is checked (the registry imports the models,
-    which import this module)."""
-    def names():
-        from . import registry
-
-        return tuple(getattr(registry, table))
-    return names
-
-
-def _archs():
-    from . import backbones
-
-    return ("mlp", *backbones.ARCHS, *getattr(backbones, "CIFAR_ARCHS", ()))
-
-
-def _label_sets():
-    from .datasets import cifar10n
-
-    return tuple(cifar10n.LABEL_SETS)
-
 
 _SEED = Interval(0, 2**32 - 1, kind=int)  # NumPy's and scikit-learn's seeds are 32-bit
 # initial weights of a network's logits: beyond ±100 a sigmoid is saturated in float32 (and
@@ -154,7 +68,7 @@ _LOGIT = Interval(-100, 100)
 class Config:
     # -- data ----------------------------------------------------------------------------------
     data: str = option(
-        "digits", Choice("data set", _registry("DATA")),
+        "digits", Choice("data set", registry_names("DATA")),
         "data set: digits (bundled), npz (--path), music (bundled real crowd labels), voc07, "
         "voc12, web, amt, sd4, folder, cifar10n (--root)", section="data", source=True)
     path: str | None = option(
@@ -196,7 +110,7 @@ class Config:
         None, Text(optional=True), "evaluate on a clean set instead, e.g. voc07:DIR",
         section="data", source=True, expert=True)
     labels: str = option(
-        "aggre", Choice("label set", _label_sets),
+        "aggre", Choice("label set", label_set_names),
         "cifar10n training labels: aggre, worst, random1, random2, random3, crowd (the three "
         "answers with their workers) or clean (the ceiling)",
         section="data", source=True, applies=CIFAR10N)
@@ -214,7 +128,7 @@ class Config:
         "instead of the images", section="data", source=True, applies=CIFAR10N)
     # -- images --------------------------------------------------------------------------------
     arch: str = option(
-        "mlp", Choice("arch", _archs),
+        "mlp", Choice("arch", arch_names),
         "classifier: mlp (features), resnet18/resnet34 (image files) or "
         "cifar-resnet18/cifar-resnet34 (cifar10n images, 3x3 stem, no max-pool)",
         section="images")
@@ -237,11 +151,11 @@ class Config:
         section="images", expert=True)
     # -- method and its parts ------------------------------------------------------------------
     method: str = option(
-        "can", Choice("method", _registry("METHODS")),
+        "can", Choice("method", registry_names("METHODS")),
         "can, plain, learnq, icnm, bootstrap, crowd-layer (needs workers: --crowd model on "
         "crowd data)", section="method")
     guide: str = option(
-        "can", Choice("guide", _registry("GUIDES")), "variational guide for latent methods",
+        "can", Choice("guide", registry_names("GUIDES")), "variational guide for latent methods",
         section="method", applies=LATENT)
     prior: Prior = option(
         "classifier", None, "p(y): classifier or uniform", section="method", expert=True,
@@ -258,14 +172,12 @@ class Config:
         "(one class: softmax classifier and scores, closed-form categorical KL; single-label "
         "data) or auto (categorical for single-label data); the baselines but ICNM follow it",
         section="method", expert=True, what="latent type", auto=True,
-        applies=Applies(_softmax_method, "--method icnm's relevance head is always per class"))
+        applies=SOFTMAX)
     ytilde_likelihood: Latent = option(
         "auto", None,
         "p(ỹ|y,z): categorical (one answered class), bernoulli (per class) or auto (as --latent)",
         section="method", expert=True, what="ỹ likelihood", auto=True,
-        applies=Applies(lambda c: c.method == "can",
-                        "only --method can has a likelihood of its own (a baseline's answers "
-                        "follow its classifier: --latent)"))
+        applies=CAN_LIKELIHOOD)
     quality_dim: int = option(
         4, Interval(0, 1024, kind=int), "K, dimensions of the quality embedding z (0 removes z)",
         section="method", applies=CAN)
@@ -312,20 +224,16 @@ class Config:
         section="method", expert=True)
     beta: float = option(
         0.8, Interval(0, 1), "bootstrap target weight on ỹ", section="method.bootstrap",
-        expert=True, applies=Applies(lambda c: c.method == "bootstrap",
-                                     "only --method bootstrap has a bootstrap target"))
+        expert=True, applies=BOOTSTRAP)
     bootstrap: Bootstrap = option(
         "soft", None, "bootstrap target: soft (probabilities) or hard (predicted label)",
-        section="method.bootstrap", expert=True, what="bootstrap kind",
-        applies=Applies(lambda c: c.method == "bootstrap",
-                        "only --method bootstrap has a bootstrap target"))
+        section="method.bootstrap", expert=True, what="bootstrap kind", applies=BOOTSTRAP)
     learnq_trace: float = option(
         0.01, Interval(0, None), "LearnQ: weight of the trace penalty on Q, per item",
-        section="method.learnq", expert=True,
-        applies=Applies(lambda c: c.method == "learnq", "only --method learnq has Q"))
+        section="method.learnq", expert=True, applies=LEARNQ)
     # -- objective and schedules ---------------------------------------------------------------
     elbo: str = option(
-        "tracegraph", Choice("ELBO", _registry("ELBOS")),
+        "tracegraph", Choice("ELBO", registry_names("ELBOS")),
         "tracegraph (discrete y, score function with baselines), meanfield (relaxed y, "
         "closed-form KL), enum (y summed out exactly; single-label data) or trace (relaxed y, "
         "sampled KL)", section="schedule", expert=True, applies=LATENT)
@@ -334,7 +242,7 @@ class Config:
         "tracegraph's baseline for y's score function: avg (decaying average) or nn (plus a "
         "small neural baseline)", section="schedule", expert=True, applies=SCORE)
     regularizer: str = option(
-        "entropy", Choice("regularizer", _registry("REGULARIZERS")),
+        "entropy", Choice("regularizer", registry_names("REGULARIZERS")),
         "λ's term: entropy (λ·E H(q)) or mi (−λ·(H(E q) − E H(q)), the mutual information)",
         section="schedule", expert=True, applies=LATENT)
     lam: float = option(
@@ -469,63 +377,6 @@ EXPERT_FIELDS = tuple(name for name, f in FIELDS.items() if f.metadata["expert"]
 def names(name: str) -> tuple:
     """The names a ``Literal``-typed option accepts (its registry list)."""
     return typing.get_args(TYPES[name])
-
-
-# -- derived values, written once ----------------------------------------------------------------
-#: Derived name -> (the fields it reads, the function of them, its docstring)
-DERIVED: dict[str, tuple[tuple[str, ...], Callable]] = {}
-
-
-def derived(*inputs: str):
-    """Declare a value computed from the fields ``inputs``: a property of Config and of every
-    section holding all of them (``sections.py``)."""
-    def register(fn):
-        DERIVED[fn.__name__] = (inputs, fn)
-        return fn
-    return register
-
-
-def derived_property(name: str) -> property:
-    inputs, fn = DERIVED[name]
-    return property(lambda self: fn(*(getattr(self, i) for i in inputs)), doc=fn.__doc__)
-
-
-@derived("arch", "feature_cache")
-def end_to_end(arch, feature_cache) -> bool:
-    """Image data whose backbone trains with the heads (not frozen behind a feature cache)."""
-    return arch != "mlp" and not feature_cache
-
-
-@derived("hidden")
-def hidden_sizes(hidden) -> tuple[int, ...]:
-    """``--hidden`` ("1024,30") as layer widths."""
-    return tuple(int(h) for h in str(hidden).split(",") if h.strip())
-
-
-@derived("quality_prior", "method")
-def worker_quality(quality_prior, method) -> bool:
-    """``--quality-prior worker`` on CAN (the other methods have no quality z)."""
-    return quality_prior == "worker" and method == "can"
-
-
-@derived("elbo")
-def discrete_y(elbo) -> bool:
-    """y is sampled from its discrete distribution (score function or enumeration), not
-    relaxed (``--elbo tracegraph|enum``)."""
-    return elbo in ("tracegraph", "enum")
-
-
-@derived("latent")
-def categorical_y(latent) -> bool:
-    """y is one class (softmax classifier, categorical q), not per-class Bernoullis; needs the
-    config resolved first."""
-    return latent == "categorical"
-
-
-@derived("ytilde_likelihood")
-def categorical_ytilde(ytilde_likelihood) -> bool:
-    """Each answer is one class (a categorical likelihood), not per-class Bernoullis."""
-    return ytilde_likelihood == "categorical"
 
 
 for _name in DERIVED:
