@@ -236,7 +236,7 @@ class Config:
         "tracegraph", Choice("ELBO", registry_names("ELBOS")),
         "tracegraph (discrete y, score function with baselines), meanfield (relaxed y, "
         "closed-form KL), enum (y summed out exactly; single-label data) or trace (relaxed y, "
-        "sampled KL)", section="schedule", expert=True, applies=LATENT)
+        "sampled KL)", section="schedule", expert=True)  # every method's loss is an ELBO
     baseline: Baseline = option(
         "avg", None,
         "tracegraph's baseline for y's score function: avg (decaying average) or nn (plus a "

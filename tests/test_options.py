@@ -90,7 +90,7 @@ APPLIES = {
     "kl_z_weight": (0.5, CAN_ONLY), "noise_init": ("fixed", CAN_ONLY),
     "hold_noise": (True, CAN_ONLY), "prior_init": (3.0, CAN_ONLY),
     "ytilde_likelihood": ("bernoulli", CAN_ONLY), "lam": (0.1, CAN_ONLY),
-    "regularizer": ("mi", CAN_ONLY), "elbo": ("meanfield", CAN_ONLY),
+    "regularizer": ("mi", CAN_ONLY), "elbo": ("meanfield", ALL),
     "beta": (0.5, {"bootstrap"}), "bootstrap": ("hard", {"bootstrap"}),
     "learnq_trace": (0.1, {"learnq"}),
     "warmup_epochs": (4.0, {"can", "icnm"}), "ramp_epochs": (2.0, {"can", "icnm"}),
