@@ -5,7 +5,7 @@ their 2,945 real AMT answers, features standardized, an MLP 124-256-128-10 with 
 dropout 0.5, and the 300 test clips split (seeded, per run) into 100 validation clips that choose
 the settings and 200 test clips that are reported (``--val-from-test 100``).
 
-    python bench/music_published.py --tune --out runs/music-tune      # choose SETTINGS
+    python bench/music_published.py --tune --out runs/music-tune      # choose the preset's settings
     python bench/music_published.py --out runs/music-published        # the table, 10 seeds
     python bench/music_published.py --protocol configs/music-annot-mix.toml --mixup 0,1 \
         --out runs/music-annot-mix                                    # the papers' protocol
@@ -15,8 +15,9 @@ settings (Config fields) for every row, no per-method tuning, the validation spl
 row without and with mixup (``--mixup``: the α values).
 
 ``--tune`` runs every candidate setting (``CANDIDATES``) of every row on the tuning seeds and
-prints the mean accuracy on the 100 validation clips; ``SETTINGS`` holds the best of each row
-(chosen by that validation accuracy alone, never the test clips). The table reports the 200 test
+prints the mean accuracy on the 100 validation clips; the preset's rows hold the best of each row
+(chosen by that validation accuracy alone, never the test clips), kept as the preset
+``configs/music-published.toml``. The table reports the 200 test
 clips. Both grids are resumable (finished cells are never re-run) and write ``OUT/table.md``.
 """
 from __future__ import annotations
@@ -35,13 +36,15 @@ if ROOT not in sys.path:
 
 from pyro_can import experiments  # noqa: E402
 from pyro_can.experiments import mean_sd  # noqa: E402
+from pyro_can import presets  # noqa: E402
 from pyro_can.config import Config  # noqa: E402
 
-PROTOCOL = dict(data="music", noise_rate=0.0, val_from_test=100, hidden="256,128",
-                batch_norm=True, dropout=0.5)
-#: (method, --crowd): the net on aggregated labels, the Crowd Layer, CAN on every answer
-ROWS = (("plain", "majority"), ("plain", "dawid-skene"), ("plain", "glad"),
-        ("crowd-layer", "model"), ("can", "model"))
+#: the protocol and each row's chosen settings: the preset ``configs/music-published.toml``
+PRESET = presets.read("music-published")
+PROTOCOL = PRESET.shared
+#: (method, --crowd) of each row of the preset (the net on aggregated labels, the Crowd Layer, CAN
+#: on every answer) -> the row's name there
+ROWS = {(t["method"], t.get("crowd", "model")): name for name, t in PRESET.rows.items()}
 CANDIDATES = {"lr": (0.01, 0.05), "weight_decay": (0.0, 0.001), "epochs": (90,)}
 #: the Crowd Layer's logits W·p are read off probabilities (at the identity start its answer
 #: distribution is nearly flat, its gradients small; its paper trains with Adam): larger SGD
@@ -52,14 +55,6 @@ WIDER = {("crowd-layer", "model"): {"lr": (0.01, 0.05, 0.2, 0.5)}}
 #: 90-epoch run at these epochs; CAN's τ decays over --epochs, so it keeps 90
 EPOCH_CHECKS = (30, 60, 90)
 TUNE_SEEDS = (0, 1, 2)
-#: chosen with --tune (mean validation accuracy over TUNE_SEEDS); see the module docstring
-SETTINGS = {
-    ("plain", "majority"): dict(lr=0.05, weight_decay=0.001, epochs=60),  # val 0.653
-    ("plain", "dawid-skene"): dict(lr=0.05, weight_decay=0.0, epochs=90),  # val 0.727
-    ("plain", "glad"): dict(lr=0.01, weight_decay=0.0, epochs=30),  # val 0.723
-    ("crowd-layer", "model"): dict(lr=0.01, weight_decay=0.0, epochs=60),  # val 0.637
-    ("can", "model"): dict(lr=0.01, weight_decay=0.0, epochs=90),  # val 0.723
-}
 PUBLISHED = ("Published (Annot-Mix, ECAI 2024, same protocol, 10 seeds, not measured here): "
              "majority vote + net 66.1, Crowd Layer 69.8, CoNAL 69.0, UnionNet 68.6, "
              "GeoCrowdNet 70.2, MaDL 72.0, Annot-Mix 73.8; net on true labels 79.6.")
@@ -77,8 +72,8 @@ def tuning_cells(seeds=TUNE_SEEDS):
             setting = dict(zip(grid, values))
             tag = "-".join(f"{k}{v:g}" for k, v in setting.items())
             for seed in seeds:
-                cfg = Config(**PROTOCOL, method=row[0], crowd=row[1], seed=seed,
-                             **setting).validate()
+                cfg = Config(**{**PROTOCOL, "method": row[0], "crowd": row[1], "seed": seed,
+                                **setting}).validate()
                 out.append((row, tag, experiments.Cell(f"{row[0]}-{row[1]}-{tag}-s{seed}", cfg)))
     return out
 
@@ -87,8 +82,7 @@ def final_cells(seeds):
     out = []
     for method, crowd in ROWS:
         for seed in seeds:
-            cfg = Config(**PROTOCOL, method=method, crowd=crowd, seed=seed,
-                         **SETTINGS[(method, crowd)]).validate()
+            cfg = PRESET.config(ROWS[(method, crowd)], {"seed": seed}).validate()
             out.append(((method, crowd), "", experiments.Cell(f"{method}-{crowd}-s{seed}", cfg)))
     return out
 
@@ -168,7 +162,7 @@ def final_table(cells, rows) -> str:
              "seconds per run | settings | seeds |", "|---|---|---|---|---|---|---|"]
     for row, rs in groups.items():
         acc = [r["test_accuracy"] for r in rs]
-        s = SETTINGS[row]
+        s = PRESET.rows[ROWS[row]]
         lines.append(f"| {_name(*row)} | {mean_sd(acc)} | {min(acc):.3f} | "
                      f"{mean_sd([r['val_clean_accuracy'] for r in rs])} | "
                      f"{statistics.mean(r['seconds'] for r in rs):.1f} | lr {s['lr']:g}, "

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import click
 
-from . import api, distributed, runs
-from .config import RULES, Config
+from click.core import ParameterSource
+
+from . import api, distributed, presets, runs
+from .config import EXPERT_FIELDS, FIELDS, RULES, Config
 from .errors import DataWarning, OptionError, PyroCanError, RunFolderError
 from .experiments import SWEEP_PARAMS
 from .cli_types import ListOf, RuleType
@@ -24,18 +26,68 @@ from .rules import Choice, Interval
 
 def config_options(func):
     """One click option per ``Config`` field, named like the field, defaulting to its default,
-    typed and checked by its rule in ``config.RULES``."""
-    for f in reversed(dataclasses.fields(Config)):
-        default = f.default
-        flag = f"--{f.name.replace('_', '-')}"
-        rule = RULES.get(f.name)
+    typed and checked by its rule (``config.RULES``), its help its declaration's words. Expert
+    options (``expert=True``) are hidden from ``--help`` but still accepted, and settable with
+    ``--set`` and presets; ``--config``, ``--set`` and ``--print-config`` come with them."""
+    for name in reversed(list(FIELDS)):
+        f = FIELDS[name]
+        default, hidden = f.default, f.metadata["expert"]
+        flag = f"--{name.replace('_', '-')}"
+        rule = RULES.get(name)
         if rule is None:  # a flag: --x/--no-x, so that a default of True can be turned off
-            func = click.option(f"{flag}/--no-{flag[2:]}", f.name, default=default,
-                                show_default=True, help=HELP.get(f.name, ""))(func)
+            func = click.option(f"{flag}/--no-{flag[2:]}", name, default=default,
+                                show_default=True, hidden=hidden, help=HELP.get(name, ""))(func)
             continue
-        func = click.option(flag, f.name, type=RuleType(rule), default=default,
-                            show_default=default is not None, help=describe(f.name, rule))(func)
+        func = click.option(flag, name, type=RuleType(rule), default=default, hidden=hidden,
+                            show_default=default is not None, help=describe(name, rule))(func)
+    for option in reversed((
+            click.option("--config", "preset", default=None, metavar="FILE[:ROW]",
+                         help="preset: a TOML file of options, or a name in configs/ "
+                              f"({', '.join(presets.names())}); :ROW takes one of its rows "
+                              "[default row: the method's]; options given here override it"),
+            click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+                         help="set any option, the expert ones off this list included "
+                              "(repeatable; `pyro-can options` lists them all)"),
+            click.option("--print-config", is_flag=True,
+                         help="print the resolved config as TOML (a preset) and exit"))):
+        func = option(func)
     return func
+
+
+def _expert_epilog() -> str:
+    return ("Expert options, set with --set KEY=VALUE, a --config preset or their own flag "
+            "(`pyro-can options` describes them): " + ", ".join(EXPERT_FIELDS) + ".")
+
+
+def given_options(options: dict) -> dict:
+    """The options typed on the command line (click's ParameterSource), not defaults."""
+    ctx = click.get_current_context()
+    return {k: v for k, v in options.items() if k in FIELDS
+            and ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
+
+
+def build_config(options: dict, preset: str | None, settings, method: str | None = None):
+    """The run's Config: defaults < preset (its top level, then its row) < ``--set`` < the
+    command line (``presets.py``). ``method`` overrides the method (a grid's cell)."""
+    overrides = {**presets.parse_set(settings), **given_options(options)}
+    if method is not None:
+        overrides["method"] = method
+    if preset is None:
+        return Config(**{**{k: v for k, v in options.items() if k in FIELDS}, **overrides})
+    spec, row = presets.split_name(preset)
+    loaded = presets.read(spec)
+    if row is not None and row not in loaded.rows:
+        raise OptionError(f"--config {preset}: {loaded.path} has no row {row!r}; rows: "
+                          f"{', '.join(loaded.rows) or 'none'}")
+    if row is None:
+        row = overrides.get("method") or loaded.shared.get("method") or FIELDS["method"].default
+    return loaded.config(row, overrides)
+
+
+def _print_config(cfg: Config) -> None:
+    """``--print-config``: the config resolved against its data, as a preset."""
+    data, _ = api.load_data(cfg)
+    click.echo(presets.to_toml(cfg.resolve(data)), nl=False)
 
 
 def output_folder(ctx, param, value):
@@ -155,7 +207,7 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
         _one_line_warning.python(message, category, filename, lineno, file, line)
 
 
-@main.command()
+@main.command(epilog=_expert_epilog())
 @config_options
 @click.option("--out", type=click.Path(), default=None, callback=output_folder,
               help="run folder, checked writable before training [default: "
@@ -165,15 +217,22 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 @click.option("--resume", "resume_dir", type=click.Path(), default=None,
               help="continue the run in this folder from its last complete epoch")
 @user_errors
-def fit(out, overwrite, resume_dir, **options):
+def fit(out, overwrite, resume_dir, preset, settings, print_config, **options):
     """Train a method and write a run folder.
+
+    Options come from, lowest first: their defaults, a --config preset (its shared settings,
+    then its row for the method), --set KEY=VALUE, the options given here. An option set for a
+    method it does not apply to is refused.
 
     Under ``torchrun --nproc_per_node N cli.py fit ...`` the N processes train one model with
     DistributedDataParallel; rank 0 shows progress and writes the folder."""
     if resume_dir:
         cfg = _resumed_config(resume_dir, out, overwrite, options)
     else:
-        cfg = Config(**options)
+        cfg = build_config(options, preset, settings).validate()
+    if print_config:
+        _print_config(cfg)
+        return
     group = contextlib.nullcontext()
     if distributed.launched_by_torchrun():
         if not (out or resume_dir):  # ranks would each pick a default folder name
@@ -294,26 +353,39 @@ def grid_options(methods: str):
     return wrap
 
 
-@main.command()
+def _method_bases(options, preset, settings, methods, keep=()) -> dict:
+    """Each method's base config in a grid: the preset's row for it, the command line on top;
+    options that do not concern a method (the grid's options are shared) back at their
+    defaults for it, but ``keep`` (a swept option, which must apply)."""
+    from .resolution import for_method
+
+    shared = [name for name in FIELDS if name not in keep]
+    return {m: for_method(build_config(options, preset, settings, method=m), shared=shared)
+            for m in methods}
+
+
+@main.command(epilog=_expert_epilog())
 @config_options
 @grid_options(methods="plain,learnq,icnm,bootstrap,can")
 @click.option("--noise-rates", type=NOISE_RATES, default="0,0.2,0.4,0.6,0.8",
               show_default=True, help="comma-separated, each in [0, 1]")
 @user_errors
-def compare(methods, noise_rates, seeds, out, jobs, overwrite, **options):
-    """Methods × noise rates × seeds (paper Table VI); resumable."""
+def compare(methods, noise_rates, seeds, out, jobs, overwrite, preset, settings, print_config, **options):
+    """Methods × noise rates × seeds (paper Table VI); resumable. Options that do not concern a
+    method (``--beta`` for CAN, ...) keep their defaults in its cells."""
     from . import experiments
 
-    options.pop("method")
-    options.pop("noise_rate")
-    options.pop("seed")
-    base = Config(**options)
-    cells = experiments.grid(base, methods, noise_rates, seeds)
+    bases = _method_bases(options, preset, settings, methods)
+    if print_config:
+        for m in methods:
+            click.echo(f"# --method {m}\n{presets.to_toml(bases[m])}")
+        return
+    cells = [c for m in methods for c in experiments.grid(bases[m], [m], noise_rates, seeds)]
     _grid_command(cells, out, jobs, "noise_rate", "P", "map_vs_noise.png", "noise rate P",
                   overwrite)
 
 
-@main.command()
+@main.command(epilog=_expert_epilog())
 @config_options
 @click.option("--param", required=True, type=RuleType(Choice("sweep parameter",
                                                                  lambda: tuple(SWEEP_PARAMS))))
@@ -321,20 +393,41 @@ def compare(methods, noise_rates, seeds, out, jobs, overwrite, **options):
               help="comma-separated values, each by the rule of --param's option")
 @grid_options(methods="can")
 @user_errors
-def sweep(param, values, methods, seeds, out, jobs, overwrite, **options):
+def sweep(param, values, methods, seeds, out, jobs, overwrite, preset, settings, print_config, **options):
     """One parameter over values (paper Table V: lambda; Fig. 6: train-fraction); resumable."""
     from . import experiments
+    from .resolution import not_applying
 
     field = SWEEP_PARAMS[param]
-    options.pop("method")
-    options.pop("seed")
-    base = Config(**options)
     ctx = click.get_current_context()
     vals = ListOf(RULES[field]).convert(values, next(
         p for p in ctx.command.params if p.name == "values"), ctx)
-    cells = experiments.grid(base, methods, [base.noise_rate], seeds, param, vals)
+    bases = _method_bases(options, preset, settings, methods, keep=(field,))
+    for m in methods:
+        for name, why in not_applying(dataclasses.replace(bases[m], **{field: vals[0]}),
+                                      [field]):
+            raise OptionError(f"--param {param} does not apply to --method {m}: {why}")
+    if print_config:
+        for m in methods:
+            click.echo(f"# --method {m}\n{presets.to_toml(bases[m])}")
+        return
+    cells = [c for m in methods
+             for c in experiments.grid(bases[m], [m], [bases[m].noise_rate], seeds, param, vals)]
     _grid_command(cells, out, jobs, "value", param, f"map_vs_{param.replace('-', '_')}.png",
                   param, overwrite)
+
+
+@main.command("options")
+@click.option("--expert", is_flag=True, help="only the expert options (off fit --help)")
+def options_command(expert):
+    """Every option: its flag, default, section and what it does (presets and --set take the
+    same names, with underscores)."""
+    for name, f in FIELDS.items():
+        if expert and not f.metadata["expert"]:
+            continue
+        tag = " (expert)" if f.metadata["expert"] else ""
+        click.echo(f"{name} = {f.default!r}  [{f.metadata['section']}]{tag}")
+        click.echo(f"    {describe(name, RULES.get(name))}")
 
 
 def _add_inspection_commands():

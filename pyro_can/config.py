@@ -1,216 +1,388 @@
-"""Every option of a run, with its default and its rule. The CLI's options and the estimator's
-constructor arguments are these fields, with the same names.
+"""Every option of a run, declared once: its default, its rule, its help text, its section and
+whether it is an expert option, in one ``option(...)`` field of ``Config``. Everything else is
+generated from these declarations: ``RULES`` and ``Config.validate``, the click options and
+``--help`` (``cli.py``), the estimator's constructor arguments and numpydoc (``estimator.py``,
+``option_docs.py``), the typed sections (``sections.py``), the registry's name lists for the
+choices spelled as a ``Literal`` (``registry.py``) and the check that an option set by the user
+applies to the chosen method (``resolution.py``).
 
-``RULES`` says what each field accepts (a range, a set of names, a shape). It is the one place
-options are checked: ``Config.validate`` applies it (API, estimator, a run folder's config.json)
-and the CLI builds its click types from it (``cli.config_options``), so a bad value is refused
-before any work, with the rule in ``--help`` and in the error."""
+Adding an option is one declaration here::
+
+    my_weight: float = option(0.5, Interval(0, 1), "what it does, for --help and help()",
+                              section="method", applies=CAN)
+
+* the type annotation is its type; a ``Literal`` lists the names a choice accepts (no rule
+  needed: ``what=`` names it in errors), a ``bool`` is a ``--x/--no-x`` flag (no rule);
+* ``section``: the typed section the models read it from (``sections.SECTIONS``);
+* ``expert=True`` keeps it off ``fit --help``: it is set with ``--set key=value``, a preset
+  (``--config FILE.toml``) or its own flag, which click still accepts;
+* ``applies``: when the option means something (``declaration.Applies``: a predicate and why);
+  an option set (not at its default) where it does not apply is refused (``resolution.py``);
+* ``auto=True``: its default (``None``/``"auto"``) says "choose from the data"
+  (``resolution.resolve``); ``source=True``: it says where the data comes from (the estimator gets
+  arrays instead, so it is no constructor argument there).
+
+Derived values (``discrete_y``, ``end_to_end``, ...) are written once (``declaration.py``): they
+become properties of ``Config`` and of every section that holds their inputs."""
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass
+from typing import Literal
 
+from .declaration import (ANCHORED_NOISE_INITS, BACKBONE, BOOTSTRAP, CAN, CAN_GUIDE,
+                          CAN_LIKELIHOOD, CIFAR10N, CROWD_LAYER, CROWD_TABLE, DERIVED, FEATURES,
+                          HOLDS, LATENT, LEARNQ, NPZ, RELAXED, REPLACED_AT_HANDOVER, SCORE, SGD,
+                          SOFTMAX, VAL_FROM_TEST, WARM, arch_names, derived_property,
+                          label_set_names, method_is, option, registry_names)
 from .errors import OptionError
 from .rules import Choice, Device, Interval, Rule, Text, Widths
 
-#: The layout of a run folder's config.json (and model.json): 2 holds the *resolved* config,
-#: every data-dependent default made explicit, beside a ``format_version`` key. Folders written
-#: before (no key) stored ``latent: auto``, ``warmup_epochs: null``, ...: reading them back would
-#: re-resolve those with whatever today's defaults are, so they are refused (``runs.read_config``).
+#: The layout of a run folder's config.json (and model.json): 2 holds the *resolved* config beside
+#: a ``format_version`` key. Older folders (no key) kept ``latent: auto``, ...: reading them back
+#: would re-resolve those with today's defaults, so they are refused (``runs.read_config``).
 FORMAT_VERSION = 2
 
-#: Fields whose value may say "choose from the data", and the value that says so. A resolved
-#: config (``Config.resolve``) holds none of them.
-AUTO_VALUES = {"noise_rate": None, "latent": "auto", "ytilde_likelihood": "auto",
-               "warmup_epochs": None, "prior_init": None, "alpha_max": None}
+# the choices whose names are the option's own (the registry's tables hold the named parts)
+Crowd = Literal["model", "majority", "repeat", "dawid-skene", "glad"]
+Latent = Literal["auto", "categorical", "bernoulli"]  # resolved: never "auto"
+Prior = Literal["classifier", "uniform"]
+Decoder = Literal["mlp", "linear"]
+QualityPrior = Literal["standard", "worker"]  # z ~ N(0, I) | N(μ_w, I) (worker_quality.py)
+PriorJudgement = Literal["shared", "separate"]
+NoiseInit = Literal["anchor", "transition", "fixed"]
+Bootstrap = Literal["soft", "hard"]
+Baseline = Literal["avg", "nn"]
+WarmupScope = Literal["classifier", "all"]
+TestCrops = Literal[1, 6]
+Optimizer = Literal["sgd", "adam", "radam"]
+LrSchedule = Literal["step", "cosine"]
 
 
-def hidden_sizes(hidden) -> tuple[int, ...]:
-    """``--hidden`` ("1024,30") as layer widths."""
-    return tuple(int(h) for h in str(hidden).split(",") if h.strip())
+_SEED = Interval(0, 2**32 - 1, kind=int)  # NumPy's and scikit-learn's seeds are 32-bit
+# initial weights of a network's logits: beyond ±100 a sigmoid is saturated in float32 (and
+# beyond ~3.4e38 the value does not even fit in the tensor it initializes)
+_LOGIT = Interval(-100, 100)
 
 
 @dataclass
 class Config:
-    # data
-    data: str = "digits"
-    path: str | None = None  # --data npz
-    noise_rate: float | None = None  # None: 0.4 on digits (the demo), 0 elsewhere
-    test_fraction: float = 0.25
-    val_fraction: float = 0.0  # carved from training items, scored against their noisy labels
-    val_from_test: int = 0  # carved from the test items (seeded), scored on their clean labels
-    val_from_test_seed: int | None = None  # seed of that split; None: the run's --seed
-    train_fraction: float = 1.0  # keep this share of the training items (paper Fig. 6)
-    crowd: str = "model"  # model | majority | repeat | dawid-skene | glad
-    root: str | None = None  # image data sets: the folder in its published layout
-    split: str | None = None  # VOC: image set used for testing (test for 07, val for 12)
-    test: str | None = None  # evaluate on another (clean) data set, e.g. voc07:DIR
-    labels: str = "aggre"  # cifar10n: aggre | worst | random1..3 | crowd | clean
-    label_file: str | None = None  # cifar10n: CIFAR-10_human.pt (default: in --root)
-    side_info: str | None = None  # cifar10n --labels crowd: side_info_cifar10N.csv (in --root)
-    features: str | None = None  # cifar10n: precomputed features (.npz) instead of the images
-    answers: str | None = None  # crowd: the answers CSV (task,worker,label)
-    arch: str = "mlp"  # mlp | resnet18 | resnet34 (image files) | cifar-resnet18|34 (cifar10n)
-    weights: str | None = None  # local ImageNet-style state dict for the backbone
-    test_crops: int = 1  # 1 or 6 (four corners, centre, full image)
-    feature_cache: bool = False  # run the frozen backbone once, train the heads on its features
-    amp: bool = False  # mixed precision on CUDA
-    workers: int = 2  # DataLoader worker processes for image data
-    # method and its parts
-    method: str = "can"
-    guide: str = "can"
-    prior: str = "classifier"  # classifier | uniform
-    decoder: str = "mlp"  # mlp | linear
-    prior_judgement: str = "shared"  # shared | separate
-    latent: str = "auto"  # bernoulli | categorical | auto (categorical for single-label data)
-    ytilde_likelihood: str = "auto"  # categorical | bernoulli | auto (follows --latent)
-    quality_dim: int = 4
-    quality_prior: str = "standard"  # standard: z ~ N(0, I) (the paper) | worker: N(μ_w, I)
-    copy_init: float = 2.0  # decoder's initial half log-ratio that ỹ_c follows y_c
-    label_init: float = 2.0  # additive layer's initial weight of the evidence from ỹ
-    prior_init: float | None = None  # prior judgement's weight in q; None: 2 (1: several answers)
-    noise_init: str = "anchor"  # anchor: re-estimated at the hand-over | transition: the whole
-    # class-to-answer matrix re-estimated there | fixed: the inits
-    hold_noise: bool = False  # keep the noise model at the hand-over's estimate from then on
-    kl_z_weight: float = 1.0
-    hidden: str = "1024,30"
-    batch_norm: bool = False  # input nets: BatchNorm after each hidden Linear
-    dropout: float = 0.0  # input nets: dropout after each hidden layer
-    beta: float = 0.8  # bootstrap: weight of ỹ in the target
-    bootstrap: str = "soft"  # soft | hard
-    learnq_trace: float = 0.01  # LearnQ: weight of the trace penalty on Q, per item
-    gce_q: float = 0.7  # GCE: the exponent q of (1 − p^q)/q (q → 0: cross-entropy)
-    sce_alpha: float = 0.1  # SCE: weight of the cross-entropy
-    sce_beta: float = 1.0  # SCE: weight of the reverse cross-entropy
-    elr_lambda: float = 3.0  # ELR: weight of the early-learning regularizer
-    elr_beta: float = 0.7  # ELR: momentum of the per-item target average
-    forget_rate: float = 0.2  # Co-teaching: share τ of each minibatch's answers dropped
-    forget_epochs: int = 10  # Co-teaching: epochs T_k over which the forget rate rises to τ
-    dividemix_warmup: int = 10  # DivideMix: cross-entropy epochs before the first co-divide
-    dividemix_threshold: float = 0.5  # DivideMix: clean probability above which an item is labeled
-    dividemix_lambda_u: float = 25.0  # DivideMix: weight of the unlabeled items' squared error
-    dividemix_temperature: float = 0.5  # DivideMix: sharpening temperature T
-    dividemix_alpha: float = 4.0  # DivideMix: mixup's Beta(α, α)
-    crowd_layer_mean: bool = False  # Crowd Layer: loss the mean over the batch's answers
-    # objective and schedules
-    elbo: str = "tracegraph"  # tracegraph (discrete y, score function) | meanfield | enum | trace
-    baseline: str = "avg"  # tracegraph: avg (decaying average) | nn (plus a small neural baseline)
-    regularizer: str = "entropy"  # entropy: λ·E H(q) | mi: λ·(E H(q) − H(E q)), minus the MI
-    lam: float = 0.0  # the paper's 0.3 collapses q(y) at P = 0.8 (docs/training.md)
-    tau_start: float = 1.0
-    tau_end: float = 0.5
-    warmup_epochs: float | None = None  # None: 20, or 5 with several answers per item
-    ramp_epochs: float = 10.0
-    alpha_max: float | None = None  # None: 0.9, or 1 with several answers per item
-    warmup_scope: str = "all"  # classifier | all: what α_t scales (see models/can.py)
-    # optimization
-    epochs: int = 90
-    batch_size: int = 50
-    lr: float = 0.01
-    optimizer: str = "sgd"  # sgd (the paper's) | adam (the Crowd Layer paper's) | radam
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    lr_step: int = 30
-    lr_gamma: float = 0.1
-    schedule: str = "step"  # learning rate: step (StepLR, the paper's) | cosine (to 0)
-    mixup: float = 0.0  # α of mixup's λ ~ Beta(α, α) within each minibatch; 0: off
-    seed: int = 0
-    device: str = "auto"
-    eval_every: int = 1  # score the test/validation sets every N epochs (the last one always)
-
-    @property
-    def end_to_end(self) -> bool:
-        """Image data whose backbone trains with the heads (not frozen behind a feature cache)."""
-        return self.arch != "mlp" and not self.feature_cache
-
-    @property
-    def hidden_sizes(self) -> tuple[int, ...]:
-        return hidden_sizes(self.hidden)
-
-    def resolve_latent(self, single_label: bool) -> "Config":
-        """This config with ``latent``/``ytilde_likelihood`` made explicit for a data set: ``auto``
-        is ``categorical`` for single-label data and ``bernoulli`` otherwise. For the baselines it
-        picks a softmax (categorical) or per-class sigmoid classifier the same way, so every
-        method is scored alike; ICNM's per-class relevance head is always ``bernoulli``."""
-        from . import registry
-
-        method = registry.METHODS[self.method]
-        latent = self.latent
-        if not method.softmax:
-            latent = "bernoulli"
-        elif latent == "auto":
-            latent = "categorical" if single_label else "bernoulli"
-        elif latent == "categorical" and not single_label:
-            raise OptionError("--latent categorical needs single-label data")
-        if self.hold_noise and (self.method != "can"
-                                or self.noise_init not in registry.ANCHORED_NOISE_INITS):
-            raise OptionError("--hold-noise holds CAN's noise model at the hand-over's anchor "
-                              "estimate: it needs --method can and --noise-init anchor or "
-                              "transition")
-        if self.worker_quality and self.quality_dim < 1:
-            raise OptionError("--quality-prior worker puts a per-worker prior on CAN's quality z: "
-                              "it needs --quality-dim 1 or more")
-        if self.elbo == "enum" and method.latent and latent != "categorical":
-            raise OptionError("--elbo enum enumerates one class per item: it needs single-label "
-                               "data and --latent categorical (2^C joint labels otherwise)")
-        lik = self.ytilde_likelihood
-        if lik == "auto" or not method.latent:  # a baseline's labels follow its classifier
-            lik = latent
-        if lik == "categorical" and not single_label:
-            raise OptionError("--ytilde-likelihood categorical needs single-label data")
-        if self.noise_init == "transition" and self.method == "can" and (
-                lik != "categorical" or latent != "categorical"):
-            raise OptionError("--noise-init transition estimates which class each answer names: "
-                              "it needs single-label data with --latent and --ytilde-likelihood "
-                              "categorical")
-        return dataclasses.replace(self, latent=latent, ytilde_likelihood=lik)
-
-    def resolve_for_answers(self, several_answers: bool) -> "Config":
-        """This config with the options whose default depends on the answers per item made
-        explicit, both chosen on noisy-label validation (docs/training.md). With several answers
-        per item the warm-up's cross-entropy trains on every answer (the weakest crowd baseline)
-        while CAN's posterior pools them, so the hand-over comes early (5 epochs, not 20); the
-        classifier is then barely trained, so q reads it at weight 1 rather than 2. With one answer
-        per item, α_t stops at 0.9: a tenth of the warm-up's cross-entropy stays in the objective,
-        which keeps the classifier from collapsing onto one class when the ELBO takes over at
-        P = 0.8 (README, "Estimators"); with several answers the pooled posterior needs no such
-        anchor, and keeping it costs validation accuracy on music."""
-        changes = {}
-        if self.alpha_max is None:
-            changes["alpha_max"] = 1.0 if several_answers else 0.9
-        if self.warmup_epochs is None:
-            changes["warmup_epochs"] = 5.0 if several_answers else 20.0
-        if self.prior_init is None:
-            changes["prior_init"] = 1.0 if several_answers else 2.0
-        return dataclasses.replace(self, **changes)
+    # -- data ----------------------------------------------------------------------------------
+    data: str = option(
+        "digits", Choice("data set", registry_names("DATA")),
+        "data set: digits (bundled), npz (--path), music (bundled real crowd labels), voc07, "
+        "voc12, web, amt, sd4, folder, cifar10n (--root)", section="data", source=True)
+    path: str | None = option(
+        None, Text(optional=True),
+        "input file for --data npz: .npz (arrays X and y or Y; optional train_idx/test_idx, "
+        "class_names) or .csv (a header row naming a 'label' column, the other columns feature "
+        "numbers, an optional 'id' column; docs/bad-input.md gives the rules)",
+        section="data", source=True, applies=NPZ)
+    noise_rate: float | None = option(
+        None, Interval(0, 1, optional=True),
+        "probability P of shuffling a training label vector [default: 0.4 on digits, else 0]",
+        section="data", source=True, auto=True)
+    test_fraction: float = option(
+        0.25, Interval(0, 1, lo_open=True, hi_open=True),
+        "test share when the data has no split", section="data", source=True, expert=True)
+    val_fraction: float = option(
+        0.0, Interval(0, 1, hi_open=True),
+        "training share held out as a noisy-label validation set", section="data")
+    val_from_test: int = option(
+        0, Interval(0, 10**9, kind=int),
+        "set this many test items aside (seeded, stratified) as a clean validation set to "
+        "choose settings on; the rest are reported (music's published protocol: 100 of the 300 "
+        "test clips)", section="data", source=True, expert=True)
+    val_from_test_seed: int | None = option(
+        None, Interval(0, 2**32 - 1, kind=int, optional=True),
+        "seed of --val-from-test's split [default: the run's --seed]; give one (music's "
+        "published protocol: 0) to keep the same split for every seed",
+        section="data", source=True, expert=True, applies=VAL_FROM_TEST)
+    train_fraction: float = option(
+        1.0, Interval(0, 1, lo_open=True), "share of training items kept (paper Fig. 6)",
+        section="data", source=True, expert=True)
+    crowd: Crowd = option(
+        "model", None,
+        "several answers per item: model (one y, one z per answer), majority, repeat, "
+        "dawid-skene or glad (aggregated by crowd-kit, an optional extra)",
+        section="data", what="crowd mode")
+    root: str | None = option(
+        None, Text(optional=True),
+        "data folder in the published layout (voc07, voc12, web, amt, sd4, folder, cifar10n)",
+        section="data", source=True)
+    split: str | None = option(
+        None, Text(optional=True),
+        "VOC image set to test on [default: test for voc07, val for voc12]",
+        section="data", source=True, expert=True)
+    test: str | None = option(
+        None, Text(optional=True), "evaluate on a clean set instead, e.g. voc07:DIR",
+        section="data", source=True, expert=True)
+    labels: str = option(
+        "aggre", Choice("label set", label_set_names),
+        "cifar10n training labels: aggre, worst, random1, random2, random3, crowd (the three "
+        "answers with their workers) or clean (the ceiling)",
+        section="data", source=True, applies=CIFAR10N)
+    label_file: str | None = option(
+        None, Text(optional=True),
+        "cifar10n: the label file [default: ROOT/CIFAR-10_human.pt]",
+        section="data", source=True, expert=True, applies=CIFAR10N)
+    side_info: str | None = option(
+        None, Text(optional=True),
+        "cifar10n --labels crowd: the worker table [default: ROOT/side_info_cifar10N.csv]",
+        section="data", source=True, expert=True, applies=CIFAR10N)
+    features: str | None = option(
+        None, Text(optional=True),
+        "cifar10n: train the MLP on these features (.npz, training rows then test rows) "
+        "instead of the images; crowd: the tasks' features (.csv with a header row, or .npz "
+        "with X), one row per task", section="data", source=True, applies=FEATURES)
+    answers: str | None = option(
+        None, Text(optional=True),
+        "crowd: the answers, a CSV with header task,worker,label (crowd-kit's columns; any ids)",
+        section="data", source=True, applies=CROWD_TABLE)
+    # -- images --------------------------------------------------------------------------------
+    arch: str = option(
+        "mlp", Choice("arch", arch_names),
+        "classifier: mlp (features), resnet18/resnet34 (image files) or "
+        "cifar-resnet18/cifar-resnet34 (cifar10n images, 3x3 stem, no max-pool)",
+        section="images")
+    weights: str | None = option(
+        None, Text(optional=True), "local backbone weights (state dict); random init otherwise",
+        section="images", expert=True, applies=BACKBONE)
+    test_crops: TestCrops = option(
+        1, None, "1, or 6 = four corners + centre + full image (their features averaged)",
+        section="images", expert=True, what="test crop count", applies=BACKBONE)
+    feature_cache: bool = option(
+        False, None,
+        "run the frozen backbone once and train the heads on cached features (default for "
+        "image data: train the backbone end to end)", section="images", expert=True,
+        applies=BACKBONE)
+    amp: bool = option(
+        False, None, "bfloat16 autocast of the backbone on CUDA (feature extraction: float16)",
+        section="images", expert=True)
+    workers: int = option(
+        2, Interval(0, 256, kind=int), "DataLoader worker processes for image data",
+        section="images", expert=True)
+    # -- method and its parts ------------------------------------------------------------------
+    method: str = option(
+        "can", Choice("method", registry_names("METHODS")),
+        "can, plain, learnq, icnm, bootstrap, crowd-layer (needs workers: --crowd model on "
+        "crowd data), gce, sce, elr, coteaching, dividemix (single-label data; "
+        "docs/baselines.md)", section="method")
+    guide: str = option(
+        "can", Choice("guide", registry_names("GUIDES")), "variational guide for latent methods",
+        section="method", applies=LATENT)
+    prior: Prior = option(
+        "classifier", None, "p(y): classifier or uniform", section="method", expert=True,
+        applies=CAN)
+    decoder: Decoder = option(
+        "mlp", None, "p(ỹ|y,z) network: mlp or linear", section="method", expert=True,
+        applies=CAN)
+    prior_judgement: PriorJudgement = option(
+        "shared", None, "guide's p: shared (classifier, no gradient) or separate f_φ",
+        section="method", expert=True, applies=CAN_GUIDE)
+    latent: Latent = option(
+        "auto", None,
+        "the clean label y: bernoulli (per class, sigmoid classifier and scores), categorical "
+        "(one class: softmax classifier and scores, closed-form categorical KL; single-label "
+        "data) or auto (categorical for single-label data); the baselines but ICNM follow it",
+        section="method", expert=True, what="latent type", auto=True,
+        applies=SOFTMAX)
+    ytilde_likelihood: Latent = option(
+        "auto", None,
+        "p(ỹ|y,z): categorical (one answered class), bernoulli (per class) or auto (as --latent)",
+        section="method", expert=True, what="ỹ likelihood", auto=True,
+        applies=CAN_LIKELIHOOD)
+    quality_dim: int = option(
+        4, Interval(0, 1024, kind=int), "K, dimensions of the quality embedding z (0 removes z)",
+        section="method", applies=CAN)
+    quality_prior: QualityPrior = option(
+        "standard", None,
+        "p(z): standard (N(0, I), the paper's worker-blind CAN) or worker (N(μ_w, I) with a "
+        "latent μ_w per worker, and per-worker trust in q(y); crowd data)",
+        section="method", expert=True, what="quality prior", applies=CAN)
+    copy_init: float = option(
+        2.0, _LOGIT, "decoder's initial half log-ratio that ỹ_c follows y_c",
+        section="method", expert=True, applies=CAN & REPLACED_AT_HANDOVER)
+    label_init: float = option(
+        2.0, _LOGIT, "additive layer's initial weight of each answer's ±1 evidence",
+        section="method", expert=True, applies=CAN_GUIDE & REPLACED_AT_HANDOVER)
+    prior_init: float | None = option(
+        None, Interval(0, 100, optional=True),
+        "additive layer's initial weight of the prior judgement's logits (>1 sharpens the warm "
+        "classifier, which estimates the flatter p(ỹ|x)) [default: 2; 1 with several answers "
+        "per item]", section="method", expert=True, auto=True, applies=CAN_GUIDE)
+    noise_init: NoiseInit = option(
+        "anchor", None,
+        "label reliability at the hand-over from ỹ to q: anchor (estimated from the warm "
+        "classifier's most confident items; replaces --copy-init/--label-init), transition (the "
+        "whole class-to-answer matrix T[y, ỹ] from those items, so q learns which class a wrong "
+        "answer names; single-label data) or fixed (keep them)",
+        section="method", expert=True, what="noise init", applies=CAN)
+    hold_noise: bool = option(
+        False, None,
+        "after the hand-over, keep CAN's noise model at the anchor estimate: the decoder and "
+        "q's weights on each answer and on the classifier stop training (on CIFAR-10N features "
+        "the noise model otherwise drifts back to trusting every label); with --quality-prior "
+        "worker, each worker's quality still learns, as a departure from the held crowd model",
+        section="method", expert=True, applies=HOLDS)
+    kl_z_weight: float = option(
+        1.0, Interval(0, None), "weight of KL(q(z)||p(z))", section="method", expert=True,
+        applies=CAN)
+    hidden: str = option(
+        "1024,30", Widths(), "classifier hidden widths", section="method")
+    batch_norm: bool = option(
+        False, None, "input nets: BatchNorm after each hidden layer", section="method",
+        expert=True)
+    dropout: float = option(
+        0.0, Interval(0, 1, hi_open=True), "input nets: dropout rate after each hidden layer",
+        section="method", expert=True)
+    beta: float = option(
+        0.8, Interval(0, 1), "bootstrap target weight on ỹ", section="method.bootstrap",
+        expert=True, applies=BOOTSTRAP)
+    bootstrap: Bootstrap = option(
+        "soft", None, "bootstrap target: soft (probabilities) or hard (predicted label)",
+        section="method.bootstrap", expert=True, what="bootstrap kind", applies=BOOTSTRAP)
+    learnq_trace: float = option(
+        0.01, Interval(0, None), "LearnQ: weight of the trace penalty on Q, per item",
+        section="method.learnq", expert=True, applies=LEARNQ)
+    crowd_layer_mean: bool = option(
+        False, None,
+        "Crowd Layer: its loss is the mean over the minibatch's answers (the crowd-learning "
+        "papers'), not the sum over each item's answers", section="method", expert=True,
+        applies=CROWD_LAYER)
+    gce_q: float = option(
+        0.7, Interval(0, 1), "GCE: q of the loss (1 − p^q)/q (0: cross-entropy, 1: mean "
+        "absolute error)", section="method.gce", expert=True, applies=method_is("gce"))
+    sce_alpha: float = option(
+        0.1, Interval(0, None), "SCE: weight α of the cross-entropy", section="method.sce",
+        expert=True, applies=method_is("sce"))
+    sce_beta: float = option(
+        1.0, Interval(0, None), "SCE: weight β of the reverse cross-entropy",
+        section="method.sce", expert=True, applies=method_is("sce"))
+    elr_lambda: float = option(
+        3.0, Interval(0, None), "ELR: weight λ of the early-learning regularizer",
+        section="method.elr", expert=True, applies=method_is("elr"))
+    elr_beta: float = option(
+        0.7, Interval(0, 1, hi_open=True),
+        "ELR: momentum β of each item's running average of predictions",
+        section="method.elr", expert=True, applies=method_is("elr"))
+    forget_rate: float = option(
+        0.2, Interval(0, 1, hi_open=True),
+        "Co-teaching: share τ of each minibatch's largest-loss answers each network drops",
+        section="method.coteaching", expert=True, applies=method_is("coteaching"))
+    forget_epochs: int = option(
+        10, Interval(1, 10**6, kind=int),
+        "Co-teaching: epochs T_k over which the forget rate rises from 0 to τ",
+        section="method.coteaching", expert=True, applies=method_is("coteaching"))
+    dividemix_warmup: int = option(
+        10, Interval(0, 10**6, kind=int),
+        "DivideMix: cross-entropy epochs before the first clean/noisy split",
+        section="method.dividemix", expert=True, applies=method_is("dividemix"))
+    dividemix_threshold: float = option(
+        0.5, Interval(0, 1), "DivideMix: clean probability above which an item counts as labeled",
+        section="method.dividemix", expert=True, applies=method_is("dividemix"))
+    dividemix_lambda_u: float = option(
+        25.0, Interval(0, None), "DivideMix: weight λ_u of the unlabeled items' squared error",
+        section="method.dividemix", expert=True, applies=method_is("dividemix"))
+    dividemix_temperature: float = option(
+        0.5, Interval(0, None, lo_open=True),
+        "DivideMix: sharpening temperature T of the refined labels",
+        section="method.dividemix", expert=True, applies=method_is("dividemix"))
+    dividemix_alpha: float = option(
+        4.0, Interval(0, None), "DivideMix: mixup's Beta(α, α) parameter",
+        section="method.dividemix", expert=True, applies=method_is("dividemix"))
+    # -- objective and schedules ---------------------------------------------------------------
+    elbo: str = option(
+        "tracegraph", Choice("ELBO", registry_names("ELBOS")),
+        "tracegraph (discrete y, score function with baselines), meanfield (relaxed y, "
+        "closed-form KL), enum (y summed out exactly; single-label data) or trace (relaxed y, "
+        "sampled KL)", section="schedule", expert=True)  # every method's loss is an ELBO
+    baseline: Baseline = option(
+        "avg", None,
+        "tracegraph's baseline for y's score function: avg (decaying average) or nn (plus a "
+        "small neural baseline)", section="schedule", expert=True, applies=SCORE)
+    regularizer: str = option(
+        "entropy", Choice("regularizer", registry_names("REGULARIZERS")),
+        "λ's term: entropy (λ·E H(q)) or mi (−λ·(H(E q) − E H(q)), the mutual information)",
+        section="schedule", expert=True, applies=LATENT)
+    lam: float = option(
+        0.0, Interval(0, None),
+        "λ, weight of the regularizer on q(y) and q(z) (the paper's 0.3 collapses q(y) at "
+        "P = 0.8: docs/training.md)", section="schedule", applies=LATENT)
+    tau_start: float = option(
+        1.0, Interval(0, None, lo_open=True), "relaxed-Bernoulli temperature at the start",
+        section="schedule", expert=True, applies=RELAXED)
+    tau_end: float = option(
+        0.5, Interval(0, None, lo_open=True), "temperature at the end (geometric decay)",
+        section="schedule", expert=True, applies=RELAXED)
+    warmup_epochs: float | None = option(
+        None, Interval(0, None, optional=True),
+        "epochs of pure cross-entropy on ỹ before α_t ramps up (Eq. 7) [default: 20; 5 with "
+        "several answers per item (--crowd model)]", section="schedule", expert=True, auto=True,
+        applies=WARM)
+    ramp_epochs: float = option(
+        10.0, Interval(0, None), "epochs over which α_t ramps to alpha_max", section="schedule",
+        expert=True, applies=WARM)
+    alpha_max: float | None = option(
+        None, Interval(0, 1, optional=True),
+        "final α_t: the ELBO's weight at the end of the ramp, the warm-up cross-entropy keeping "
+        "1 − α_max [default: 0.9; 1 with several answers per item]", section="schedule",
+        expert=True, auto=True, applies=WARM)
+    warmup_scope: WarmupScope = option(
+        "all", None, "what α_t scales: classifier or all (see models/can.py)",
+        section="schedule", expert=True, what="warm-up scope", applies=WARM)
+    epochs: int = option(90, Interval(1, 10**6, kind=int), "training epochs", section="schedule")
+    # -- optimization --------------------------------------------------------------------------
+    batch_size: int = option(50, Interval(1, 10**7, kind=int), "minibatch size",
+                             section="optimizer")
+    lr: float = option(0.01, Interval(0, None, lo_open=True), "learning rate",
+                       section="optimizer")
+    optimizer: Optimizer = option(
+        "sgd", None, "sgd (with --momentum; the paper's), adam (the Crowd Layer paper's) or "
+        "radam (torch's RAdam, the crowd-learning papers' on music)",
+        section="optimizer", what="optimizer")
+    momentum: float = option(0.9, Interval(0, 1, hi_open=True), "SGD momentum",
+                             section="optimizer", expert=True, applies=SGD)
+    weight_decay: float = option(0.0, Interval(0, None), "L2 weight decay of the optimizer",
+                                 section="optimizer")
+    lr_step: int = option(30, Interval(1, None, kind=int),
+                          "divide the learning rate by 1/lr_gamma every lr_step epochs",
+                          section="optimizer", expert=True)
+    lr_gamma: float = option(0.1, Interval(0, 1, lo_open=True),
+                             "factor of the learning rate every lr_step epochs",
+                             section="optimizer", expert=True)
+    schedule: LrSchedule = option(
+        "step", None,
+        "learning-rate schedule, stepped every epoch: step (divide by 1/lr_gamma every lr_step "
+        "epochs; the paper's) or cosine (torch's CosineAnnealingLR, to 0 at the last epoch)",
+        section="optimizer", expert=True, what="learning-rate schedule")
+    mixup: float = option(
+        0.0, Interval(0, None),
+        "mixup's α (Zhang et al. 2018): each minibatch item's input mixed with another's, "
+        "λ ~ Beta(α, α), and the two items' answers weighted λ and 1 − λ in the likelihood "
+        "(docs/training.md); 0: off", section="optimizer")
+    # -- runtime -------------------------------------------------------------------------------
+    seed: int = option(0, _SEED, "random seed (data split, noise, initial weights, batches)",
+                       section="runtime")
+    device: str = option("auto", Device(),
+                         "torch device to train on (auto: cuda when available, else cpu)",
+                         section="runtime")
+    eval_every: int = option(
+        1, Interval(1, 10**6, kind=int),
+        "score the test and validation sets (and the ELBO terms in history.csv) every N "
+        "epochs; the last epoch is always scored, so metrics.json is the same",
+        section="runtime", expert=True)
 
     def resolve(self, data) -> "Config":
-        """This config resolved once against the data it trains on (a ``data.Dataset``, after
-        ``--crowd``): no ``auto``/``None`` left in ``AUTO_VALUES``' fields. The run folder stores
-        the result (config.json), and ``--resume``, ``evaluate``, ``inspect``, ``predict`` and
-        ``CANClassifier.load`` read it back as is; resolving a resolved config changes nothing."""
-        cfg = self.resolve_latent(data.single_label).resolve_for_answers(data.has_crowd)
-        return dataclasses.replace(cfg, noise_rate=self.resolved_noise_rate())
+        """This config resolved once against the data it trains on: ``resolution.resolve``."""
+        from .resolution import resolve
+
+        return resolve(self, data)
 
     def unresolved(self) -> list[str]:
         """The fields still asking to be chosen from the data (empty once ``resolve``d)."""
         return [name for name, auto in AUTO_VALUES.items() if getattr(self, name) == auto]
-
-    @property
-    def worker_quality(self) -> bool:
-        """``--quality-prior worker`` on CAN (the other methods have no quality z: ignored)."""
-        return self.quality_prior == "worker" and self.method == "can"
-
-    @property
-    def discrete_y(self) -> bool:
-        """y is sampled from its discrete distribution (score function or enumeration), not
-        relaxed (``--elbo tracegraph|enum``)."""
-        return self.elbo in ("tracegraph", "enum")
-
-    @property
-    def categorical_y(self) -> bool:
-        """y is one class (softmax classifier, categorical q); needs ``resolve_latent`` first."""
-        return self.latent == "categorical"
 
     def resolved_noise_rate(self) -> float:
         return (0.4 if self.data == "digits" else 0.0) if self.noise_rate is None else self.noise_rate
@@ -220,8 +392,7 @@ class Config:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Config":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
+        unknown = sorted(set(d) - set(FIELDS))
         if unknown:
             raise OptionError(f"unknown option(s) {', '.join(map(repr, unknown))}")
         return cls(**d)
@@ -229,17 +400,17 @@ class Config:
     def validate(self) -> "Config":
         """Every field against its rule (``RULES``); raises OptionError naming the first bad
         option, its value and what was expected."""
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            rule = RULES.get(f.name)
+        for name in FIELDS:
+            value = getattr(self, name)
+            rule = RULES.get(name)
             if rule is None:  # a flag
                 if not isinstance(value, bool):
-                    raise OptionError(f"{flag(f.name)}: must be true or false, got {value!r}")
+                    raise OptionError(f"{flag(name)}: must be true or false, got {value!r}")
                 continue
             try:
                 rule.check(value)
             except OptionError as e:  # the same class (UnknownNameError stays one)
-                raise type(e)(f"{flag(f.name)}: {e}") from None
+                raise type(e)(f"{flag(name)}: {e}") from None
         return self
 
 
@@ -248,107 +419,43 @@ def flag(name: str) -> str:
     return f"--{name.replace('_', '-')}"
 
 
-def _registry(table: str):
-    """A registry table looked up when a value is checked (the registry imports the models,
-    which import this module)."""
-    def names():
-        from . import registry
-
-        return tuple(getattr(registry, table))
-    return names
+#: Field name -> its dataclasses.Field (metadata: rule, help, section, expert, applies, ...)
+FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(Config)}
+#: Field name -> its evaluated type (``Literal[...]`` for a choice of the option's own names)
+TYPES: dict[str, object] = typing.get_type_hints(Config)
 
 
-def _archs():
-    from . import backbones
+def _rule(f: dataclasses.Field) -> Rule | None:
+    """The declared rule, or the one a ``Literal`` type implies (None: a flag)."""
+    if f.metadata["rule"] is not None:
+        return f.metadata["rule"]
+    kind = TYPES[f.name]
+    if typing.get_origin(kind) is Literal:
+        names = typing.get_args(kind)
+        return Choice(f.metadata["what"] or f.name.replace("_", " "), lambda: names,
+                      kind=type(names[0]))
+    if kind is not bool:
+        raise TypeError(f"Config.{f.name}: declare a rule, a Literal type or a bool")
+    return None
 
-    return ("mlp", *backbones.ARCHS, *getattr(backbones, "CIFAR_ARCHS", ()))
-
-
-def _label_sets():
-    from .datasets import cifar10n
-
-    return tuple(cifar10n.LABEL_SETS)
-
-
-_SEED = Interval(0, 2**32 - 1, kind=int)  # NumPy's and scikit-learn's seeds are 32-bit
 
 #: Field name -> what it accepts. Fields without a rule are flags (true/false).
-RULES: dict[str, Rule] = {
-    "data": Choice("data set", _registry("DATA")),
-    "path": Text(optional=True),
-    "noise_rate": Interval(0, 1, optional=True),
-    "test_fraction": Interval(0, 1, lo_open=True, hi_open=True),
-    "val_fraction": Interval(0, 1, hi_open=True),
-    "val_from_test": Interval(0, 10**9, kind=int),
-    "val_from_test_seed": Interval(0, 2**32 - 1, kind=int, optional=True),
-    "train_fraction": Interval(0, 1, lo_open=True),
-    "crowd": Choice("crowd mode", _registry("CROWD_MODES")),
-    "root": Text(optional=True),
-    "split": Text(optional=True),
-    "test": Text(optional=True),
-    "labels": Choice("label set", _label_sets),
-    "label_file": Text(optional=True),
-    "side_info": Text(optional=True),
-    "features": Text(optional=True),
-    "answers": Text(optional=True),
-    "arch": Choice("arch", _archs),
-    "weights": Text(optional=True),
-    "test_crops": Choice("test crop count", lambda: (1, 6), kind=int),
-    "workers": Interval(0, 256, kind=int),
-    "method": Choice("method", _registry("METHODS")),
-    "guide": Choice("guide", _registry("GUIDES")),
-    "prior": Choice("prior", _registry("PRIORS")),
-    "decoder": Choice("decoder", _registry("DECODERS")),
-    "prior_judgement": Choice("prior judgement", _registry("PRIOR_JUDGEMENTS")),
-    "latent": Choice("latent type", _registry("LATENTS")),
-    "ytilde_likelihood": Choice("ỹ likelihood", _registry("LATENTS")),
-    "quality_dim": Interval(0, 1024, kind=int),
-    "quality_prior": Choice("quality prior", _registry("QUALITY_PRIORS")),
-    # initial weights of a network's logits: beyond ±100 a sigmoid is saturated in float32 (and
-    # beyond ~3.4e38 the value does not even fit in the tensor it initializes)
-    "copy_init": Interval(-100, 100),
-    "label_init": Interval(-100, 100),
-    "prior_init": Interval(0, 100, optional=True),
-    "noise_init": Choice("noise init", _registry("NOISE_INITS")),
-    "kl_z_weight": Interval(0, None),
-    "hidden": Widths(),
-    "dropout": Interval(0, 1, hi_open=True),
-    "beta": Interval(0, 1),
-    "bootstrap": Choice("bootstrap kind", _registry("BOOTSTRAP_KINDS")),
-    "learnq_trace": Interval(0, None),
-    "gce_q": Interval(0, 1),
-    "sce_alpha": Interval(0, None),
-    "sce_beta": Interval(0, None),
-    "elr_lambda": Interval(0, None),
-    "elr_beta": Interval(0, 1, hi_open=True),
-    "forget_rate": Interval(0, 1, hi_open=True),
-    "forget_epochs": Interval(1, 10**6, kind=int),
-    "dividemix_warmup": Interval(0, 10**6, kind=int),
-    "dividemix_threshold": Interval(0, 1),
-    "dividemix_lambda_u": Interval(0, None),
-    "dividemix_temperature": Interval(0, None, lo_open=True),
-    "dividemix_alpha": Interval(0, None),
-    "elbo": Choice("ELBO", _registry("ELBOS")),
-    "baseline": Choice("baseline", _registry("BASELINES")),
-    "regularizer": Choice("regularizer", _registry("REGULARIZERS")),
-    "lam": Interval(0, None),
-    "tau_start": Interval(0, None, lo_open=True),
-    "tau_end": Interval(0, None, lo_open=True),
-    "warmup_epochs": Interval(0, None, optional=True),
-    "ramp_epochs": Interval(0, None),
-    "alpha_max": Interval(0, 1, optional=True),
-    "warmup_scope": Choice("warm-up scope", _registry("WARMUP_SCOPES")),
-    "epochs": Interval(1, 10**6, kind=int),
-    "batch_size": Interval(1, 10**7, kind=int),
-    "lr": Interval(0, None, lo_open=True),
-    "optimizer": Choice("optimizer", _registry("OPTIMIZERS")),
-    "momentum": Interval(0, 1, hi_open=True),
-    "weight_decay": Interval(0, None),
-    "lr_step": Interval(1, None, kind=int),
-    "lr_gamma": Interval(0, 1, lo_open=True),
-    "schedule": Choice("learning-rate schedule", _registry("SCHEDULES")),
-    "mixup": Interval(0, None),
-    "seed": _SEED,
-    "device": Device(),
-    "eval_every": Interval(1, 10**6, kind=int),
-}
+RULES: dict[str, Rule] = {name: rule for name, f in FIELDS.items()
+                          if (rule := _rule(f)) is not None}
+#: Fields whose value may say "choose from the data", and the value that says so. A resolved
+#: config (``resolution.resolve``) holds none of them.
+AUTO_VALUES = {name: f.default for name, f in FIELDS.items() if f.metadata["auto"]}
+#: Fields that say where the data comes from (the estimator gets arrays instead).
+SOURCE_FIELDS = tuple(name for name, f in FIELDS.items() if f.metadata["source"])
+#: Fields kept off ``--help`` (``--set``, presets and their own flags still set them).
+EXPERT_FIELDS = tuple(name for name, f in FIELDS.items() if f.metadata["expert"])
+
+
+def names(name: str) -> tuple:
+    """The names a ``Literal``-typed option accepts (its registry list)."""
+    return typing.get_args(TYPES[name])
+
+
+for _name in DERIVED:
+    setattr(Config, _name, derived_property(_name))
+del _name

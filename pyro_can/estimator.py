@@ -42,19 +42,19 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from . import artifact, metrics, runs
-from .config import Config
+from .config import SOURCE_FIELDS, Config
 from .data import Dataset, one_hot, validation_split, voted_labels
 from .errors import DataWarning, PyroCanError, RunFolderError
 from .option_docs import parameters_section
 from .posterior import answer_trust, posterior
+from .resolution import resolve_latent
 from .train import (Trainer, TrainingSet, build_model_and_guide, class_scores, predict_logits,
                     programs_state, resolve_device)
 from .worker_quality import count_workers
 
-#: Config fields that say where the data comes from; the estimator gets arrays instead.
-DATA_SOURCE_FIELDS = ("data", "path", "noise_rate", "test_fraction", "train_fraction", "root",
-                      "split", "test", "labels", "label_file", "side_info", "features",
-                      "val_from_test", "answers")
+#: Config fields that say where the data comes from (declared ``source=True``); the estimator
+#: gets arrays instead.
+DATA_SOURCE_FIELDS = SOURCE_FIELDS
 ESTIMATOR_FILE = "estimator.json"  # classes_, n_features_in_, ... (the rest is the CLI's layout)
 POSTERIOR_FILE = "posterior.npz"  # posterior_, label_quality_, quality_ of the training items
 FORMAT_VERSION = 2  # 2: config.json resolved (config.FORMAT_VERSION), params kept here
@@ -395,7 +395,7 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
         """The classifier's own per-class scores, shape (n_samples, n_classes): what the CLI's
         metrics rank (sigmoid; softmax when CAN's y is categorical). For multi-label data these
         are ``predict_proba``."""
-        cfg = self.config_.resolve_latent(single_label=not self.multi_label_)
+        cfg = resolve_latent(self.config_, single_label=not self.multi_label_)
         return class_scores(cfg, self._logits(X)).astype(np.float64)
 
     def predict_proba(self, X) -> np.ndarray:

@@ -58,6 +58,7 @@ Library code never prints; the CLI (``cli_inspect.py``) reports progress through
 from __future__ import annotations
 
 import dataclasses
+import os
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -67,6 +68,7 @@ import numpy as np
 from . import registry, runs, safe_io
 from .errors import OptionError, RunFolderError
 from .posterior import item_trust
+from .resolution import for_method
 
 INSPECT_DIR = "inspect"
 FILES = ("items.csv", "issues.csv", "summary.json", "quality_tsne.png", "latent_labels.png",
@@ -187,7 +189,7 @@ def _out_of_fold_probs(trainer, folds: int, seed: int, on_step) -> np.ndarray:
     from .train import Trainer, class_scores
 
     data, cfg = trainer.data, trainer.cfg
-    plain = dataclasses.replace(cfg, method="plain")
+    plain = for_method(cfg, "plain")  # CAN's own options back at their defaults
     n = data.num_items
     strata = data.item_labels(np.random.default_rng(0)).argmax(1) if data.single_label else None
     splitter = KFold(folds, shuffle=True, random_state=seed)

@@ -20,6 +20,7 @@ from pyro_can.models.icnm import ICNMModel
 from pyro_can.models.learnq import LearnQModel
 from pyro_can.models.plain import PlainModel
 
+from . import config
 from . import data as data_sets
 from .datasets import LOADERS as IMAGE_LOADERS
 from .errors import UnknownNameError
@@ -70,17 +71,17 @@ GUIDES = {  # guides/: PyroModules
     "additive": AdditiveGuide,
     "mean-field": MeanFieldGuide,
 }
-BOOTSTRAP_KINDS = ("soft", "hard")
-WARMUP_SCOPES = ("classifier", "all")
-NOISE_INITS = ("anchor", "transition", "fixed")
-#: the noise inits that re-estimate the noise model from the warm classifier at the hand-over
-ANCHORED_NOISE_INITS = ("anchor", "transition")
-PRIORS = ("classifier", "uniform")
-DECODERS = ("mlp", "linear")
-QUALITY_PRIORS = ("standard", "worker")  # z ~ N(0, I) | N(μ_w, I) (pyro_can/worker_quality.py)
-PRIOR_JUDGEMENTS = ("shared", "separate")
-LATENTS = ("auto", "categorical", "bernoulli")
-CROWD_MODES = ("model", "majority", "repeat", "dawid-skene", "glad")
+# the choices an option names itself: its ``Literal`` in ``config.py`` is the one list
+BOOTSTRAP_KINDS = config.names("bootstrap")
+WARMUP_SCOPES = config.names("warmup_scope")
+NOISE_INITS = config.names("noise_init")
+ANCHORED_NOISE_INITS = config.ANCHORED_NOISE_INITS
+PRIORS = config.names("prior")
+DECODERS = config.names("decoder")
+QUALITY_PRIORS = config.names("quality_prior")  # z ~ N(0, I) | N(μ_w, I) (worker_quality.py)
+PRIOR_JUDGEMENTS = config.names("prior_judgement")
+LATENTS = config.names("latent")
+CROWD_MODES = config.names("crowd")
 ELBOS = {
     "meanfield": pyro.infer.TraceMeanField_ELBO,  # relaxed y, closed-form KL (the paper's)
     "tracegraph": TraceGraph_ELBO,  # discrete y, score function (objective.py)
@@ -88,9 +89,9 @@ ELBOS = {
     "enum": lambda: pyro.infer.TraceEnum_ELBO(max_plate_nesting=MAX_PLATE_NESTING),
     "trace": pyro.infer.Trace_ELBO,  # relaxed y, sampled KL (relaxed densities)
 }
-BASELINES = ("avg", "nn")
-OPTIMIZERS = ("sgd", "adam", "radam")
-SCHEDULES = ("step", "cosine")  # learning-rate schedules (schedules.make_scheduler)
+BASELINES = config.names("baseline")
+OPTIMIZERS = config.names("optimizer")
+SCHEDULES = config.names("schedule")  # learning-rate schedules (schedules.make_scheduler)
 REGULARIZERS = {
     "entropy": regularizers.entropy,
     "mi": regularizers.mutual_information,

@@ -1,213 +1,85 @@
 """The config in typed sections: data, images, method (with per-method options), schedule,
-optimizer, runtime (issue 17's sectioned configuration).
+optimizer, runtime, generated from the options' declarations (``config.py``: each option names
+its section; its type, a ``Literal`` for a choice, is the section field's type).
 
-``Config`` stays the one flat declaration of options (CLI flags, estimator arguments,
-config.json); ``sections(cfg)`` gives a *resolved* config (``Config.resolve``) as frozen,
-typed views, each enumeration a ``Literal``, so that a loader or a network is handed its own
-section instead of the whole config. The models, guides and networks are built from theirs
-(``registry.model_and_guide``: the method section, the image section for the input networks,
-and the schedule section for the few estimator choices a program makes at run time); the data
-loaders read theirs (``loader_sections``: data, images and runtime, which need no resolving but
-``noise_rate``'s data-set default).
-
-``tests/test_sections.py`` keeps the two in step: every Config field is in exactly one section,
-and every ``Literal`` lists exactly the names the registry accepts."""
+``Config`` is the one flat declaration of options (CLI flags, estimator arguments,
+config.json); ``sections(cfg)`` gives a *resolved* config (``resolution.resolve``) as frozen,
+typed views, so that a loader or a network is handed its own section instead of the whole
+config. The models, guides and networks are built from theirs (``registry.model_and_guide``: the
+method section, the image section for the input networks, and the schedule section for the few
+estimator choices a program makes at run time); the data loaders read theirs
+(``loader_sections``: data, images and runtime, which need no resolving but ``noise_rate``'s
+data-set default). A derived value (``config.DERIVED``) is a property of every section that
+holds its inputs."""
 from __future__ import annotations
 
 import dataclasses
-import typing
 from dataclasses import dataclass
-from typing import Literal
 
-from .config import Config, hidden_sizes
+from .config import DERIVED, FIELDS, TYPES, Config, derived_property
 
-Crowd = Literal["model", "majority", "repeat", "dawid-skene", "glad"]
-Latent = Literal["categorical", "bernoulli"]  # resolved: never "auto"
-Prior = Literal["classifier", "uniform"]
-Decoder = Literal["mlp", "linear"]
-QualityPrior = Literal["standard", "worker"]
-PriorJudgement = Literal["shared", "separate"]
-NoiseInit = Literal["anchor", "transition", "fixed"]
-Bootstrap = Literal["soft", "hard"]
-Elbo = Literal["meanfield", "tracegraph", "enum", "trace"]
-Baseline = Literal["avg", "nn"]
-Regularizer = Literal["entropy", "mi"]
-WarmupScope = Literal["classifier", "all"]
-TestCrops = Literal[1, 6]
-Method = Literal["can", "plain", "learnq", "icnm", "bootstrap", "crowd-layer", "gce", "sce", "elr",
-                 "coteaching", "dividemix"]
-Optimizer = Literal["sgd", "adam", "radam"]
-LrSchedule = Literal["step", "cosine"]
-Guide = Literal["can", "additive", "mean-field"]
+#: section name -> its class name and what it is (``method.X``: the options of one method,
+#: an attribute ``X`` of the method section)
+SECTIONS = {
+    "data": ("DataSection", "Where the data comes from and which labels."),
+    "images": ("ImageSection", "How images become inputs."),
+    "method.bootstrap": ("BootstrapOptions", "The bootstrap method's options."),
+    "method.learnq": ("LearnQOptions", "LearnQ's options."),
+    "method.gce": ("GCEOptions", "GCE's options (Zhang & Sabuncu 2018)."),
+    "method.sce": ("SCEOptions", "SCE's options (Wang et al. 2019)."),
+    "method.elr": ("ELROptions", "ELR's options (Liu et al. 2020)."),
+    "method.coteaching": ("CoTeachingOptions", "Co-teaching's options (Han et al. 2018)."),
+    "method.dividemix": ("DivideMixOptions", "DivideMix's options (Li et al. 2020)."),
+    "method": ("MethodSection", "The method, its parts and its networks."),
+    "schedule": ("ScheduleSection", "The objective and its schedules (Eq. 7)."),
+    "optimizer": ("OptimizerSection", "The optimizer and its learning-rate steps."),
+    "runtime": ("RuntimeSection", "The seed and the device."),
+}
 
 
-@dataclass(frozen=True)
-class DataSection:
-    data: str  # a registered data set (registry.DATA; image loaders register themselves)
-    path: str | None
-    noise_rate: float
-    test_fraction: float
-    val_fraction: float
-    val_from_test: int
-    val_from_test_seed: int | None
-    train_fraction: float
-    crowd: Crowd
-    root: str | None
-    split: str | None
-    test: str | None
-    labels: str  # cifar10n's label sets (datasets.cifar10n.LABEL_SETS)
-    label_file: str | None
-    side_info: str | None
-    features: str | None
-    answers: str | None
+def field_sections() -> dict[str, str]:
+    """Config field -> the section (``method.bootstrap`` for a per-method option) it is in."""
+    where = {name: f.metadata["section"] for name, f in FIELDS.items()}
+    unknown = sorted({s for s in where.values() if s not in SECTIONS})
+    if unknown:
+        raise TypeError(f"options declare unknown sections {unknown}; known: {list(SECTIONS)}")
+    return where
 
 
-@dataclass(frozen=True)
-class ImageSection:
-    arch: str  # mlp or a backbone (backbones.ARCHS)
-    weights: str | None
-    test_crops: TestCrops
-    feature_cache: bool
-    amp: bool
-    workers: int
-
-    @property
-    def end_to_end(self) -> bool:
-        """Image data whose backbone trains with the heads (not frozen behind a feature cache)."""
-        return self.arch != "mlp" and not self.feature_cache
+def _make(section: str, classes: dict) -> type:
+    class_name, doc = SECTIONS[section]
+    own = [name for name, s in field_sections().items() if s == section]
+    nested = [(s.split(".", 1)[1], classes[s]) for s in SECTIONS
+              if s.startswith(section + ".")]
+    namespace = {"__doc__": doc, "__module__": __name__}
+    for name, (inputs, _) in DERIVED.items():
+        if all(i in own for i in inputs):
+            namespace[name] = derived_property(name)
+    return dataclasses.make_dataclass(
+        class_name, [(n, TYPES[n]) for n in own] + nested, frozen=True, namespace=namespace)
 
 
-@dataclass(frozen=True)
-class BootstrapOptions:
-    beta: float
-    bootstrap: Bootstrap
+def _classes() -> dict[str, type]:
+    classes: dict[str, type] = {}
+    for section in SECTIONS:  # per-method option groups come before the method section
+        classes[section] = _make(section, classes)
+    return classes
 
 
-@dataclass(frozen=True)
-class LearnQOptions:
-    learnq_trace: float
-
-
-@dataclass(frozen=True)
-class GCEOptions:
-    gce_q: float
-
-
-@dataclass(frozen=True)
-class SCEOptions:
-    sce_alpha: float
-    sce_beta: float
-
-
-@dataclass(frozen=True)
-class ELROptions:
-    elr_lambda: float
-    elr_beta: float
-
-
-@dataclass(frozen=True)
-class CoTeachingOptions:
-    forget_rate: float
-    forget_epochs: int
-
-
-@dataclass(frozen=True)
-class DivideMixOptions:
-    dividemix_warmup: int
-    dividemix_threshold: float
-    dividemix_lambda_u: float
-    dividemix_temperature: float
-    dividemix_alpha: float
-
-
-@dataclass(frozen=True)
-class MethodSection:
-    method: Method
-    guide: Guide
-    prior: Prior
-    decoder: Decoder
-    prior_judgement: PriorJudgement
-    latent: Latent
-    ytilde_likelihood: Latent
-    quality_dim: int
-    quality_prior: QualityPrior
-    copy_init: float
-    label_init: float
-    prior_init: float
-    noise_init: NoiseInit
-    hold_noise: bool
-    kl_z_weight: float
-    hidden: str
-    batch_norm: bool
-    dropout: float
-    bootstrap: BootstrapOptions  # options of one method each
-    learnq: LearnQOptions
-    gce: GCEOptions
-    sce: SCEOptions
-    elr: ELROptions
-    coteaching: CoTeachingOptions
-    dividemix: DivideMixOptions
-    crowd_layer_mean: bool
-
-    @property
-    def categorical_y(self) -> bool:
-        """y is one class (softmax classifier, categorical q), not per-class Bernoullis."""
-        return self.latent == "categorical"
-
-    @property
-    def categorical_ytilde(self) -> bool:
-        """Each answer is one class (a categorical likelihood), not per-class Bernoullis."""
-        return self.ytilde_likelihood == "categorical"
-
-    @property
-    def hidden_sizes(self) -> tuple[int, ...]:
-        return hidden_sizes(self.hidden)
-
-    @property
-    def worker_quality(self) -> bool:
-        """``--quality-prior worker`` on CAN (the other methods have no quality z: ignored)."""
-        return self.quality_prior == "worker" and self.method == "can"
-
-
-@dataclass(frozen=True)
-class ScheduleSection:
-    elbo: Elbo
-    baseline: Baseline
-    regularizer: Regularizer
-    lam: float
-    tau_start: float
-    tau_end: float
-    warmup_epochs: float
-    ramp_epochs: float
-    alpha_max: float
-    warmup_scope: WarmupScope
-    epochs: int
-
-    @property
-    def discrete_y(self) -> bool:
-        """y is sampled from its discrete distribution (score function or enumeration), not
-        relaxed (``--elbo tracegraph|enum``)."""
-        return self.elbo in ("tracegraph", "enum")
-
-
-@dataclass(frozen=True)
-class OptimizerSection:
-    batch_size: int
-    optimizer: Optimizer
-    lr: float
-    momentum: float
-    weight_decay: float
-    lr_step: int
-    lr_gamma: float
-    schedule: LrSchedule
-    mixup: float
-
-
-@dataclass(frozen=True)
-class RuntimeSection:
-    seed: int
-    device: str
-    eval_every: int
+_CLASSES = _classes()
+DataSection = _CLASSES["data"]
+ImageSection = _CLASSES["images"]
+BootstrapOptions = _CLASSES["method.bootstrap"]
+LearnQOptions = _CLASSES["method.learnq"]
+GCEOptions = _CLASSES["method.gce"]
+SCEOptions = _CLASSES["method.sce"]
+ELROptions = _CLASSES["method.elr"]
+CoTeachingOptions = _CLASSES["method.coteaching"]
+DivideMixOptions = _CLASSES["method.dividemix"]
+MethodSection = _CLASSES["method"]
+ScheduleSection = _CLASSES["schedule"]
+OptimizerSection = _CLASSES["optimizer"]
+RuntimeSection = _CLASSES["runtime"]
 
 
 @dataclass(frozen=True)
@@ -220,47 +92,23 @@ class Sections:
     runtime: RuntimeSection
 
 
-#: per-method option groups inside MethodSection: attribute -> its dataclass
-METHOD_OPTIONS = {"bootstrap": BootstrapOptions, "learnq": LearnQOptions, "gce": GCEOptions,
-                  "sce": SCEOptions, "elr": ELROptions, "coteaching": CoTeachingOptions,
-                  "dividemix": DivideMixOptions}
-
-
-def _fields(cls) -> list[str]:
-    return [f.name for f in dataclasses.fields(cls)]
-
-
-def field_sections() -> dict[str, str]:
-    """Config field -> the section (``method.bootstrap`` for a per-method option) it is in."""
-    out: dict[str, str] = {}
-    for section, cls in typing.get_type_hints(Sections).items():
-        for name in _fields(cls):
-            if cls is MethodSection and name in METHOD_OPTIONS:
-                out.update({o: f"method.{name}" for o in _fields(METHOD_OPTIONS[name])})
-            else:
-                out[name] = section
-    return out
-
-
-def _build(cls, values: dict):
+def _build(section: str, values: dict):
+    cls = _CLASSES[section]
     kw = {}
-    for name in _fields(cls):
-        if cls is MethodSection and name in METHOD_OPTIONS:
-            kw[name] = _build(METHOD_OPTIONS[name], values)
-        else:
-            kw[name] = values[name]
+    for f in dataclasses.fields(cls):
+        nested = f"{section}.{f.name}"
+        kw[f.name] = _build(nested, values) if nested in _CLASSES else values[f.name]
     return cls(**kw)
 
 
 def sections(cfg: Config) -> Sections:
     """``cfg``, resolved, as typed sections; a ValueError for a config still holding
-    ``auto``/``None`` values (resolve it against its data first: ``Config.resolve``)."""
+    ``auto``/``None`` values (resolve it against its data first: ``resolution.resolve``)."""
     if cfg.unresolved():
         raise ValueError(f"resolve the config first (Config.resolve): "
                          f"{', '.join(cfg.unresolved())} still to be chosen from the data")
     values = cfg.to_dict()
-    return Sections(**{name: _build(cls, values)
-                       for name, cls in typing.get_type_hints(Sections).items()})
+    return Sections(**{f.name: _build(f.name, values) for f in dataclasses.fields(Sections)})
 
 
 @dataclass(frozen=True)
@@ -277,5 +125,5 @@ def loader_sections(cfg: Config) -> LoaderSections:
     resolved against the data the loader returns, and none of these fields depends on it but
     ``noise_rate``, whose default depends only on ``--data`` (``Config.resolved_noise_rate``)."""
     values = dict(cfg.to_dict(), noise_rate=cfg.resolved_noise_rate())
-    return LoaderSections(data=_build(DataSection, values), images=_build(ImageSection, values),
-                          runtime=_build(RuntimeSection, values))
+    return LoaderSections(data=_build("data", values), images=_build("images", values),
+                          runtime=_build("runtime", values))

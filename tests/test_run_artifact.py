@@ -64,7 +64,9 @@ def test_resume_reads_the_resolved_config_back_unchanged(digits_run, tmp_path, m
     def new_defaults(self, several):
         return dataclasses.replace(self, **{k: v for k, v in changed.items()
                                             if getattr(self, k) is None})
-    monkeypatch.setattr(Config, "resolve_for_answers", new_defaults)
+    from pyro_can import resolution
+
+    monkeypatch.setattr(resolution, "resolve_for_answers", new_defaults)
     assert Config().resolve(_digits_like()).prior_init == 3.0  # a new fit would get them
     from pyro_can import api
 
@@ -78,7 +80,7 @@ def test_resume_reads_the_resolved_config_back_unchanged(digits_run, tmp_path, m
 @pytest.mark.parametrize("edit, message", [
     (lambda d: d.pop("format_version"), "no format_version"),
     (lambda d: d.update(latent="auto"), "latent not resolved"),
-    (lambda d: d.update(warmup_epochs=None, prior_init=None), "warmup_epochs, prior_init not "
+    (lambda d: d.update(warmup_epochs=None, prior_init=None), "prior_init, warmup_epochs not "
                                                                "resolved"),
 ])
 @pytest.mark.parametrize("command", [["evaluate"], ["inspect", "--no-cleanlab"],
