@@ -452,7 +452,7 @@ def write_report(run_dir, clusters: int = 4, seed: int = 0, with_cleanlab: bool 
         summary["report"] = {"path": str(path), **shown}
         written.append(report.REPORT)
     else:
-        (out / "report.html").unlink(missing_ok=True)
+        safe_io.forget(out / "report.html")  # no stale page from an earlier inspect
     summary["out"] = str(out)
     summary["files"] = written + ["summary.json"]
     runs.write_json(out / "summary.json", summary)

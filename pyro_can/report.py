@@ -28,6 +28,8 @@ from typing import Callable
 
 import numpy as np
 
+from . import safe_io
+
 REPORT = "report.html"
 LIMIT = 300  # rows (and thumbnails) in the gallery
 THUMB = 96  # thumbnail size in pixels (the longer side)
@@ -203,13 +205,7 @@ def write(out: Path, core: dict, trainer, run_dir, limit: int = LIMIT) -> tuple[
                  + "</tr></thead><tbody>" + "\n".join(rows) + "</tbody></table>")
     parts.append(_SCRIPT + "</body></html>\n")
     path = out / REPORT
-    tmp = out / f".{REPORT}.tmp"
-    try:
-        tmp.write_text("\n".join(parts), encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    safe_io.write_bytes(path, "\n".join(parts).encode("utf-8"))  # atomic, in the manifest
     return path, {"rows": len(order), "thumbnails": shown,
                   "thumbnails_skipped": None if thumb is not None and not why else why}
 
