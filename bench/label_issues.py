@@ -41,7 +41,6 @@ recomputed from them), so a rerun only trains what is missing. The table goes to
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 import warnings
