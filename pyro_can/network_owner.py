@@ -6,7 +6,8 @@ attribute (``self.classifier``, ``self.decoder``, ...) with one ``param`` messag
 that module, sent through the whole poutine stack (with ``module_local_params`` a "fake"
 statement, kept so that param handlers see them). Nothing in pyro-can handles them: the torch
 optimizer owns the weights, every ELBO reads sample sites only, and the parameters are local.
-A CAN step read its networks seven times (36 weight messages); ``docs/speed.md`` has the cost.
+A default CAN step read its networks five times (30 weight messages); ``docs/speed.md``
+has the cost.
 Sub-modules that are themselves ``PyroModule``s, and ``PyroParam``/``PyroSample`` attributes,
 still go through Pyro as before.
 """
