@@ -74,7 +74,7 @@ def load_size(size: str, n: int | None = None):
     return make_dataset(n or items, dim, classes, crowd=crowd)
 
 
-# -- helpers --------------------------------------------------------------------------------------
+# -- utilities ------------------------------------------------------------------------------------
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 

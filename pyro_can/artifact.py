@@ -223,7 +223,7 @@ def read_spec(run_dir) -> dict:
     if spec.get("format_version") != FORMAT_VERSION:
         raise runs.damaged(path, f"format_version is {spec.get('format_version')!r}, expected "
                                  f"{FORMAT_VERSION}")
-    if spec.get("preprocessing") == "image-centre-view":  # stop 22's image runs
+    if spec.get("preprocessing") == "image-centre-view":  # image runs written by an earlier pyro-can
         raise RunFolderError(f"{path}: written by an earlier pyro-can, whose image runs kept "
                              f"the pixel normalization outside the model; re-run it (pyro-can "
                              f"fit ... --out {run_dir} --overwrite)")
