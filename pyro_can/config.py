@@ -427,6 +427,9 @@ TYPES: dict[str, object] = typing.get_type_hints(Config)
 
 def _rule(f: dataclasses.Field) -> Rule | None:
     """The declared rule, or the one a ``Literal`` type implies (None: a flag)."""
+    if "section" not in f.metadata:
+        raise TypeError(f"Config.{f.name}: declare it with option(default, rule, help, "
+                        "section=...), see this module's docstring")
     if f.metadata["rule"] is not None:
         return f.metadata["rule"]
     kind = TYPES[f.name]

@@ -168,6 +168,11 @@ def test_shared_settings_are_dropped_for_the_methods_they_do_not_concern():
     assert for_method(base, "bootstrap") == Config(method="bootstrap", beta=0.5, lr=0.05)
     assert for_method(base, "can") == Config(quality_dim=2, warmup_epochs=3.0, lr=0.05)
     assert for_method(base, "icnm", shared=["beta"]).quality_dim == 2  # only those named
+    # a resolved CAN run's config, switched to plain (inspect's cleanlab folds), resolves again
+    can = resolve(Config(lam=0.1, quality_prior="worker", noise_init="transition",
+                         hold_noise=True, elbo="meanfield", tau_end=0.3), SINGLE)
+    plain = resolve(for_method(can, "plain"), SINGLE)
+    assert plain.method == "plain" and plain.elbo == "meanfield" and plain.lam == 0.0
 
 
 # -- presets -------------------------------------------------------------------------------------
