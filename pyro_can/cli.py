@@ -341,9 +341,6 @@ def _add_inspection_commands():
     main.add_command(posterior_command)
     for command in (predict_command, export_command, labels_command):
         main.add_command(command)
-    from .cli_tune import tune_command
-
-    main.add_command(tune_command)
 
 
 _add_inspection_commands()
