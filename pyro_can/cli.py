@@ -430,6 +430,59 @@ def options_command(expert):
         click.echo(f"    {describe(name, RULES.get(name))}")
 
 
+#: the validation share ``tune`` holds out when --val-fraction is left at 0 (fit's default)
+TUNE_VAL_FRACTION = 0.2
+
+
+def as_option(name: str, value) -> str:
+    """A chosen setting as fit's option: ``--lr 0.01``, or ``--hold-noise``/``--no-hold-noise``."""
+    flag = f"--{name.replace('_', '-')}"
+    if isinstance(value, bool):
+        return flag if value else f"--no-{flag[2:]}"
+    return f"{flag} {value}"
+
+
+@main.command(name="tune")
+@config_options
+@click.option("--budget", type=RuleType(Interval(1, 10**6, kind=int)), required=True,
+              help="finished trials (complete or pruned) the search runs to in total, those "
+                   "already in --out's journal included (an integer in [1, 1000000])")
+@click.option("--out", type=click.Path(), required=True, callback=output_folder,
+              help="search folder: trials.journal (resumable, shareable by several "
+                   "processes), chosen.json and the refit run in run/")
+@click.option("--refit/--no-refit", default=True, show_default=True,
+              help="train the chosen settings again on all training items into OUT/run")
+@user_errors
+def tune_command(budget, out, refit, **options):
+    """Search a method's settings on held-out noisy labels (Optuna TPE with successive
+    halving; --val-fraction 0 means 0.2 here), then refit the winner. The test set is never
+    read by the search."""
+    import optuna
+
+    from . import tune
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the trials are printed below
+    if options["val_fraction"] == 0:
+        options["val_fraction"] = TUNE_VAL_FRACTION
+    cfg = Config(**options)
+
+    def on_trial(trial):
+        value = "" if trial.value is None else f" {trial.value:.4f}"
+        click.echo(f"trial {trial.number}: {trial.state.name.lower()}{value} "
+                   f"{json.dumps(trial.params, sort_keys=True)}", err=True)
+
+    result = tune.tune(cfg, budget, out, refit=refit, on_trial=on_trial)
+    better = "lower" if result.direction == "minimize" else "higher"
+    click.echo(f"{cfg.method}: chosen after {result.trials} trials ({result.pruned} pruned, "
+               f"{result.seconds:.1f} s): {result.objective} {result.value:.4f} ({better} is "
+               "better)")
+    for name, value in sorted(result.params.items()):
+        click.echo(f"  {as_option(name, value)}")
+    if result.refit is not None:
+        report(result.refit)
+    click.echo(f"search in {out}/ (trials.journal, chosen.json{', run/' if refit else ''})")
+
+
 def _add_inspection_commands():
     from .cli_artifact import export_command, labels_command, predict_command
     from .cli_inspect import inspect_command, posterior_command
@@ -438,9 +491,6 @@ def _add_inspection_commands():
     main.add_command(posterior_command)
     for command in (predict_command, export_command, labels_command):
         main.add_command(command)
-    from .cli_tune import tune_command
-
-    main.add_command(tune_command)
 
 
 _add_inspection_commands()

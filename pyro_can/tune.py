@@ -1,11 +1,11 @@
 """``pyro-can tune``: one search, the same for every method, on noisy-label validation only.
 
-Optuna's TPE sampler proposes settings from the method's search space (its registry entry's
-``search_space``, declared beside the method) and the optimizer options every method shares
-(``SHARED_SPACE``); each trial trains on the training items less a held-out share
-(``--val-fraction``) and reports its validation score after every epoch to a successive-halving
-pruner, which stops trials that fall behind their rung. The score is read from the held-out
-*noisy* labels alone:
+Optuna's TPE sampler (seeded by ``--seed``) proposes settings from the method's search space
+(its registry entry's ``search_space``, declared beside the method) and the optimizer options
+every method shares (``SHARED_SPACE``); each trial trains on the training items less a held-out
+share (``--val-fraction``) and reports its validation score after every epoch to a
+successive-halving pruner, which stops trials that fall behind their rung. The score is read
+from the held-out *noisy* labels alone:
 
 * for a method with a noise model (``registry.Method.noise_model``: CAN, LearnQ) on single-label
   data, ``val_noisy_answer_nll``, the held-out labels' mean negative log-likelihood through the
@@ -112,15 +112,19 @@ class TuneResult:
 
 
 def study(folder: Path, direction: str, seed: int) -> optuna.Study:
-    """The search's study in ``folder``'s journal, created or loaded."""
+    """The search's study in ``folder``'s journal, created or loaded. Its sampler is seeded by
+    ``seed`` plus the trials already stored: a fresh search is reproducible, and a resumed one
+    or a second process on the same journal does not repeat the first one's proposals."""
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
     storage = JournalStorage(JournalFileBackend(str(folder / JOURNAL)))
-    return optuna.create_study(study_name="tune", storage=storage, load_if_exists=True,
-                               direction=direction,
-                               sampler=optuna.samplers.TPESampler(seed=seed),
-                               pruner=optuna.pruners.SuccessiveHalvingPruner())
+    search = optuna.create_study(study_name="tune", storage=storage, load_if_exists=True,
+                                 direction=direction,
+                                 pruner=optuna.pruners.SuccessiveHalvingPruner())
+    stored = len(search.get_trials(deepcopy=False))
+    search.sampler = optuna.samplers.TPESampler(seed=seed + stored)
+    return search
 
 
 def tune(cfg: Config, budget: int, out: str | Path, refit: bool = True,
