@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import pyro
 import torch
-from pyro.nn import PyroModule
+from pyro_can.network_owner import NetworkOwner
 
 from .softmax_labels import answer_log_prob, require_softmax
 
@@ -46,7 +46,7 @@ def coteaching_loss(loss_a: torch.Tensor, loss_b: torch.Tensor, rate: float) -> 
     return loss_a[picked_by_b].mean() + loss_b[picked_by_a].mean()
 
 
-class CoTeachingModel(PyroModule):
+class CoTeachingModel(NetworkOwner):
     """The two networks, ``classifier`` (shipped) and ``peer``, and the epoch's forget rate."""
 
     def __init__(self, method, schedule, num_classes: int, input_net, num_workers: int = 0):

@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 import pyro
 import torch
-from pyro.nn import PyroModule
+from pyro_can.network_owner import NetworkOwner
 from sklearn.mixture import GaussianMixture
 
 from .softmax_labels import answer_log_prob, require_softmax
@@ -86,7 +86,7 @@ def mixmatch_loss(net, x_l, t_l, x_u, t_u, alpha: float, lambda_u: float) -> tor
     return loss + (prior * torch.log(prior / mean_pred)).sum()
 
 
-class DivideMixModel(PyroModule):
+class DivideMixModel(NetworkOwner):
     """The two networks, ``classifier`` (shipped) and ``peer``, and the epoch's co-divide:
     ``clean`` holds each network's per-item clean probabilities (None during the warm-up)."""
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import pyro
 import torch
-from pyro.nn import PyroModule
+from pyro_can.network_owner import NetworkOwner
 
 from pyro_can.batch import answers_plate, items_plate
 
@@ -46,7 +46,7 @@ def elr_penalty(target: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
     return torch.log1p(-(target * p).sum(-1))
 
 
-class ELRModel(PyroModule):
+class ELRModel(NetworkOwner):
     """The softmax classifier and the per-item targets t (``targets``, N × C; sized on the first
     batch, when the number of training items is known)."""
 

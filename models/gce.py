@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pyro
 import torch
-from pyro.nn import PyroModule
+from pyro_can.network_owner import NetworkOwner
 
 from pyro_can.batch import answers_plate, items_plate
 
@@ -33,7 +33,7 @@ def gce_loss(log_p: torch.Tensor, q: float) -> torch.Tensor:
     return -torch.expm1(q * log_p) / q
 
 
-class GCEModel(PyroModule):
+class GCEModel(NetworkOwner):
     """The softmax classifier trained on L_q of each answer (``--gce-q``)."""
 
     def __init__(self, method, schedule, num_classes: int, input_net, num_workers: int = 0):

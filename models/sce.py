@@ -18,7 +18,7 @@ import math
 
 import pyro
 import torch
-from pyro.nn import PyroModule
+from pyro_can.network_owner import NetworkOwner
 
 from pyro_can.batch import answers_plate, items_plate
 
@@ -37,7 +37,7 @@ def reverse_cross_entropy(logits: torch.Tensor, answers: torch.Tensor) -> torch.
     return -math.log(LABEL_CLAMP) * (p * (1.0 - answers)).sum(-1)
 
 
-class SCEModel(PyroModule):
+class SCEModel(NetworkOwner):
     """The softmax classifier trained on α·CE + β·RCE of each answer."""
 
     def __init__(self, method, schedule, num_classes: int, input_net, num_workers: int = 0):

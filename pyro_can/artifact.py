@@ -144,10 +144,9 @@ def data_record(data) -> dict:
 
 
 def check_data(run_dir, data) -> None:
-    """The data rebuilt from config.json against ``model.json``'s record (finished runs)."""
+    """The data rebuilt from config.json against ``model.json``'s record (finished runs, which
+    all hold one: a missing model.json is a damaged folder)."""
     path = Path(run_dir) / MODEL_JSON
-    if not path.is_file():
-        return
     saved = runs.read_json(path).get("data_record")
     if saved is not None and saved != data_record(data):
         raise RunFolderError(f"{run_dir}: the features rebuilt from config.json differ from "
