@@ -357,8 +357,10 @@ def _method_bases(options, preset, settings, methods, keep=()) -> dict:
     """Each method's base config in a grid: the preset's row for it, the command line on top;
     options that do not concern a method (the grid's options are shared) back at their
     defaults for it, but ``keep`` (a swept option, which must apply)."""
+    from . import experiments
     from .resolution import for_method
 
+    experiments.distinct("--methods", methods)  # before a dict of bases merges repeats
     shared = [name for name in FIELDS if name not in keep]
     return {m: for_method(build_config(options, preset, settings, method=m), shared=shared)
             for m in methods}
@@ -453,7 +455,7 @@ def as_option(name: str, value) -> str:
 @click.option("--refit/--no-refit", default=True, show_default=True,
               help="train the chosen settings again on all training items into OUT/run")
 @user_errors
-def tune_command(budget, out, refit, **options):
+def tune_command(budget, out, refit, preset, settings, print_config, **options):
     """Search a method's settings on held-out noisy labels (Optuna TPE with successive
     halving; --val-fraction 0 means 0.2 here), then refit the winner. The test set is never
     read by the search."""
@@ -462,9 +464,12 @@ def tune_command(budget, out, refit, **options):
     from . import tune
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the trials are printed below
-    if options["val_fraction"] == 0:
-        options["val_fraction"] = TUNE_VAL_FRACTION
-    cfg = Config(**options)
+    cfg = build_config(options, preset, settings).validate()
+    if cfg.val_fraction == 0:
+        cfg = dataclasses.replace(cfg, val_fraction=TUNE_VAL_FRACTION)
+    if print_config:
+        _print_config(cfg)
+        return
 
     def on_trial(trial):
         value = "" if trial.value is None else f" {trial.value:.4f}"

@@ -49,7 +49,7 @@ def _fmt(v) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
-def _distinct(option: str, values) -> None:
+def distinct(option: str, values) -> None:
     """A grid's values, each once: a repeated seed or method would average copies of one run."""
     seen, repeated = set(), []
     for v in values:
@@ -63,11 +63,11 @@ def _distinct(option: str, values) -> None:
 
 
 def grid(base: Config, methods, noise_rates, seeds, param: str = "", values=(None,)) -> list[Cell]:
-    _distinct("--methods", methods)
-    _distinct("--noise-rates", noise_rates)
-    _distinct("--seeds", seeds)
+    distinct("--methods", methods)
+    distinct("--noise-rates", noise_rates)
+    distinct("--seeds", seeds)
     if param:
-        _distinct("--values", values)
+        distinct("--values", values)
     cells = []
     field = SWEEP_PARAMS.get(param, param)
     for method in methods:

@@ -341,7 +341,7 @@ FITS = {
     "voc07": ("voc07", {}),
     "voc12": ("voc12", {}),
     "web": ("web", {"test": "voc07:{voc07}"}),
-    "amt": ("amt", {"arch": "mlp"}),
+    "amt": ("amt", {"arch": "mlp", "feature_cache": False}),  # feature vectors: no backbone
     "sd4": ("sd4", {}),
     "folder": ("table", {"noise_rate": 0.2}),
 }

@@ -105,6 +105,7 @@ def test_can_with_mixup_fits_on_music_from_the_cli(cli, tmp_path):
                                 dict(**MUSIC, method="learnq"),
                                 dict(data="digits", method="bootstrap")])
 def test_every_method_trains_with_mixup(kw):
-    tr = _trainer(**kw, epochs=2, warmup_epochs=1, ramp_epochs=0, mixup=0.4)
+    warm = dict(warmup_epochs=1, ramp_epochs=0) if kw["method"] == "can" else {}
+    tr = _trainer(**kw, epochs=2, mixup=0.4, **warm)
     result = tr.run()
     assert np.isfinite([r["loss"] for r in result.history]).all()

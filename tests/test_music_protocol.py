@@ -10,14 +10,19 @@ import torch
 from pyro_can import api
 from pyro_can.config import Config
 from pyro_can.data import load_music
+from pyro_can.resolution import for_method
 from pyro_can.train import Trainer
 
 PRESET = Path(__file__).resolve().parents[1] / "configs" / "music-annot-mix.toml"
 
 
 def preset(**changes) -> Config:
+    """The preset as ``fit --config`` reads it: its settings are shared by every method, so those
+    a method has no use for (``crowd_layer_mean`` for plain) fall back to their defaults."""
     with open(PRESET, "rb") as f:
-        return Config(**{**tomllib.load(f), **changes}).validate()
+        shared = tomllib.load(f)
+    cfg = Config(**{**shared, **changes})
+    return for_method(cfg, shared=[k for k in shared if k not in changes]).validate()
 
 
 def test_preset_holds_the_protocols_settings():
@@ -25,7 +30,8 @@ def test_preset_holds_the_protocols_settings():
     assert (cfg.data, cfg.val_from_test, cfg.val_from_test_seed) == ("music", 100, 0)
     assert (cfg.hidden_sizes, cfg.batch_norm, cfg.dropout) == ((256, 128), True, 0.5)
     assert (cfg.optimizer, cfg.schedule, cfg.lr, cfg.weight_decay) == ("radam", "cosine", 0.01, 0)
-    assert (cfg.batch_size, cfg.epochs, cfg.crowd_layer_mean) == (64, 50, True)
+    assert (cfg.batch_size, cfg.epochs) == (64, 50)
+    assert preset(method="crowd-layer").crowd_layer_mean  # the Crowd Layer's own setting
     assert cfg.mixup == 0.0  # mixup is the experiment's choice, not the protocol's
 
 
