@@ -88,27 +88,31 @@ def final_cells(seeds):
 
 
 def protocol_cells(path: str, seeds, alphas):
-    """Every row at the preset's settings (read with tomllib: keys are Config fields), at each
-    mixup α of ``alphas``."""
-    import tomllib
-
-    with open(path, "rb") as f:
-        preset = tomllib.load(f)
+    """Every row at the preset's settings (its options are shared: one a method has no use for,
+    such as the Crowd Layer's mean loss, falls back to its default there), at each mixup α of
+    ``alphas``."""
+    preset = presets.read(path)
     out = []
     for (method, crowd), alpha in itertools.product(ROWS, alphas):
         for seed in seeds:
-            cfg = Config(**{**preset, "method": method, "crowd": crowd, "seed": seed,
-                            "mixup": alpha}).validate()
+            cfg = preset.config(None, {"crowd": crowd, "seed": seed, "mixup": alpha},
+                                method=method)
             out.append(((method, crowd, alpha), "",
                         experiments.Cell(f"{method}-{crowd}-mixup{alpha:g}-s{seed}", cfg)))
     return out
 
 
-def protocol_table(cells, rows) -> str:
+def _runs_by_row(cells, rows) -> dict[tuple, list]:
+    """Each table row's finished runs (``results.csv`` rows), in the cells' order."""
     by_name = {Path(r["run_dir"]).name: r for r in rows}
     groups: dict[tuple, list] = {}
     for row, _, cell in cells:
         groups.setdefault(row, []).append(by_name[cell.name])
+    return groups
+
+
+def protocol_table(cells, rows) -> str:
+    groups = _runs_by_row(cells, rows)
     lines = ["| method | mixup α | test accuracy (200 clips) | worst seed | validation accuracy "
              "(100) | seconds per run | seeds |", "|---|---|---|---|---|---|---|"]
     for (method, crowd, alpha), rs in groups.items():
@@ -154,10 +158,7 @@ def tuning_table(cells, rows) -> str:
 
 
 def final_table(cells, rows) -> str:
-    by_name = {Path(r["run_dir"]).name: r for r in rows}
-    groups: dict[tuple, list] = {}
-    for row, _, cell in cells:
-        groups.setdefault(row, []).append(by_name[cell.name])
+    groups = _runs_by_row(cells, rows)
     lines = ["| method | test accuracy (200 clips) | worst seed | validation accuracy (100) | "
              "seconds per run | settings | seeds |", "|---|---|---|---|---|---|---|"]
     for row, rs in groups.items():

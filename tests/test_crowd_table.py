@@ -17,14 +17,7 @@ pd = pytest.importorskip("pandas")
 TINY = dict(epochs=3, hidden="16")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 def _crowd(n=60, per_item=3):

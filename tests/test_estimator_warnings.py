@@ -9,14 +9,7 @@ from pyro_can.errors import DataWarning
 from pyro_can.estimator import CANClassifier
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 def test_unscaled_features_warn_and_scaled_ones_do_not():

@@ -35,14 +35,7 @@ TINY = ["--epochs", "2", "--hidden", "16,8", "--quality-dim", "2", "--warmup-epo
         "--ramp-epochs", "1", "--train-fraction", "0.1", "--batch-size", "32", "--seed", "0"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 def invoke(*args):

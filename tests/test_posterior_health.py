@@ -9,14 +9,7 @@ from click.testing import CliRunner
 from pyro_can.posterior_health import posterior_health
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 def _one_hot(labels, c=4):

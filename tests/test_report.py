@@ -16,14 +16,7 @@ from click.testing import CliRunner
 CHROMIUM = "/usr/bin/chromium"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 class Page(HTMLParser):
