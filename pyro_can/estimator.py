@@ -101,6 +101,8 @@ def _init_from_config(**defaults):
             raise TypeError(f"Config.{f.name} needs a plain default to be an estimator argument")
         params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY,
                                         default=defaults.pop(f.name, f.default)))
+    params.append(inspect.Parameter("verbose", inspect.Parameter.KEYWORD_ONLY,
+                                    default=defaults.pop("verbose", False)))  # not a Config field
     if defaults:
         raise TypeError(f"not Config fields: {', '.join(defaults)}")
     signature = inspect.Signature(params)
@@ -125,11 +127,28 @@ def _document_parameters(cls):
     if cls.__doc__ is None:  # python -OO
         return cls
     section = parameters_section(DATA_SOURCE_FIELDS, cls.__init__.defaults)
+    section += ("\n*estimator*\nverbose : bool, default=False\n    an epoch progress bar "
+                "(tqdm, on standard error) while fit trains; off by default, so that "
+                "scikit-learn's cross-validation and searches stay quiet")
     block = textwrap.indent(section, "    ") + "\n\n"
     doc = cls.__doc__
     at = doc.find("    Attributes\n")
     cls.__doc__ = doc[:at] + block + doc[at:] if at >= 0 else doc.rstrip() + "\n\n" + block
     return cls
+
+
+def _epoch_bar(epochs: int):
+    """``verbose=True``'s progress: one tqdm bar over the epochs, with the loss; an ``on_epoch``
+    callback for ``Trainer.run`` that also has ``close``."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=epochs, unit="epoch", dynamic_ncols=True)
+
+    def on_epoch(trainer, record):
+        bar.set_postfix(loss=f"{record['loss']:.4f}")
+        bar.update(1)
+    on_epoch.close = bar.close
+    return on_epoch
 
 
 def _option_names(message: str) -> str:
@@ -259,6 +278,7 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
                 "Dataset of images) is not built yet; CANClassifier supports arch='mlp' on 2-D "
                 "feature arrays only")
         options = self.get_params()
+        options.pop("verbose")  # how fit reports, not what it trains
         # a valid Config that no CLI command can load data for: npz with no file
         cfg = Config(**options, data="npz", path=None, noise_rate=0.0)
         try:
@@ -299,7 +319,12 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
         train, val = validation_split(data, cfg.val_fraction, cfg.seed)
         with _private_global_state():
             trainer = _ArrayTrainer(cfg, train, val)
-            result = trainer.run()
+            bar = _epoch_bar(cfg.epochs) if self.verbose else None
+            try:
+                result = trainer.run(on_epoch=bar)
+            finally:
+                if bar is not None:
+                    bar.close()
             # the guide is amortized: read q(y | x, ỹ) for every item, validation items included
             post = posterior(SimpleNamespace(
                 cfg=trainer.cfg, data=data, train_set=TrainingSet(data, trainer.device),
