@@ -183,7 +183,9 @@ def test_ctrl_c_stops_a_parallel_grid(tmp_path):
     out = tmp_path / "g"
     args = [sys.executable, "cli.py", "sweep", *TINY_DIGITS[:2], "--epochs", "400", "--hidden",
             "16", "--methods", "plain", "--param", "train-fraction", "--values", "0.02,1",
-            "--seeds", "0,1", "--jobs", "2", "--out", str(out)]
+            "--seeds", "0,1,2", "--jobs", "2", "--out", str(out)]
+    # 6 cells on 2 workers: the small ones finish at once, two full ones train, one full one
+    # waits in the queue however fast the machine is
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(args, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
@@ -200,7 +202,7 @@ def test_ctrl_c_stops_a_parallel_grid(tmp_path):
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("error: interr")
     cells = {p.parent.name for p in out.glob("cells/*/config.json")}
     assert cells <= started | {c for c in cells if (out / "cells" / c / "metrics.json").exists()}
-    assert len(cells) < 4  # queued cells never started
+    assert len(cells) < 6  # queued cells never started
     finished = sorted(p.parent.name for p in out.glob("cells/*/metrics.json"))
     listed = (out / "results.csv").read_text().splitlines()[1:] if finished else []
     assert len(listed) == len(finished)
