@@ -33,8 +33,8 @@ from typing import Literal
 
 from .declaration import (ANCHORED_NOISE_INITS, BACKBONE, BOOTSTRAP, CAN, CAN_GUIDE,
                           CAN_LIKELIHOOD, CIFAR10N, CROWD_LAYER, CROWD_TABLE, DERIVED, FEATURES,
-                          HOLDS, LATENT, LEARNQ, NPZ, RELAXED, REPLACED_AT_HANDOVER, SCORE, SGD,
-                          SOFTMAX, VAL_FROM_TEST, WARM, arch_names, derived_property,
+                          HOLDS, LATENT, LEARNQ, MIXES, NPZ, RELAXED, REPLACED_AT_HANDOVER, SCORE,
+                          SGD, SOFTMAX, VAL_FROM_TEST, WARM, arch_names, derived_property,
                           label_set_names, method_is, option, registry_names)
 from .errors import OptionError
 from .rules import Choice, Device, Interval, Rule, Text, Widths
@@ -361,7 +361,7 @@ class Config:
         0.0, Interval(0, None),
         "mixup's α (Zhang et al. 2018): each minibatch item's input mixed with another's, "
         "λ ~ Beta(α, α), and the two items' answers weighted λ and 1 − λ in the likelihood "
-        "(docs/training.md); 0: off", section="optimizer")
+        "(docs/training.md); 0: off", section="optimizer", applies=MIXES)
     # -- runtime -------------------------------------------------------------------------------
     seed: int = option(0, _SEED, "random seed (data split, noise, initial weights, batches)",
                        section="runtime")

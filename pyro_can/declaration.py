@@ -87,6 +87,9 @@ REPLACED_AT_HANDOVER = Applies(
 HOLDS = CAN & Applies(lambda c: c.noise_init in ANCHORED_NOISE_INITS,
                       "it holds the hand-over's estimate: --noise-init anchor or transition")
 SGD = Applies(lambda c: c.optimizer == "sgd", "only --optimizer sgd has momentum")
+MIXES = Applies(lambda c: c.method not in ("coteaching", "dividemix"),
+                "--method coteaching and dividemix pick or split items by each item's own loss, "
+                "which a mixed pair has no one label for (DivideMix mixes inside its own step)")
 CIFAR10N = Applies(lambda c: c.data == "cifar10n", "only --data cifar10n reads it")
 NPZ = Applies(lambda c: c.data == "npz", "only --data npz reads a --path")
 SOFTMAX = Applies(_softmax_method, "--method icnm's relevance head is always per class")

@@ -109,3 +109,11 @@ def test_every_method_trains_with_mixup(kw):
     tr = _trainer(**kw, epochs=2, mixup=0.4, **warm)
     result = tr.run()
     assert np.isfinite([r["loss"] for r in result.history]).all()
+
+
+@pytest.mark.parametrize("method", ["coteaching", "dividemix"])
+def test_mixup_is_refused_for_methods_that_split_items_by_their_loss(cli, tmp_path, method):
+    code, _, err = cli("fit", "--method", method, "--mixup", "1", "--epochs", "1",
+                       "--out", tmp_path / "run")
+    assert code != 0 and "--mixup" in err and method in err
+    assert not (tmp_path / "run").exists()
