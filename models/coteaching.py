@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import pyro
 import torch
+
 from pyro_can.network_owner import NetworkOwner
 
 from .softmax_labels import answer_log_prob, require_softmax

@@ -37,8 +37,9 @@ from __future__ import annotations
 import numpy as np
 import pyro
 import torch
-from pyro_can.network_owner import NetworkOwner
 from sklearn.mixture import GaussianMixture
+
+from pyro_can.network_owner import NetworkOwner
 
 from .softmax_labels import answer_log_prob, require_softmax
 
@@ -78,7 +79,7 @@ def mixmatch_loss(net, x_l, t_l, x_u, t_u, alpha: float, lambda_u: float) -> tor
     n = len(x_l)
     loss = logits.new_zeros(())
     if n:
-        loss = loss - (target[:n] * torch.log_softmax(logits[:n], -1)).sum(-1).mean()
+        loss = loss - answer_log_prob(logits[:n], target[:n]).mean()
     if len(x_u) and lambda_u:
         loss = loss + lambda_u * ((torch.softmax(logits[n:], -1) - target[n:]) ** 2).mean()
     mean_pred = torch.softmax(logits, -1).mean(0)

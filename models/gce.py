@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import pyro
 import torch
-from pyro_can.network_owner import NetworkOwner
 
 from pyro_can.batch import answers_plate, items_plate
+from pyro_can.network_owner import NetworkOwner
 
 from .softmax_labels import answer_log_prob, require_softmax
 

@@ -172,23 +172,18 @@ def _run(trainer: Trainer, run_dir: Path | None, on_epoch: Callable | None) -> F
     # the cleaned labels (``pyro-can labels``'s posterior_label) are scored where the truth is known
     score_labels = data.y_train_clean is not None and data.single_label
     has_workers = bool((data.ann_worker >= 0).any())
-    post = None  # the training items' posterior, read once for those, workers.csv, the artifact
-    if score_labels or (has_workers and (run_dir is not None or data.y_train_clean is not None)):
+    post = None  # the training items' posterior, read once for the scores, workers.csv, the artifact
+    if score_labels or run_dir is not None or (has_workers and data.y_train_clean is not None):
         from .posterior import posterior
 
         post = posterior(trainer)
+    given, answered = given_labels(data)  # the labels ``pyro-can labels`` calls given
     if score_labels:
-        given, answered = given_labels(data)  # the labels ``pyro-can labels`` calls given
         result.metrics.update(label_accuracy(data.y_train_clean[answered], given[answered],
                                              post["q_y"][answered]))
-    if post is None and run_dir is not None:  # read once for the health check and the artifact
-        from .posterior import posterior
-
-        post = posterior(trainer)
     if post is not None and registry.METHODS[trainer.cfg.method].latent:
         from .posterior_health import posterior_health
 
-        given, answered = given_labels(data)
         result.metrics["posterior_health"] = posterior_health(
             given, post["q_y"], post["z_loc"], data.single_label, answered,
             warmup=(trainer.epoch, trainer.cfg.warmup_epochs or 0.0))

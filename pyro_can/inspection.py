@@ -57,8 +57,6 @@ Library code never prints; the CLI (``cli_inspect.py``) reports progress through
 """
 from __future__ import annotations
 
-import dataclasses
-import os
 import warnings
 from pathlib import Path
 from typing import Callable

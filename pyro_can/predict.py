@@ -28,7 +28,15 @@ BATCH = 4096
 
 def read_rows(path) -> np.ndarray:
     """The feature rows of ``path`` as a float32 (N, D) array, checked finite and non-empty."""
+    return read_rows_and_ids(path)[0]
+
+
+def read_rows_and_ids(path) -> tuple[np.ndarray, list[str] | None]:
+    """``read_rows`` and the input's own row ids from the same read: a CSV's ``id`` column, an
+    .npz's ``id`` array (as ``labels`` writes); None when it has none (rows are then numbered
+    from 0)."""
     path = Path(path)
+    ids = None
     if path.is_dir():
         raise DataError(f"{path}: a folder; the run's classifier reads feature rows from an "
                         ".npz, .npy or .csv file (a folder of images needs a run trained on "
@@ -37,14 +45,14 @@ def read_rows(path) -> np.ndarray:
         raise DataError(f"{path}: no such file")
     kind = path.suffix.lower()
     if kind == ".npz":
-        x = _npz_rows(path)
+        x, ids = _npz_rows(path)
     elif kind == ".npy":
         try:
             x = np.load(path, allow_pickle=False)
         except Exception as e:  # pickled objects, truncated files, not .npy
             raise DataError(f"{path}: cannot read as .npy ({type(e).__name__}: {e})") from None
     elif kind == ".csv":
-        x = tables.read_numbers(path)[0]
+        x, ids = tables.read_numbers(path)
     else:
         raise DataError(f"{path}: unknown input type {kind or '(no suffix)'!r}; expected .npz, "
                         ".npy or .csv")
@@ -61,17 +69,23 @@ def read_rows(path) -> np.ndarray:
     if len(bad):
         raise DataError(f"{path}: row {bad[0]} holds NaN or inf ({len(bad)} such row(s)); "
                         "expected finite numbers")
-    return x
+    return x, ids
 
 
-def _npz_rows(path: Path) -> np.ndarray:
+def _npz_rows(path: Path) -> tuple[np.ndarray, list[str] | None]:
+    """The rows (``X``, or the one array) and, beside an ``X``, its ``id`` array if it has one
+    per row."""
     try:
         with np.load(path, allow_pickle=False) as f:
             keys = list(f.files)
             if "X" in keys:
-                return f["X"]
+                x = f["X"]
+                ids = f["id"] if "id" in keys else None
+                if ids is not None and ids.shape == (len(x),):
+                    return x, [str(v) for v in ids.tolist()]
+                return x, None
             if len(keys) == 1:
-                return f[keys[0]]
+                return f[keys[0]], None
     except Exception as e:  # zip errors, pickled objects, truncated members
         raise DataError(f"{path}: cannot read as .npz ({type(e).__name__}: {e})") from None
     raise DataError(f"{path}: no key 'X' (found: {', '.join(keys) or 'none'}); put the feature "
@@ -98,7 +112,7 @@ def predict(run_dir, input_path, on_batch: Callable[[int], None] | None = None,
     predictor, spec = artifact.load(run_dir)
     if spec["preprocessing"] == artifact.IMAGES:
         return _predict_images(predictor, spec, run_dir, input_path, on_batch, on_start)
-    x = read_rows(input_path)
+    x, ids = read_rows_and_ids(input_path)
     width = spec["in_features"]
     if x.shape[1] != width:
         raise DataError(f"{input_path}: rows have {x.shape[1]} features; the run's classifier "
@@ -108,23 +122,9 @@ def predict(run_dir, input_path, on_batch: Callable[[int], None] | None = None,
     probs = probabilities(predictor, x, on_batch)
     out = {"probabilities": probs, "class_names": spec["class_names"],
            "single_label": spec["single_label"]}
-    ids = row_ids(input_path)
     if ids is not None:
         out["ids"] = ids
     return out
-
-
-def row_ids(path) -> list[str] | None:
-    """The input's own row ids: a CSV's ``id`` column, an .npz's ``id`` array (as ``labels``
-    writes); None when it has none (rows are then numbered from 0)."""
-    path = Path(path)
-    if path.suffix.lower() == ".csv":
-        return tables.read_numbers(path)[1]
-    if path.suffix.lower() == ".npz":
-        with np.load(path, allow_pickle=False) as f:
-            if "id" in f.files and "X" in f.files and f["id"].shape == (len(f["X"]),):
-                return [str(v) for v in f["id"].tolist()]
-    return None
 
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")

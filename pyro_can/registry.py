@@ -111,27 +111,6 @@ def lookup(kind: str, table, name: str):
     return table[name] if isinstance(table, dict) else name
 
 
-def check_names(cfg) -> None:
-    lookup("method", METHODS, cfg.method)
-    lookup("guide", GUIDES, cfg.guide)
-    lookup("prior", PRIORS, cfg.prior)
-    lookup("decoder", DECODERS, cfg.decoder)
-    lookup("quality prior", QUALITY_PRIORS, cfg.quality_prior)
-    lookup("prior judgement", PRIOR_JUDGEMENTS, cfg.prior_judgement)
-    lookup("crowd mode", CROWD_MODES, cfg.crowd)
-    lookup("ELBO", ELBOS, cfg.elbo)
-    lookup("baseline", BASELINES, cfg.baseline)
-    lookup("optimizer", OPTIMIZERS, cfg.optimizer)
-    lookup("learning-rate schedule", SCHEDULES, cfg.schedule)
-    lookup("regularizer", REGULARIZERS, cfg.regularizer)
-    lookup("data set", DATA, cfg.data)
-    lookup("bootstrap kind", BOOTSTRAP_KINDS, cfg.bootstrap)
-    lookup("warm-up scope", WARMUP_SCOPES, cfg.warmup_scope)
-    lookup("noise init", NOISE_INITS, cfg.noise_init)
-    lookup("latent type", LATENTS, cfg.latent)
-    lookup("ỹ likelihood", LATENTS, cfg.ytilde_likelihood)
-
-
 def model_and_guide(sections, in_dim: int, num_classes: int,
                     num_workers: int = 0) -> tuple[PyroModule, PyroModule]:
     """The method's model and its guide (``--guide`` when the method has latents, else the

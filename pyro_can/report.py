@@ -137,16 +137,11 @@ def _e(v) -> str:
     return html.escape(str(v), quote=True)
 
 
-def _label(row, names, single) -> str:
-    on = np.flatnonzero(np.asarray(row) > 0.5)
-    if single:
-        return names[int(np.argmax(row))]
-    return "+".join(names[c] for c in on) if len(on) else "(none)"
-
-
 def write(out: Path, core: dict, trainer, run_dir, limit: int = LIMIT) -> tuple[Path, dict]:
     """Write ``out/report.html`` from ``inspection``'s arrays (``core``); returns its path and
     what it shows (``rows``, ``thumbnails``, ``thumbnails_skipped``)."""
+    from .inspection import _label_text  # items.csv's label text, so the two never differ
+
     data = trainer.data
     names, single = core["class_names"], data.single_label
     summary = core["summary"]
@@ -156,7 +151,7 @@ def write(out: Path, core: dict, trainer, run_dir, limit: int = LIMIT) -> tuple[
     answers: dict[int, list[str]] = {}
     for r, i in enumerate(core["ann_item"]):
         w = int(core["ann_worker"][r])
-        text = _label(core["ann_labels"][r], names, single)
+        text = _label_text(core["ann_labels"][r], names, single)
         answers.setdefault(int(i), []).append(text if w < 0 else f"{text} (worker {w})")
     worker_ids = _worker_ids(run_dir)
     rows, shown = [], 0
@@ -168,8 +163,8 @@ def write(out: Path, core: dict, trainer, run_dir, limit: int = LIMIT) -> tuple[
                 shown += 1
             except Exception as e:  # noqa: BLE001  one unreadable image: no thumbnail, no crash
                 why = why or f"some images could not be read ({type(e).__name__})"
-        given = _label(core["noisy_label"][i], names, single)
-        post = _label(core["posterior_label"][i], names, single)
+        given = _label_text(core["noisy_label"][i], names, single)
+        post = _label_text(core["posterior_label"][i], names, single)
         ans = answers.get(int(i), [])
         if worker_ids:
             ans = [_rename_worker(a, worker_ids) for a in ans]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 
 from .config import FIELDS, Config, flag
+from .declaration import HOLDS
 from .errors import OptionError
 
 
@@ -34,8 +35,7 @@ def resolve_latent(cfg: Config, single_label: bool) -> Config:
         latent = "categorical" if single_label else "bernoulli"
     elif latent == "categorical" and not single_label:
         raise OptionError("--latent categorical needs single-label data")
-    if cfg.hold_noise and (cfg.method != "can"
-                           or cfg.noise_init not in registry.ANCHORED_NOISE_INITS):
+    if cfg.hold_noise and not HOLDS.when(cfg):  # also for a config read back resolved
         raise OptionError("--hold-noise holds CAN's noise model at the hand-over's anchor "
                           "estimate: it needs --method can and --noise-init anchor or transition")
     if cfg.worker_quality and cfg.quality_dim < 1:

@@ -225,7 +225,8 @@ def prepare(out: str | os.PathLike, overwrite: bool = False, resume: bool = Fals
                              "or --resume to continue it")
     if path.is_dir() and not resume:
         if overwrite and holds_run:
-            safe_io.check_clearable(path)  # before any work: refused, naming what is not ours
+            if not create:  # before any work; with create, clear below checks the same first
+                safe_io.check_clearable(path)  # refused, naming what is not ours
         else:
             mine = safe_io.unlisted_run_files(path)
             if mine:
