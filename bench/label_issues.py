@@ -198,7 +198,7 @@ def probabilities(name: str, seed: int, folds: int, out: Path, cross_fit: bool,
                   log=print) -> tuple[object, dict]:
     """The data set and its cached probabilities (trained if missing): ``q``, ``p`` (CAN on
     every item), ``cf_q``, ``cf_p`` (CAN cross-fitted), ``plain`` (out-of-fold plain)."""
-    from pyro_can.inspection import _out_of_fold_probs
+    from pyro_can.cleanlab_anchor import out_of_fold_probs
 
     cfg = config(name, seed)
     data, _ = load_data(cfg)
@@ -213,7 +213,8 @@ def probabilities(name: str, seed: int, folds: int, out: Path, cross_fit: bool,
                       **{k: np.asarray(v) for k, v in trainer.label_reliability.items()})
         if "plain" not in cached:
             log(f"{name} seed {seed}: plain, {folds} folds")
-            cached["plain"] = _out_of_fold_probs(trainer, folds, seed, None).astype(np.float32)
+            cached["plain"] = out_of_fold_probs(trainer.cfg, trainer.data, folds,
+                                                seed).astype(np.float32)
         np.savez(path, **cached)
     if cross_fit and "cf_q" not in cached:
         log(f"{name} seed {seed}: CAN cross-fitted, {folds} folds")

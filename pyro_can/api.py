@@ -1,19 +1,19 @@
 """Functions behind the CLI: build the data of a config, fit into a run folder, reload, evaluate."""
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from . import distributed, registry, runs, safe_io
+from . import artifact, distributed, registry, run_folder, runs, safe_io
 from .config import Config
 from .data import (Dataset, check_split, truth_known, validation_from_test,
                    untrained_test_classes, validation_split)
-from .errors import DataError, Interrupted, OptionError, RunFolderError
-from .labels import given_labels
+from .errors import DataError, Interrupted, OptionError
+from .fitted import FittedRun
 from .metrics import label_accuracy
+from .run_folder import RunFolder
 from .sections import loader_sections
 from .train import FitResult, Trainer
 
@@ -33,16 +33,6 @@ def load_data(cfg: Config) -> tuple[Dataset, Dataset | None]:
         data = data.subset(np.sort(keep[:max(1, round(data_opts.train_fraction * data.num_items))]))
     data = check_split(data.with_crowd(data_opts.crowd, np.random.default_rng([seed, 3])))
     return validation_split(data, data_opts.val_fraction, seed)
-
-
-def _save_train_data(path: Path, data: Dataset) -> None:
-    extra = {}
-    if data.corrupted is not None:
-        extra["corrupted"] = data.corrupted
-    if data.y_train_clean is not None:
-        extra["y_train_clean"] = data.y_train_clean
-    runs.save_npz(path / runs.TRAIN_DATA, ann_item=data.ann_item, ann_labels=data.ann_labels,
-                  ann_worker=data.ann_worker, train_ids=data.train_ids, **extra)
 
 
 def fit(cfg: Config, out: str | Path | None = None, overwrite: bool = False,
@@ -67,7 +57,7 @@ def fit(cfg: Config, out: str | Path | None = None, overwrite: bool = False,
         if distributed.is_main():  # one process at a time writes a run folder
             with runs.claimed(out, overwrite=overwrite) as run_dir:
                 runs.write_config(run_dir, trainer.cfg)  # resolved against the data
-                _save_train_data(run_dir, data)
+                run_folder.write_train_data(run_dir, data)
                 return _run(trainer, run_dir, on_epoch)
     return _run(trainer, run_dir, on_epoch)
 
@@ -78,13 +68,14 @@ def resume(run_dir: str | Path, on_epoch: Callable | None = None,
     had then, so the end result matches an uninterrupted run. ``epochs``: train on to this many
     epochs instead (recorded in config.json; a finished run is then unfinished again until it
     gets there); fewer than the run has completed is refused."""
-    run_dir = Path(run_dir)
-    cfg = runs.read_config(run_dir)  # not a run folder: that message, before taking a lock in it
+    folder = RunFolder(run_dir)
+    run_dir = folder.path
+    cfg = folder.config  # not a run folder: that message, before taking a lock in it
     safe_io.read_manifest(run_dir)  # a damaged manifest: refused before anything is written
     if not distributed.is_main():
-        return _run(_trainer_from(run_dir, finished=False, epochs=epochs), run_dir, on_epoch)
+        return _run(folder.trainer(finished=False, epochs=epochs), run_dir, on_epoch)
     with safe_io.lock(run_dir):
-        trainer = _trainer_from(run_dir, finished=False, epochs=epochs)
+        trainer = folder.trainer(finished=False, epochs=epochs)
         if epochs is not None and epochs != cfg.epochs:
             if epochs < trainer.epoch:
                 raise OptionError(f"--epochs {epochs}: {run_dir} has already trained "
@@ -92,62 +83,6 @@ def resume(run_dir: str | Path, on_epoch: Callable | None = None,
             safe_io.forget(run_dir / runs.METRICS)  # unfinished until it reaches ``epochs``
             runs.write_config(run_dir, trainer.cfg)
         return _run(trainer, run_dir, on_epoch)
-
-
-def _trainer_from(run_dir: Path, finished: bool, epochs: int | None = None) -> Trainer:
-    """Rebuild a run's data and trainer from its config and load its checkpoint (required for a
-    finished run; a run killed before its first epoch has none and starts afresh). ``epochs``:
-    the number of epochs to train to instead of config.json's."""
-    cfg = runs.read_config(run_dir)
-    if epochs is not None:
-        cfg = dataclasses.replace(cfg, epochs=epochs).validate()
-    if finished:
-        runs.read_json(run_dir / runs.METRICS)
-    state = None
-    if finished or (run_dir / runs.CHECKPOINT).exists():
-        state = runs.read_checkpoint(run_dir)
-    try:
-        data, val = load_data(cfg)
-        trainer = Trainer(cfg, data, val)
-    except DataError as e:
-        raise DataError(f"{run_dir}: cannot rebuild the run's data from {runs.CONFIG}: {e}") \
-            from None
-    except OptionError as e:  # options that pass one by one but not together
-        raise runs.damaged(run_dir / runs.CONFIG, str(e)) from None
-    if state is not None or (run_dir / runs.TRAIN_DATA).exists():
-        saved_train_data(run_dir, trainer.data)
-        if finished:
-            from . import artifact
-
-            artifact.check_data(run_dir, trainer.data)
-    else:  # killed between config.json and train_data.npz: nothing trained yet, start afresh
-        _save_train_data(run_dir, trainer.data)
-    if state is not None:
-        try:
-            trainer.load_state_dict(state)
-        except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as e:
-            raise runs.damaged_checkpoint(run_dir, e) from None
-    return trainer
-
-
-def saved_train_data(run_dir: Path, data: Dataset) -> dict:
-    """The training labels the run recorded (``train_data.npz``), which the data rebuilt from
-    config.json must match: a changed input file or an edited config is refused, not scored."""
-    saved = Path(run_dir) / runs.TRAIN_DATA  # written with config.json when the fit starts
-    rec = runs.read_npz(saved, ("ann_labels", "ann_item", "train_ids"))
-    same = (rec["ann_labels"].shape == data.ann_labels.shape
-            and np.array_equal(rec["ann_labels"], data.ann_labels)
-            and np.array_equal(rec["ann_item"], data.ann_item)
-            and np.array_equal(rec["train_ids"], data.train_ids))
-    if not same:
-        raise RunFolderError(f"{run_dir}: the training data rebuilt from config.json does not "
-                             f"match {runs.TRAIN_DATA} (was the input file or config.json "
-                             f"changed?); re-run it (pyro-can fit ... --out {run_dir} "
-                             "--overwrite)")
-    if "corrupted" in rec and rec["corrupted"].shape != (data.num_items,):
-        raise RunFolderError(f"{saved}: 'corrupted' has shape {rec['corrupted'].shape}, "
-                             f"expected ({data.num_items},); re-run the fit")
-    return rec
 
 
 def _run(trainer: Trainer, run_dir: Path | None, on_epoch: Callable | None) -> FitResult:
@@ -169,61 +104,41 @@ def _run(trainer: Trainer, run_dir: Path | None, on_epoch: Callable | None) -> F
     if not distributed.is_main():  # rank 0 writes the run folder
         return result
     data = trainer.data
-    # the cleaned labels (``pyro-can labels``'s posterior_label) are scored where the truth is known
-    score_labels = data.y_train_clean is not None and data.single_label
-    has_workers = bool((data.ann_worker >= 0).any())
-    post = None  # the training items' posterior, read once for the scores, workers.csv, the artifact
-    if score_labels or run_dir is not None or (has_workers and data.y_train_clean is not None):
-        from .posterior import posterior
-
-        post = posterior(trainer)
-    given, answered = given_labels(data)  # the labels ``pyro-can labels`` calls given
-    if score_labels:
+    result.metrics["train_labels_truth"] = truth_known(data)
+    run = FittedRun.of_trainer(trainer, result.metrics, run_dir)  # the posterior, read once
+    post = run.posterior
+    given, answered = run.items.given_labels(), run.items.answered  # as ``labels`` gives them
+    if data.y_train_clean is not None and data.single_label:  # the cleaned labels, scored
         result.metrics.update(label_accuracy(data.y_train_clean[answered], given[answered],
                                              post["q_y"][answered]))
-    if post is not None and registry.METHODS[trainer.cfg.method].latent:
+    if registry.METHODS[trainer.cfg.method].latent:
         from .posterior_health import posterior_health
 
         result.metrics["posterior_health"] = posterior_health(
             given, post["q_y"], post["z_loc"], data.single_label, answered,
             warmup=(trainer.epoch, trainer.cfg.warmup_epochs or 0.0))
-    if has_workers and post is not None:
+    rows = None
+    if (data.ann_worker >= 0).any():
         from .workers import reliability_scores, worker_report
 
-        rows = worker_report(trainer, post)
+        rows = worker_report(run)
         result.metrics.update(reliability_scores(rows))
-        if run_dir is not None:
-            runs.write_csv(run_dir / "workers.csv", rows)
-    result.metrics["train_labels_truth"] = truth_known(data)
     untrained = untrained_test_classes(data)
     if untrained:  # never scored silently: data.check_split warned, metrics.json records it
         result.metrics["test_classes_without_training"] = untrained
     if run_dir is not None:
-        write_artifact(run_dir, trainer, post)
         result.metrics["run_dir"] = str(run_dir)
-        runs.write_json(run_dir / runs.METRICS, result.metrics)  # last: marks the run finished
+        run_folder.write_results(run_dir, run, feature_scale=data.feature_scale,
+                                 in_features=data.x_train.shape[1], pixels=data.pixels,
+                                 record=artifact.data_record(data), workers=rows)
     result.run_dir = run_dir
+    result.run = run
     return result
 
 
-def write_artifact(run_dir: Path, trainer: Trainer, post: dict | None = None) -> None:
-    """The finished run's classifier with its preprocessing (``model.pt``/``model.json``) and
-    the posterior of its training items (``posterior.npz``; ``post``: ``posterior(trainer)``
-    when the caller has it already): what ``predict``, ``export`` and ``CANClassifier.load``
-    read without rebuilding the data (``artifact.py``)."""
-    from . import artifact
-    from .posterior import posterior
-
-    data = trainer.data
-    artifact.write(run_dir, trainer.cfg, trainer.model.classifier, data.class_names,
-                   data.single_label, data.feature_scale, data.x_train.shape[1], trainer.device,
-                   pixels=data.pixels, record=artifact.data_record(data))
-    artifact.write_posterior(run_dir, posterior(trainer) if post is None else post, data)
-
-
-def load(run_dir: str | Path) -> Trainer:
-    """A finished run's trainer with its final weights and the data it was trained on."""
-    return _trainer_from(Path(run_dir), finished=True)
+def load(run_dir: str | Path) -> FittedRun:
+    """A finished run as a ``FittedRun``, read from its folder alone (``RunFolder.fitted``)."""
+    return RunFolder(run_dir).fitted()
 
 
 def evaluate(run_dir: str | Path) -> dict:
@@ -233,8 +148,8 @@ def evaluate(run_dir: str | Path) -> dict:
         raise DataError(f"{run_dir}: saved by CANClassifier, trained on arrays without a test "
                         f"set; score it on a labelled file: pyro-can evaluate {run_dir} "
                         "--input FILE.npz (X and y or Y)")
-    trainer = load(run_dir)
-    out = trainer.evaluate()
-    saved = runs.read_json(Path(run_dir) / runs.METRICS)  # checked by load
+    folder = RunFolder(run_dir)
+    out = folder.trainer().evaluate()
+    saved = folder.metrics
     return {**{k: saved[k] for k in ("method", "noise_rate", "epochs") if k in saved}, **out}
 

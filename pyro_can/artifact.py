@@ -9,7 +9,8 @@ rebuilding the training data, by the CLI (``predict``, ``export``, ``evaluate --
                        or images and their view), class names, single- or multi-label, output
                        (softmax | sigmoid), classifier, and where it came from: package
                        versions, git commit, device and threads of the fit
-    RUN/posterior.npz  per training item: q(y | x, ỹ), the trust in its label, q(z) per answer
+    RUN/posterior.npz  per training item: q(y | x, ỹ), p_θ(y | x), the trust in its label, q(z)
+                       per answer (``run_folder.write_posterior``)
 
 The preprocessing is a module inside the predictor, so ``predict`` and an exported model see a
 new input exactly as training saw its rows:
@@ -25,8 +26,9 @@ For images the view's geometry, short side resized to ``size`` then a centre ``s
 (224, or 32 for CIFAR), is in model.json's ``image`` and applied to the file before the module;
 a run tested on six crops is still scored on the centre view here.
 
-Both writers go through ``write`` here and both readers through ``load``; a missing or damaged
-file is one ``RunFolderError`` naming it (``runs``)."""
+Both writers go through ``write`` here (called by ``run_folder.write_results``) and every reader
+through ``load`` (called by ``run_folder.RunFolder.predictor``); a missing or damaged file is one
+``RunFolderError`` naming it (``runs``)."""
 from __future__ import annotations
 
 import copy
@@ -42,7 +44,6 @@ import torch
 from . import runs
 from .config import FORMAT_VERSION
 from .errors import RunFolderError
-from .posterior import item_trust
 from .predictor import PixelNormalize, Predictor, Standardize
 
 MODEL_PT, MODEL_JSON, POSTERIOR = "model.pt", "model.json", "posterior.npz"
@@ -200,13 +201,6 @@ def write(run_dir, cfg, classifier, class_names, single_label: bool, feature_sca
                              None if image is None else image[1], backbone)
     runs.save_torch(run_dir / MODEL_PT, predictor.state_dict())
     runs.write_json(run_dir / MODEL_JSON, spec)
-
-
-def write_posterior(run_dir, post: dict, data) -> None:
-    """``posterior.npz`` of a CLI run: per training row (``data``'s items)."""
-    trust = item_trust(post["q_y"], data.ann_item, data.ann_labels, data.single_label)
-    runs.save_npz(Path(run_dir) / POSTERIOR, posterior=post["q_y"].astype(np.float32),
-                  label_quality=trust, z_loc=post["z_loc"], z_scale=post["z_scale"])
 
 
 def read_spec(run_dir) -> dict:

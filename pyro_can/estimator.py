@@ -23,15 +23,7 @@ Differences from the CLI, all deliberate:
 """
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import inspect
-import random
-import re
-import textwrap
-import warnings
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import scipy.sparse as sp
@@ -41,23 +33,16 @@ from sklearn.metrics import average_precision_score
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from . import artifact, metrics, runs
-from .config import SOURCE_FIELDS, Config
+from . import metrics
+from .config import Config
 from .data import Dataset, one_hot, validation_split, voted_labels
-from .errors import DataWarning, PyroCanError, RunFolderError
-from .option_docs import parameters_section
-from .posterior import answer_trust, posterior
+from .errors import PyroCanError
+from .estimator_fitting import epoch_bar, per_owner_mean, private_global_state, warn_unscaled
+from .estimator_params import document_parameters, init_from_config, option_names
+from .fitted import FittedRun
+from .posterior import answer_trust
 from .resolution import resolve_latent
-from .train import (Trainer, TrainingSet, build_model_and_guide, class_scores, predict_logits,
-                    programs_state, resolve_device)
-from .worker_quality import count_workers
-
-#: Config fields that say where the data comes from (declared ``source=True``); the estimator
-#: gets arrays instead.
-DATA_SOURCE_FIELDS = SOURCE_FIELDS
-ESTIMATOR_FILE = "estimator.json"  # classes_, n_features_in_, ... (the rest is the CLI's layout)
-POSTERIOR_FILE = "posterior.npz"  # posterior_, label_quality_, quality_ of the training items
-FORMAT_VERSION = 2  # 2: config.json resolved (config.FORMAT_VERSION), params kept here
+from .train import Trainer, class_scores, predict_logits
 
 
 class _ArrayTrainer(Trainer):
@@ -72,110 +57,6 @@ class _ArrayTrainer(Trainer):
                              self.val.single_label, prefix="val_noisy_")
 
 
-@contextlib.contextmanager
-def _private_global_state():
-    """``Trainer`` seeds Python's, NumPy's and torch's global RNGs; give the caller's back
-    afterwards, so fitting an estimator has no effect outside it."""
-    states = (random.getstate(), np.random.get_state(), torch.get_rng_state(),
-              torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
-    try:
-        yield
-    finally:
-        random.setstate(states[0])
-        np.random.set_state(states[1])
-        torch.set_rng_state(states[2])
-        if states[3] is not None:
-            torch.cuda.set_rng_state_all(states[3])
-
-
-def _init_from_config(**defaults):
-    """An ``__init__`` whose keyword-only arguments are Config's fields (less the data-source ones)
-    with Config's defaults, or ``defaults``. scikit-learn reads an estimator's parameters from
-    ``__init__``'s signature, so generating it keeps get_params, clone and repr in step with
-    Config as options are added, with no list to maintain here."""
-    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    for f in dataclasses.fields(Config):
-        if f.name in DATA_SOURCE_FIELDS:
-            continue
-        if f.default is dataclasses.MISSING:  # a default_factory would be a mutable default
-            raise TypeError(f"Config.{f.name} needs a plain default to be an estimator argument")
-        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY,
-                                        default=defaults.pop(f.name, f.default)))
-    params.append(inspect.Parameter("verbose", inspect.Parameter.KEYWORD_ONLY,
-                                    default=defaults.pop("verbose", False)))  # not a Config field
-    if defaults:
-        raise TypeError(f"not Config fields: {', '.join(defaults)}")
-    signature = inspect.Signature(params)
-
-    def __init__(self, **params):
-        bound = signature.bind(self, **params)  # unknown names: TypeError, as for any __init__
-        bound.apply_defaults()
-        for name, value in list(bound.arguments.items())[1:]:
-            setattr(self, name, value)
-
-    __init__.__signature__ = signature
-    __init__.__doc__ = ("Every argument is the Config field of the same name; the class "
-                        "docstring lists them with their defaults.")
-    __init__.defaults = {p.name: p.default for p in params[1:]}
-    return __init__
-
-
-def _document_parameters(cls):
-    """Spell out every constructor argument in ``cls``'s docstring (numpydoc ``Parameters``,
-    grouped by the config's sections, the CLI's own words: ``option_docs``), before its
-    ``Attributes``: ``help(CANClassifier)`` lists CAN's options one by one."""
-    if cls.__doc__ is None:  # python -OO
-        return cls
-    section = parameters_section(DATA_SOURCE_FIELDS, cls.__init__.defaults)
-    section += ("\n*estimator*\nverbose : bool, default=False\n    an epoch progress bar "
-                "(tqdm, on standard error) while fit trains; off by default, so that "
-                "scikit-learn's cross-validation and searches stay quiet")
-    block = textwrap.indent(section, "    ") + "\n\n"
-    doc = cls.__doc__
-    at = doc.find("    Attributes\n")
-    cls.__doc__ = doc[:at] + block + doc[at:] if at >= 0 else doc.rstrip() + "\n\n" + block
-    return cls
-
-
-def _epoch_bar(epochs: int):
-    """``verbose=True``'s progress: one tqdm bar over the epochs, with the loss; an ``on_epoch``
-    callback for ``Trainer.run`` that also has ``close``."""
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=epochs, unit="epoch", dynamic_ncols=True)
-
-    def on_epoch(trainer, record):
-        bar.set_postfix(loss=f"{record['loss']:.4f}")
-        bar.update(1)
-    on_epoch.close = bar.close
-    return on_epoch
-
-
-def _option_names(message: str) -> str:
-    """CLI wording to estimator wording: ``--lr-step`` becomes ``lr_step``."""
-    return re.sub(r"--([a-z][a-z-]*)", lambda m: m.group(1).replace("-", "_"), message)
-
-
-#: a feature whose mean or standard deviation exceeds this is far from standardized
-UNSCALED_AT = 10.0
-
-
-def _warn_unscaled(X: np.ndarray) -> None:
-    """Warn (``DataWarning``) when a feature of X is far from standardized: the estimator trains
-    on X as given, and inputs in the hundreds saturate the networks (raw 0-255 pixels trained to
-    chance accuracy without a word)."""
-    if len(X) < 2:
-        return
-    x = np.asarray(X, np.float64)
-    mean, std = np.abs(x.mean(0)), x.std(0)
-    worst = int(np.argmax(np.maximum(mean, std)))
-    if max(mean[worst], std[worst]) > UNSCALED_AT:
-        warnings.warn(f"X is far from standardized (feature {worst}: mean {x[:, worst].mean():.3g}"
-                      f", standard deviation {std[worst]:.3g}); the estimator trains on X as "
-                      "given, so scale it first: make_pipeline(StandardScaler(), "
-                      "CANClassifier(...))", DataWarning, stacklevel=3)
-
-
 def _softmax(logits: np.ndarray) -> np.ndarray:
     z = logits.astype(np.float64)
     z = np.exp(z - z.max(axis=1, keepdims=True))
@@ -186,26 +67,7 @@ def _sigmoid(logits: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
 
 
-def _per_owner_mean(values: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
-    """Mean of ``values`` rows grouped by ``owner`` (row -> item in 0..n-1); NaN for no rows."""
-    values = values.reshape(len(values), -1).astype(np.float64)
-    total = np.zeros((n, values.shape[1]))
-    np.add.at(total, owner, values)
-    count = np.bincount(owner, minlength=n).astype(np.float64)[:, None]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / count, np.nan)
-
-
-def _meta_of(spec: dict) -> dict:
-    """``estimator.json``'s fields for a run written by ``pyro-can fit`` (its ``model.json``):
-    the classes are the data set's class names; a multi-label prediction is an int 0/1 matrix."""
-    return {"classes": spec["class_names"], "classes_dtype": "object",
-            "multi_label": not spec["single_label"],
-            "y_dtype": None if spec["single_label"] else "<i8",
-            "n_features_in": spec["in_features"], "feature_names_in": None}
-
-
-@_document_parameters
+@document_parameters
 class CANClassifier(ClassifierMixin, BaseEstimator):
     """CAN (Yao et al.): a classifier trained through a latent-variable model of its noisy labels.
 
@@ -260,9 +122,14 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
         The options the networks were trained with, resolved against the data (``latent``,
         ``warmup_epochs``, ... made explicit: ``Config.resolve``); what ``save`` writes to
         ``config.json``. The constructor arguments as given stay in ``get_params()``.
+    fitted_run_ : pyro_can.fitted.FittedRun
+        The run as every consumer of a finished run takes it (config, training items, model,
+        guide, per-item posterior): what ``pyro-can inspect`` and ``labels`` read back from a
+        saved folder, and what ``pyro_can.workers.worker_report`` and
+        ``pyro_can.labels.of_fitted`` take.
     """
 
-    __init__ = _init_from_config()
+    __init__ = init_from_config()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -289,7 +156,7 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
         try:
             return cfg.validate()
         except PyroCanError as e:  # UnknownNameError is a KeyError: every bad value a ValueError
-            raise ValueError(_option_names(str(e))) from e
+            raise ValueError(option_names(str(e))) from e
 
     # -- fit -----------------------------------------------------------------------------------
     def fit(self, X, y=None, annotations=None, tasks=None):
@@ -314,35 +181,44 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError("pass either y or annotations, not both")
             X = validate_data(self, X, dtype=np.float32)
             data, learned = self._crowd_data(X, annotations, tasks)
-        _warn_unscaled(X)
+        warn_unscaled(X)
         data = data.with_crowd(cfg.crowd, np.random.default_rng([cfg.seed, 3]))
         train, val = validation_split(data, cfg.val_fraction, cfg.seed)
-        with _private_global_state():
+        with private_global_state():
             trainer = _ArrayTrainer(cfg, train, val)
-            bar = _epoch_bar(cfg.epochs) if self.verbose else None
+            bar = epoch_bar(cfg.epochs) if self.verbose else None
             try:
                 result = trainer.run(on_epoch=bar)
             finally:
                 if bar is not None:
                     bar.close()
-            # the guide is amortized: read q(y | x, ỹ) for every item, validation items included
-            post = posterior(SimpleNamespace(
-                cfg=trainer.cfg, data=data, train_set=TrainingSet(data, trainer.device),
-                model=trainer.model, guide=trainer.guide, device=trainer.device))
+            # the guide is amortized: q(y | x, ỹ) of every item, validation items included
+            run = FittedRun.of_trainer(trainer, result.metrics, data=data)
         for name, value in learned.items():
             setattr(self, name, value)
         self._fit_params = fit_params
-        self.config_ = trainer.cfg  # resolved against the data (latent, warm-up, ...)
-        self.model_, self.guide_ = trainer.model, trainer.guide
-        self.history_ = list(trainer.history)
-        self.metrics_ = result.metrics
         self._checkpoint = trainer.state_dict()
         d = X.shape[1]  # trained on X as given: the saved preprocessing is the identity
         self._feature_scale = (np.zeros(d, np.float32), np.ones(d, np.float32))
-        self._annotations = {"ann_item": data.ann_item, "ann_labels": data.ann_labels,
-                             "ann_worker": data.ann_worker, "train_ids": data.train_ids}
-        self._set_posterior(post, data, len(X))
+        self._from_cli_run = False
+        self._take(run, len(X))
         return self
+
+    def _take(self, run: FittedRun, n: int) -> None:
+        """The fitted attributes of ``run`` (a ``fitted.FittedRun``), whose items are the ``n``
+        rows of X (``train_ids``: each item's row; with ``crowd="repeat"`` an item is one answer
+        of a row) or, for a run written by ``pyro-can fit``, its training items."""
+        self.fitted_run_ = run
+        self.config_ = run.cfg  # resolved against the data (latent, warm-up, ...)
+        self.model_, self.guide_ = run.model, run.guide
+        self.history_ = list(run.history)
+        self.metrics_ = run.metrics
+        items, post = run.items, run.posterior
+        owner = np.arange(items.num_items) if self._from_cli_run else np.asarray(items.train_ids)
+        self.posterior_ = per_owner_mean(post["q_y"], owner, n).astype(np.float32)
+        per_row = answer_trust(post["q_y"], items.ann_item, items.ann_labels, items.single_label)
+        self.label_quality_ = per_owner_mean(per_row, owner[items.ann_item], n)[:, 0]
+        self.quality_ = (post["z_loc"], post["z_scale"])
 
     def _labelled_data(self, X: np.ndarray, y) -> tuple[Dataset, dict]:
         if sp.issparse(y):
@@ -395,15 +271,6 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
             class_names=[str(k) for k in learned["classes_"]],
             single_label=not learned["multi_label_"],
             train_ids=np.arange(n), test_ids=np.arange(0))
-
-    def _set_posterior(self, post: dict, data: Dataset, n: int) -> None:
-        """Per-item attributes from the posterior over ``data`` (whose items may be copies of the
-        rows of X, with ``crowd="repeat"``: ``data.train_ids`` maps them back)."""
-        owner = data.train_ids
-        self.posterior_ = _per_owner_mean(post["q_y"], owner, n).astype(np.float32)
-        per_row = answer_trust(post["q_y"], data.ann_item, data.ann_labels, data.single_label)
-        self.label_quality_ = _per_owner_mean(per_row, owner[data.ann_item], n)[:, 0]
-        self.quality_ = (post["z_loc"], post["z_scale"])
 
     # -- predict -------------------------------------------------------------------------------
     def _logits(self, X) -> np.ndarray:
@@ -471,13 +338,13 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
         from . import labels
 
         check_is_fitted(self)
-        ann = self._annotations
+        items = self.fitted_run_.items
         n = len(self.posterior_)
-        owner = np.asarray(ann["ann_item"])  # a CLI run's rows are its training items
-        if not getattr(self, "_from_cli_run", False):  # rows of X (crowd="repeat": copies)
-            owner = np.asarray(ann["train_ids"])[owner]
+        owner = items.ann_item  # a CLI run's rows are its training items
+        if not self._from_cli_run:  # rows of X (crowd="repeat": copies)
+            owner = np.asarray(items.train_ids)[owner]
         single = not self.multi_label_
-        given = voted_labels(owner, np.asarray(ann["ann_labels"]), n, single,
+        given = voted_labels(owner, items.ann_labels, n, single,
                              np.random.default_rng(0))  # as inspect and labels vote
         q = np.nan_to_num(self.posterior_.astype(np.float64))
         counts = np.bincount(owner, minlength=n)
@@ -492,118 +359,37 @@ class CANClassifier(ClassifierMixin, BaseEstimator):
                              "posterior_label": as_labels(t["posterior_label"]),
                              "trust": t["trust"], "is_label_issue": t["is_label_issue"]})
 
-    # -- save / load ---------------------------------------------------------------------------
+    # -- save / load -------------------------------------------------------------------------
     def save(self, path, overwrite: bool = False) -> Path:
         """Write a run folder in the CLI's layout (``config.json`` resolved, ``checkpoint.pt``,
         ``history.csv``, ``metrics.json``, ``train_data.npz``, the artifact ``model.pt`` /
-        ``model.json`` and ``posterior.npz``: ``artifact.py``) plus ``estimator.json`` (the
+        ``model.json`` and ``posterior.npz``: ``run_folder.py``) plus ``estimator.json`` (the
         constructor arguments, classes and their dtype, feature names). Refuses a folder that
-        already holds a run unless ``overwrite``. ``pyro-can predict``, ``export`` and
-        ``evaluate --input F`` work on it; plain ``evaluate`` cannot rebuild a test set (the
-        estimator had none: ``config.json`` says ``data="npz"`` with no path)."""
+        already holds a run unless ``overwrite``. ``pyro-can predict``, ``export``, ``inspect``,
+        ``labels`` and ``evaluate --input F`` work on it; plain ``evaluate`` cannot rebuild a
+        test set (the estimator had none: ``config.json`` says ``data="npz"`` with no path)."""
+        from .estimator_folder import save
+
         check_is_fitted(self)
-        runs.prepare(path, overwrite=overwrite, create=False)  # refused before any write
-        with runs.claimed(path, overwrite=overwrite) as run_dir:  # locked; manifest-listed
-            runs.write_config(run_dir, self.config_)
-            runs.save_torch(run_dir / runs.CHECKPOINT, self._checkpoint)
-            runs.write_csv(run_dir / runs.HISTORY, self.history_)
-            runs.save_npz(run_dir / runs.TRAIN_DATA, **self._annotations)
-            runs.save_npz(run_dir / POSTERIOR_FILE, posterior=self.posterior_,
-                          label_quality=self.label_quality_, z_loc=self.quality_[0],
-                          z_scale=self.quality_[1])
-            classes = self.classes_
-            runs.write_json(run_dir / ESTIMATOR_FILE, {
-                "format": FORMAT_VERSION,
-                "estimator": type(self).__name__,
-                "params": self._fit_params,  # as given to fit (config.json: resolved)
-                "classes": classes.tolist(),
-                "classes_dtype": classes.dtype.str if classes.dtype != object else "object",
-                "multi_label": bool(self.multi_label_),
-                "y_dtype": self._y_dtype.str if self.multi_label_ else None,
-                "n_features_in": int(self.n_features_in_),
-                "feature_names_in": (self.feature_names_in_.tolist()
-                                     if hasattr(self, "feature_names_in_") else None),
-            })
-            classifier = self.model_.classifier
-            artifact.write(run_dir, self.config_, classifier,
-                           [str(c) for c in classes], not self.multi_label_, self._feature_scale,
-                           self.n_features_in_, next(classifier.parameters()).device)
-            runs.write_json(run_dir / runs.METRICS, self.metrics_)  # last: marks the run finished
-        return run_dir
+        return save(self, path, overwrite)
 
     @classmethod
     def load(cls, path) -> "CANClassifier":
         """The fitted estimator saved in ``path`` by :meth:`save`, or a feature-row run written by
         ``pyro-can fit`` (``classes_`` are then its class names, and new rows get the run's
-        standardization before the classifier). Every file is read through
-        ``runs``' checked readers (the checkpoint with ``weights_only=True``, never unpickled); a
-        damaged folder is one RunFolderError naming the file."""
-        run_dir = Path(path)
-        cfg = runs.read_config(run_dir)  # every field checked, as fit checks them; resolved
-        names = set(cls._get_param_names())
-        if (run_dir / ESTIMATOR_FILE).exists():  # saved by an estimator
-            meta = runs.read_json(run_dir / ESTIMATOR_FILE)
-            if meta.get("format") != FORMAT_VERSION:
-                raise RunFolderError(f"{run_dir}: {ESTIMATOR_FILE} has format "
-                                     f"{meta.get('format')}, expected {FORMAT_VERSION}")
-            params = meta.get("params")
-            if not isinstance(params, dict) or set(params) - names:
-                raise runs.damaged(run_dir / ESTIMATOR_FILE, "params is not this estimator's "
-                                   "constructor arguments")
-        else:  # written by pyro-can fit: its resolved options, its class names
-            meta, params = None, {k: v for k, v in cfg.to_dict().items() if k in names}
-            if cfg.arch != "mlp":
-                raise RunFolderError(f"{run_dir}: an image run (--arch {cfg.arch}); "
-                                     f"{cls.__name__} supports runs on feature rows only")
-        est = cls(**params)
-        est._fit_params = params
-        est.config_ = cfg
-        runs.read_json(run_dir / runs.METRICS)
-        predictor, spec = artifact.load(run_dir)  # model.json, model.pt: the preprocessing
-        device = resolve_device("cpu" if cfg.device == "cpu" else "auto")
-        state = runs.read_checkpoint(run_dir)
-        try:
-            est._config()  # the estimator's own checks, as at fit (arch="mlp")
-            est._feature_scale = (predictor.preprocess.mean.numpy(),
-                                  predictor.preprocess.std.numpy())
-            est._from_cli_run = meta is None  # train_ids: the source's ids, not rows of X
-            return cls._restore(est, cfg, meta or _meta_of(spec), state, run_dir, device)
-        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as e:
-            raise RunFolderError(f"{run_dir}: its files do not fit together ({type(e).__name__}: "
-                                 f"{e}); re-run fit and save again") from None
+        standardization before the classifier). The folder is read through
+        ``run_folder.RunFolder``, as the CLI reads it (the checkpoint with
+        ``weights_only=True``, never unpickled); a damaged folder is one RunFolderError naming
+        the file."""
+        from .estimator_folder import load
 
-    @staticmethod
-    def _restore(est, cfg, meta, state, run_dir, device):
-        dtype = meta["classes_dtype"]
-        est.classes_ = np.asarray(meta["classes"], dtype=object if dtype == "object" else dtype)
-        est.multi_label_ = meta["multi_label"]
-        if est.multi_label_:
-            est._y_dtype = np.dtype(meta["y_dtype"])
-        est.n_features_in_ = meta["n_features_in"]
-        if meta.get("feature_names_in") is not None:
-            est.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
-        est._annotations = runs.read_npz(run_dir / runs.TRAIN_DATA,
-                                         ("ann_item", "ann_labels", "ann_worker", "train_ids"))
-        with _private_global_state():  # building nets draws initial weights from torch's RNG
-            programs = build_model_and_guide(
-                cfg, est.n_features_in_, len(est.classes_),
-                count_workers(est._annotations["ann_worker"])).to(device)
-        programs.load_state_dict(programs_state(programs, state["nets"]))
-        est.model_, est.guide_ = programs.model, programs.guide
-        est._checkpoint = state
-        est.history_ = list(state["history"])
-        est.metrics_ = runs.read_json(run_dir / runs.METRICS)
-        f = runs.read_npz(run_dir / POSTERIOR_FILE,
-                          ("posterior", "label_quality", "z_loc", "z_scale"))
-        est.posterior_, est.label_quality_ = f["posterior"], f["label_quality"]
-        est.quality_ = (f["z_loc"], f["z_scale"])
-        return est
+        return load(cls, path)
 
 
-@_document_parameters
+@document_parameters
 class PlainClassifier(CANClassifier):
     """The plain baseline (the classifier trained directly on the noisy labels): ``CANClassifier``
     with ``method="plain"`` by default. ``posterior_`` is the classifier's own score and
     ``quality_`` is empty (no latent variables)."""
 
-    __init__ = _init_from_config(method="plain")
+    __init__ = init_from_config(method="plain")

@@ -87,27 +87,23 @@ def table(given: np.ndarray, q: np.ndarray, single_label: bool, answered: np.nda
             "is_label_issue": flag_lowest(trust, count, answered)}
 
 
-def given_labels(data) -> tuple[np.ndarray, np.ndarray]:
-    """The (N, C) given label of every training item of ``data`` (an item's voted label, ties
-    broken with a fixed seed, as ``inspect`` does) and (N,) whether the item has any answer."""
-    answered = np.bincount(data.ann_item, minlength=data.num_items) > 0
-    return data.item_labels(np.random.default_rng(0)), answered
+def of_fitted(run) -> dict:
+    """The table of a ``fitted.FittedRun``'s training items, from its posterior."""
+    items = run.items
+    q = run.posterior["q_y"].astype(np.float64)
+    t = table(items.given_labels(), q, items.single_label, items.answered, not items.has_crowd,
+              run.label_reliability)
+    t["id"] = np.asarray(items.train_ids)
+    return t
 
 
 def of_run(run_dir) -> tuple[dict, object]:
-    """The table of a finished run's training items, and its trainer (the rebuilt data, checked
-    against ``train_data.npz``)."""
-    from . import api
-    from .posterior import posterior
+    """The table of a finished run's training items and the run (``fitted.FittedRun``), read
+    from the run folder alone (``run_folder.RunFolder``)."""
+    from .run_folder import RunFolder
 
-    trainer = api.load(run_dir)
-    data = trainer.data
-    q = posterior(trainer)["q_y"].astype(np.float64)
-    given, answered = given_labels(data)
-    t = table(given, q, data.single_label, answered, not data.has_crowd,
-              trainer.label_reliability)
-    t["id"] = np.asarray(data.train_ids)
-    return t, trainer
+    run = RunFolder(run_dir).fitted()
+    return of_fitted(run), run
 
 
 def _text(row, names, single):
@@ -127,9 +123,13 @@ def write(run_dir, out) -> tuple[Path, dict]:
     if kind not in (".npz", ".csv"):
         raise DataError(f"{out}: write the labels to an .npz or .csv file")
     safe_io.check_output(out)  # never over a run's own files; found before any work
-    t, trainer = of_run(run_dir)
-    data = trainer.data
-    names, single = list(data.class_names), data.single_label
+    from .run_folder import RunFolder
+
+    folder = RunFolder(run_dir)
+    run = folder.fitted()
+    t = of_fitted(run)
+    items = run.items
+    names, single = list(items.class_names), items.single_label
     if kind == ".csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
@@ -140,9 +140,10 @@ def write(run_dir, out) -> tuple[Path, dict]:
                         int(t["is_label_issue"][i])])
         runs.write_text(out, buf.getvalue(), role=safe_io.OUTPUT)
         return out, t
-    if data.feature_scale is None:
+    if folder.spec["preprocessing"] != "standardize":
         raise DataError(f"{run_dir}: its items are images or backbone features, not feature "
                         f"rows an .npz can hold; write the labels as CSV (--out {out.stem}.csv)")
+    data, _ = folder.data()  # the .npz format holds the feature rows themselves
     mean, std = data.feature_scale
     x = (data.x_train.astype(np.float64) * std + mean).astype(np.float32)  # the raw rows
     arrays = {"X": x, "class_names": np.asarray(names), "id": t["id"],
@@ -153,7 +154,7 @@ def write(run_dir, out) -> tuple[Path, dict]:
     else:
         arrays["Y"] = t["given_label"].astype(np.int64)
         arrays["posterior_label"] = t["posterior_label"].astype(np.int64)
-    if data.has_crowd:
+    if items.has_crowd:
         arrays["annotations"] = np.stack([data.ann_item, data.ann_worker,
                                           data.ann_labels.argmax(1)], 1).astype(np.int64)
     runs.save_npz(out, role=safe_io.OUTPUT, **arrays)

@@ -115,18 +115,12 @@ def cross_fitted(cfg, data, folds: int = 3, seed: int = 0, on_fold=None) -> dict
     trained with ``cfg`` on the other folds. Returns ``q_y`` and ``prior`` (N, C), as
     ``posterior`` does. No item's posterior comes from a model that fitted its labels, so an item whose wrong label
     the network memorized is no longer believed (in-sample posteriors trust what was fitted)."""
-    from sklearn.model_selection import KFold, StratifiedKFold
-
+    from .ranking import item_folds
     from .train import Trainer
 
-    n = data.num_items
-    strata = data.item_labels(np.random.default_rng(0)).argmax(1) if data.single_label else None
-    splitter = KFold(folds, shuffle=True, random_state=seed)
-    if strata is not None and np.bincount(strata).min() >= folds:
-        splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    q_y = np.zeros((n, data.num_classes), np.float32)
+    q_y = np.zeros((data.num_items, data.num_classes), np.float32)
     prior = np.zeros_like(q_y)
-    for f, (fit_idx, held_idx) in enumerate(splitter.split(np.zeros(n), strata)):
+    for f, (fit_idx, held_idx) in enumerate(item_folds(data, folds, seed)):
         if on_fold is not None:
             on_fold(f, folds)
         trainer = Trainer(cfg, data.subset(np.sort(fit_idx)))

@@ -29,6 +29,7 @@ from typing import Callable
 import numpy as np
 
 from . import safe_io
+from .inspection_tables import label_text
 
 REPORT = "report.html"
 LIMIT = 300  # rows (and thumbnails) in the gallery
@@ -36,26 +37,29 @@ THUMB = 96  # thumbnail size in pixels (the longer side)
 
 
 # -- thumbnails ------------------------------------------------------------------------------------
-def thumbnail_source(trainer) -> tuple[Callable[[int], object] | None, str | None]:
+def thumbnail_source(run, source) -> tuple[Callable[[int], object] | None, str | None]:
     """``(thumb, None)`` with ``thumb(i)`` a PIL image of training item i, or ``(None, why)``
-    when the run's items are not images the report can show."""
+    when the run's items are not images the report can show. ``run``: a ``fitted.FittedRun``;
+    ``source``: ``inspection.SourceData``, rebuilt only for images trained end to end."""
     from PIL import Image
 
-    data, cfg = trainer.data, trainer.cfg
-    pixels = data.pixels
-    if pixels is not None and hasattr(pixels, "train_paths"):  # image files, end to end
-        paths = pixels.train_paths
-        return (lambda i: Image.open(paths[int(data.x_train[i, 0])])), None
-    if pixels is not None and hasattr(pixels, "train"):  # uint8 tensors (CIFAR-10N)
-        train = pixels.train
-        return (lambda i: Image.fromarray(
-            train[int(data.x_train[i, 0])].permute(1, 2, 0).cpu().numpy())), None
-    paths = _source_paths(cfg, data)
+    cfg, items = run.cfg, run.items
+    if cfg.end_to_end:
+        data = source.get()
+        pixels = None if data is None else data.pixels
+        if pixels is not None and hasattr(pixels, "train_paths"):  # image files
+            paths = pixels.train_paths
+            return (lambda i: Image.open(paths[int(data.x_train[i, 0])])), None
+        if pixels is not None and hasattr(pixels, "train"):  # uint8 tensors (CIFAR-10N)
+            train = pixels.train
+            return (lambda i: Image.fromarray(
+                train[int(data.x_train[i, 0])].permute(1, 2, 0).cpu().numpy())), None
+        if data is None:
+            return None, source.reason
+    paths = _source_paths(cfg)
     if paths is not None:
-        return (lambda i: Image.open(paths[int(data.train_ids[i])])), None
-    from .inspection import _display_images
-
-    images = _display_images(data)
+        return (lambda i: Image.open(paths[int(items.train_ids[i])])), None
+    images = source.images(items)
     if images is not None:
         return (lambda i: Image.fromarray((255 * (1 - images[i])).astype(np.uint8))
                 if images.ndim == 3 else Image.fromarray((255 * images[i]).astype(np.uint8))), None
@@ -68,7 +72,7 @@ def thumbnail_source(trainer) -> tuple[Callable[[int], object] | None, str | Non
 IMAGE_DATA = ("folder", "cifar10n", "voc07", "voc12", "web", "sd4", "amt")
 
 
-def _source_paths(cfg, data) -> list[str] | None:
+def _source_paths(cfg) -> list[str] | None:
     """The source's image path of each training id for a folder or VOC run on cached features
     (``train_ids`` index the data set's item list), None elsewhere or when it is gone."""
     try:
@@ -137,23 +141,22 @@ def _e(v) -> str:
     return html.escape(str(v), quote=True)
 
 
-def write(out: Path, core: dict, trainer, run_dir, limit: int = LIMIT) -> tuple[Path, dict]:
-    """Write ``out/report.html`` from ``inspection``'s arrays (``core``); returns its path and
-    what it shows (``rows``, ``thumbnails``, ``thumbnails_skipped``)."""
-    from .inspection import _label_text  # items.csv's label text, so the two never differ
-
-    data = trainer.data
-    names, single = core["class_names"], data.single_label
+def write(out: Path, core: dict, run, source, run_dir,
+          limit: int = LIMIT) -> tuple[Path, dict]:
+    """Write ``out/report.html`` from ``inspection``'s arrays (``core``) of ``run`` (a
+    ``fitted.FittedRun``; ``source``: its ``inspection.SourceData``); returns its path and what
+    it shows (``rows``, ``thumbnails``, ``thumbnails_skipped``)."""
+    names, single = core["class_names"], run.items.single_label
     summary = core["summary"]
     trust = core["trust"]
     order = np.argsort(np.where(np.isfinite(trust), trust, np.inf), kind="stable")[:limit]
-    thumb, why = thumbnail_source(trainer)
+    thumb, why = thumbnail_source(run, source)
     answers: dict[int, list[str]] = {}
     for r, i in enumerate(core["ann_item"]):
         w = int(core["ann_worker"][r])
-        text = _label_text(core["ann_labels"][r], names, single)
+        text = label_text(core["ann_labels"][r], names, single)
         answers.setdefault(int(i), []).append(text if w < 0 else f"{text} (worker {w})")
-    worker_ids = _worker_ids(run_dir)
+    worker_ids = {str(w): wid for w, wid in enumerate(run.items.worker_ids or [])}
     rows, shown = [], 0
     for rank, i in enumerate(order, start=1):
         img = ""
@@ -163,8 +166,8 @@ def write(out: Path, core: dict, trainer, run_dir, limit: int = LIMIT) -> tuple[
                 shown += 1
             except Exception as e:  # noqa: BLE001  one unreadable image: no thumbnail, no crash
                 why = why or f"some images could not be read ({type(e).__name__})"
-        given = _label_text(core["noisy_label"][i], names, single)
-        post = _label_text(core["posterior_label"][i], names, single)
+        given = label_text(core["noisy_label"][i], names, single)
+        post = label_text(core["posterior_label"][i], names, single)
         ans = answers.get(int(i), [])
         if worker_ids:
             ans = [_rename_worker(a, worker_ids) for a in ans]
@@ -186,7 +189,7 @@ def write(out: Path, core: dict, trainer, run_dir, limit: int = LIMIT) -> tuple[
         heads.append("label wrong")
     parts = [_HEAD.replace("{title}", _e(f"pyro-can: {summary['data']} / {summary['method']}"))]
     parts.append(f"<h1>Suspect labels of {_e(summary['run_dir'])}</h1>")
-    parts.append(_summary_html(core, data, run_dir))
+    parts.append(_summary_html(core, single, run_dir))
     parts.append(f"<h2>The {len(order)} most suspect of {len(trust)} items (lowest trust "
                  "first; every item is ranked in issues.csv)</h2>")
     if thumb is None:
@@ -205,7 +208,7 @@ def write(out: Path, core: dict, trainer, run_dir, limit: int = LIMIT) -> tuple[
                   "thumbnails_skipped": None if thumb is not None and not why else why}
 
 
-def _summary_html(core: dict, data, run_dir) -> str:
+def _summary_html(core: dict, single_label: bool, run_dir) -> str:
     s = core["summary"]
     names = core["class_names"]
     out = ["<h2>Summary</h2><ul>",
@@ -230,7 +233,7 @@ def _summary_html(core: dict, data, run_dir) -> str:
             out.append(f"<li>posterior health: ok (keeps {health['kept_share']:.1%} of the given "
                        "labels)</li>")
     out.append("</ul>")
-    if data.single_label:
+    if single_label:
         t = noise_matrix(core["q_y"], core["ann_item"], core["ann_labels"])
         out.append("<h3>Estimated noise matrix: p(given label | CAN's label), rows sum to 1</h3>")
         out.append(_heatmap(t, names))
@@ -261,12 +264,6 @@ def _read_workers(run_dir) -> list[dict]:
         return []
     with open(path, newline="") as fh:
         return list(csv.DictReader(fh))
-
-
-def _worker_ids(run_dir) -> dict[str, str]:
-    """The user's worker id of each worker index, where workers.csv records it (``worker_id``)."""
-    return {r["worker"]: r["worker_id"] for r in _read_workers(run_dir)
-            if r.get("worker_id") not in (None, "")}
 
 
 def _rename_worker(answer: str, ids: dict[str, str]) -> str:

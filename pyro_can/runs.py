@@ -12,9 +12,9 @@
 Each file is written to a temporary name in the same folder, fsynced and renamed, so a killed run
 never leaves a half-written file.
 
-Every command that reads a run folder (``evaluate``, ``inspect``, ``posterior``, ``fit --resume``,
-``CANClassifier.load``) reads it through ``read_config``/``read_json``/``read_checkpoint``/
-``read_npz`` here: a missing, truncated, unparsable or foreign file is one ``RunFolderError``
+Every command that reads a run folder (``evaluate``, ``inspect``, ``labels``, ``fit --resume``,
+``CANClassifier.load``) reads it through ``run_folder.RunFolder``, which reads each file through
+``read_config``/``read_json``/``read_checkpoint``/``read_npz`` here: a missing, truncated, unparsable or foreign file is one ``RunFolderError``
 naming the file and the fix, and checkpoints are never unpickled (``weights_only=True``).
 """
 from __future__ import annotations

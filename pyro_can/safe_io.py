@@ -173,6 +173,16 @@ def _is_temp(name: str) -> bool:
     return name.startswith(".") and name.endswith(".tmp")
 
 
+def changed_since_written(path) -> bool:
+    """Whether a file the folder's manifest lists no longer holds the bytes pyro-can wrote
+    (False for a file it does not list, or a folder without a manifest)."""
+    path = Path(path)
+    entry = (read_manifest(path.parent) or _empty())["files"].get(path.name)
+    if entry is None or not path.is_file():
+        return False
+    return path.stat().st_size != entry["size"] or _sha256(path) != entry["sha256"]
+
+
 def foreign(folder) -> tuple[list[str], list[str], list[str]]:
     """What ``clear`` would remove and what it must leave: (pyro-can's files, pyro-can's
     folders, everything else: files not listed or changed since, folders it did not create)."""

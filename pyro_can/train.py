@@ -210,6 +210,7 @@ class FitResult:
     history: list = field(default_factory=list)
     metrics: dict = field(default_factory=dict)
     run_dir: object = None  # pathlib.Path of the run folder, when one was written
+    run: object = None  # the fitted.FittedRun, once api's fit has read its posterior
 
 
 class Trainer:

@@ -7,30 +7,29 @@ from __future__ import annotations
 
 import numpy as np
 
-from .posterior import answer_trust, posterior
+from .posterior import answer_trust
 from .worker_quality import decoder_reliability
 
 
-def worker_report(trainer, post: dict | None = None) -> list[dict]:
+def worker_report(run) -> list[dict]:
     """One row per worker: ``answers``, ``posterior_agreement`` (share of answers equal to the
     posterior's arg-max class), ``mean_trust`` (mean posterior probability of the answered class,
     normalized over classes), ``mean_quality_norm`` (mean ‖μ_z‖ of their answers; 0 without z),
     ``reliability`` (with ``--quality-prior worker``: the decoder's probability of a right answer
     at the worker's mean quality E q(μ_w), ``worker_quality.py``; worker-blind runs have no
     per-worker parameter, and report their posterior agreement), and ``truth_accuracy`` when the
-    training set's true labels are known (analysis only)."""
-    data = trainer.data
-    post = posterior(trainer) if post is None else post  # ``posterior(trainer)``, if at hand
+    training set's true labels are known (analysis only). ``run``: a ``fitted.FittedRun``."""
+    data, post = run.items, run.posterior
     answer = data.ann_labels.argmax(1)
     agree = post["q_y"][data.ann_item].argmax(1) == answer
     trust = answer_trust(post["q_y"], data.ann_item, data.ann_labels, single_label=True)
     znorm = np.linalg.norm(post["z_loc"], axis=1) if post["z_loc"].size else np.zeros(len(answer))
     truth = data.y_train_clean.argmax(1)[data.ann_item] if data.y_train_clean is not None else None
     modelled = None
-    wq = getattr(trainer.model, "workers", None)
+    wq = getattr(run.model, "workers", None)
     if wq is not None:
-        modelled = decoder_reliability(trainer.model.decoder, wq, data.num_classes,
-                                       trainer.cfg.ytilde_likelihood == "categorical")
+        modelled = decoder_reliability(run.model.decoder, wq, data.num_classes,
+                                       run.cfg.ytilde_likelihood == "categorical")
     rows = []
     for w in np.unique(data.ann_worker[data.ann_worker >= 0]):
         m = data.ann_worker == w

@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from pyro_can.run_folder import RunFolder
 from pyro_can.config import Config
 from pyro_can.datasets import cifar10n
 from pyro_can.datasets.tensor_images import augment
@@ -187,7 +188,6 @@ def test_fit_a_cifar_resnet_on_images_through_the_cli(cli, tree, tmp_path):
     assert code == 0 and abs(float(out.split()[1]) - m["test_mAP"]) < 1e-6
     # the saved predictor normalizes pixels as training did: the test JPEGs, scored from the
     # files, get the probabilities the run's test images got in memory
-    from pyro_can import api
     from pyro_can.train import class_scores
 
     test_dir = tree["root"] / "folder" / "images" / "test"
@@ -195,7 +195,7 @@ def test_fit_a_cifar_resnet_on_images_through_the_cli(cli, tree, tmp_path):
     assert code == 0, err
     with np.load(tmp_path / "p.npz") as f:
         got = dict(zip(f["files"], f["probabilities"]))
-    trainer = api.load(run)
+    trainer = RunFolder(run).trainer()
     expected = class_scores(trainer.cfg, trainer.predict_logits(trainer.data.x_test, "test"))
     in_order = [f"{name}/{f}" for name in cifar10n.CLASS_NAMES
                 for f in sorted(p.name for p in (test_dir / name).glob("*.jpg"))]

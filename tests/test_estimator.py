@@ -22,7 +22,8 @@ from pyro_can import runs
 from pyro_can.config import Config
 from pyro_can.data import one_hot
 from pyro_can.errors import RunFolderError
-from pyro_can.estimator import DATA_SOURCE_FIELDS, CANClassifier, PlainClassifier
+from pyro_can.estimator import CANClassifier, PlainClassifier
+from pyro_can.estimator_params import DATA_SOURCE_FIELDS
 from pyro_can.noise import shuffle_labels
 
 TINY = dict(epochs=3, hidden="16")

@@ -11,6 +11,7 @@ import torch
 from fixtures_images import (FOLDER_LABELS, VOC07_TEST, VOC07_TRAINVAL, VOC12_SETS, add_amt_row,
                              corrupt, make_amt, make_image_folder, make_label_table, make_sd4,
                              make_voc, make_voc12, make_web, write_split)
+from pyro_can.run_folder import RunFolder
 from pyro_can import api, backbones, registry
 from pyro_can.config import Config
 from pyro_can.datasets import LOADERS, folder, sd4, voc, web
@@ -386,7 +387,7 @@ def test_two_epoch_end_to_end_fit(name, roots, registered, tmp_path):
     result = api.fit(cfg, out=tmp_path / "run")
     m = result.metrics
     assert m["epochs"] == 2 and np.isfinite(m["test_mAP"])
-    reloaded = api.load(tmp_path / "run")  # an end-to-end run reloads with its images
+    reloaded = RunFolder(tmp_path / "run").trainer()  # an end-to-end run reloads with its images
     assert m["train_items"] == len(reloaded.data.pixels.train_paths)
     # the backbone itself learned: its first convolution moved away from the initialization
     start = backbones.build_backbone(cfg.arch, warn=False).conv1.weight

@@ -10,6 +10,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from pyro_can.run_folder import RunFolder
 from pyro_can import runs
 from pyro_can.cli import main
 from pyro_can.config import AUTO_VALUES, Config
@@ -68,9 +69,8 @@ def test_resume_reads_the_resolved_config_back_unchanged(digits_run, tmp_path, m
 
     monkeypatch.setattr(resolution, "resolve_for_answers", new_defaults)
     assert Config().resolve(_digits_like()).prior_init == 3.0  # a new fit would get them
-    from pyro_can import api
 
-    trainer = api.load(run)
+    trainer = RunFolder(run).trainer()
     assert trainer.cfg == runs.read_config(run) and trainer.cfg.prior_init == 2.0
     code, _, err = invoke("fit", "--resume", run)
     assert code == 0, err
@@ -111,17 +111,16 @@ def _raw_digits(run):
     """The digits' raw pixel rows (0..16) of the run's test items, and their classes."""
     from sklearn.datasets import load_digits
 
-    from pyro_can import api
 
     d = load_digits()
-    ids = api.load(run).data.test_ids
+    ids = RunFolder(run).data()[0].test_ids
     return d.data[ids].astype(np.float32), d.target[ids]
 
 
 def test_the_run_folder_is_self_contained(digits_run):
     import torch
 
-    from pyro_can import api, artifact
+    from pyro_can import artifact
     from pyro_can.train import class_scores
 
     state = torch.load(digits_run / "model.pt", weights_only=True)
@@ -136,7 +135,7 @@ def test_the_run_folder_is_self_contained(digits_run):
     # raw rows through the saved preprocessing = the trainer's own scores on its test set
     predictor, _ = artifact.load(digits_run)
     x, _ = _raw_digits(digits_run)
-    trainer = api.load(digits_run)
+    trainer = RunFolder(digits_run).trainer()
     expected = class_scores(trainer.cfg, trainer.predict_logits(trainer.data.x_test))
     got = predictor(torch.as_tensor(x)).detach().numpy()
     np.testing.assert_allclose(got, expected, atol=1e-6)
@@ -175,7 +174,6 @@ def torch_rows(x):
 
 # -- predict -------------------------------------------------------------------------------------
 def test_predict_scores_raw_rows_as_the_run_did(digits_run, tmp_path):
-    from pyro_can import api
     from pyro_can.train import class_scores
 
     x, _ = _raw_digits(digits_run)
@@ -184,7 +182,7 @@ def test_predict_scores_raw_rows_as_the_run_did(digits_run, tmp_path):
                             "--out", tmp_path / "p.npz")
     assert code == 0, err
     assert f"predicted {len(x)} rows (10 classes)" in out
-    trainer = api.load(digits_run)
+    trainer = RunFolder(digits_run).trainer()
     expected = class_scores(trainer.cfg, trainer.predict_logits(trainer.data.x_test))
     with np.load(tmp_path / "p.npz") as f:
         np.testing.assert_allclose(f["probabilities"], expected, atol=1e-6)
@@ -378,7 +376,6 @@ def _fit_fruit_and_predict(tmp_path, *options):
     images, predict's probabilities by file)."""
     from fixtures_images import make_image_folder
 
-    from pyro_can import api
     from pyro_can.train import class_scores
 
     root = make_image_folder(tmp_path / "fruit", {"apple": 4, "pear": 4})
@@ -389,7 +386,7 @@ def _fit_fruit_and_predict(tmp_path, *options):
     assert code == 0, err
     code, _, err = invoke("predict", run, "--input", root, "--out", tmp_path / "p.npz")
     assert code == 0, err
-    trainer = api.load(run)
+    trainer = RunFolder(run).trainer()
     expected = class_scores(trainer.cfg, trainer.predict_logits(trainer.data.x_train, "train"))
     with np.load(tmp_path / "p.npz") as f:
         got = dict(zip(f["files"], f["probabilities"]))
@@ -456,7 +453,6 @@ def test_evaluate_refuses_a_changed_input_file(tmp_path):
 def test_an_mlp_with_batch_norm_and_dropout_is_saved_as_trained(tmp_path):
     """--batch-norm/--dropout (the published music protocol's MLP): model.json records them, so
     the saved predictor is rebuilt with the same layers and scores rows as the run did."""
-    from pyro_can import api
     from pyro_can.train import class_scores
 
     run = tmp_path / "run"
@@ -466,7 +462,7 @@ def test_an_mlp_with_batch_norm_and_dropout_is_saved_as_trained(tmp_path):
     assert code == 0, err
     net = json.loads((run / "model.json").read_text())["classifier"]
     assert net["batch_norm"] is True and net["dropout"] == 0.5
-    trainer = api.load(run)
+    trainer = RunFolder(run).trainer()
     rows = np.asarray(trainer.data.x_test[:20] * trainer.data.feature_scale[1]
                       + trainer.data.feature_scale[0], np.float32)  # back to raw rows
     np.save(tmp_path / "rows.npy", rows)

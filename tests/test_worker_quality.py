@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits as sk_digits
 
+from pyro_can.fitted import FittedRun
 from pyro_can.config import Config
 from pyro_can.data import crowd_dataset
 from pyro_can.train import Trainer
@@ -36,7 +37,7 @@ def test_worker_reliabilities_separate_random_workers_from_good_ones():
     cfg = Config(epochs=20, hidden="64", quality_prior="worker", seed=0)
     tr = Trainer(cfg, data)
     tr.run()
-    rows = worker_report(tr)
+    rows = worker_report(FittedRun.of_trainer(tr, {}))
     assert [r["worker"] for r in rows] == list(range(RANDOM + GOOD))
     rel = np.array([r["reliability"] for r in rows])
     assert rel[:RANDOM].max() < rel[RANDOM:].min(), rel
