@@ -53,7 +53,7 @@ ROOT = os.path.dirname(HERE)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from pyro_can import labels  # noqa: E402
+from pyro_can import labels, presets  # noqa: E402
 from pyro_can.api import load_data  # noqa: E402
 from pyro_can.config import Config  # noqa: E402
 from pyro_can.experiments import mean_sd  # noqa: E402
@@ -62,15 +62,15 @@ from pyro_can.posterior import (answer_trust, cross_fitted, expected_wrong,  # n
 from pyro_can.train import Trainer  # noqa: E402
 
 SHARED = os.path.join(ROOT, "..", "shared", "data", "cifar10n")
-_CIFAR = dict(data="cifar10n", root=SHARED,
-              features=os.path.join(SHARED, "features", "cifar10_kmeans400_pca256.npz"),
-              batch_size=200, lr=0.02, epochs=30, lr_step=10, warmup_epochs=3.0,
-              ramp_epochs=5.0, weight_decay=0.003)  # bench/cifar10n_features.py's CAN settings
+#: where the shared copy of CIFAR-10N and its k-means features are; each label set's CAN
+#: settings are its preset's ``can`` row (``configs/cifar10n-features-LABELS.toml``)
+_CIFAR = dict(root=SHARED,
+              features=os.path.join(SHARED, "features", "cifar10_kmeans400_pca256.npz"))
 DATASETS = {
     "digits-0.4": dict(data="digits", noise_rate=0.4),
     "digits-0.8": dict(data="digits", noise_rate=0.8),
     "music": dict(data="music"),
-    **{f"cifar10n-{labels}": dict(_CIFAR, labels=labels)
+    **{f"cifar10n-{labels}": dict(_CIFAR, preset=f"cifar10n-features-{labels}")
        for labels in ("worst", "random1", "aggre", "crowd")},
 }
 MIN_ANSWERS = 10
@@ -191,7 +191,11 @@ def crowdlab(data, probs: np.ndarray) -> dict:
 
 # -- one (data set, seed) --------------------------------------------------------------------------
 def config(name: str, seed: int) -> Config:
-    return Config(seed=seed, **DATASETS[name]).validate()
+    options = dict(DATASETS[name], seed=seed)
+    preset = options.pop("preset", None)
+    if preset is not None:
+        return presets.read(preset).config("can", options)
+    return Config(**options).validate()
 
 
 def probabilities(name: str, seed: int, folds: int, out: Path, cross_fit: bool,
