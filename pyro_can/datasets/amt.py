@@ -24,7 +24,7 @@ import warnings
 
 import numpy as np
 
-from ..data import _check_features, crowd_dataset
+from ..feature_rows import check_features, crowd_dataset
 from ..errors import DataError
 from ..tables import read_numbers, read_records
 
@@ -55,7 +55,7 @@ def _features(root: str) -> np.ndarray:
         x = read_numbers(csv_path)[0]  # tables' rules: header, BOM, empty cells refused
     else:
         raise DataError(f"{root}: no features.npy or features.csv (--data amt expects {LAYOUT})")
-    _check_features(np.asarray(x), where)
+    check_features(np.asarray(x), where)
     return np.asarray(x)
 
 
