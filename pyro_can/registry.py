@@ -72,7 +72,8 @@ GUIDES = {  # guides/: PyroModules
     "additive": AdditiveGuide,
     "mean-field": MeanFieldGuide,
 }
-# the choices an option names itself: its ``Literal`` in ``config.py`` is the one list
+# the choices an option names itself: its ``Literal``, by its declaration (``*_options.py``),
+# is the one list
 BOOTSTRAP_KINDS = config.names("bootstrap")
 WARMUP_SCOPES = config.names("warmup_scope")
 NOISE_INITS = config.names("noise_init")

@@ -1,6 +1,7 @@
-"""Options are declared once (``config.py``): every declaration reaches the CLI, the estimator,
-validation and the sections; the resolution step refuses what does not apply (a table over
-methods × options); presets and the command line combine in one order."""
+"""Options are declared once (``*_options.py``, joined in ``config.py``): every declaration
+reaches the CLI, the estimator, validation and the sections; the resolution step refuses what
+does not apply (a table over methods × options); presets and the command line combine in one
+order."""
 from __future__ import annotations
 
 import dataclasses
