@@ -4,7 +4,7 @@ three modules, whose dataclasses ``Config`` joins into one flat record: ``data_o
 data and images sections), ``method_options.py`` (the method and its parts) and
 ``training_options.py`` (schedule, optimizer, runtime). Everything else is generated from these
 declarations: ``RULES`` and ``Config.validate`` (here), the click options and ``--help``
-(``cli.py``), the estimator's constructor arguments and numpydoc (``estimator.py``,
+(``cli_options.py``), the estimator's constructor arguments and numpydoc (``estimator.py``,
 ``option_docs.py``), the typed sections (``sections.py``), the registry's name lists for the
 choices spelled as a ``Literal`` (``registry.py``) and the check that an option set by the user
 applies to the chosen method (``resolution.py``).
