@@ -9,7 +9,7 @@ import click
 
 from .cli_errors import user_errors
 from .cli_fit import report
-from .cli_options import (build_config, config_options, output_folder,
+from .cli_options import (build_config, config_options, expert_epilog, output_folder,
                           print_resolved_config)
 from .cli_types import RuleType
 from .rules import Interval
@@ -27,7 +27,7 @@ def as_option(name: str, value) -> str:
     return f"{flag} {value}"
 
 
-@click.command(name="tune")
+@click.command(name="tune", epilog=expert_epilog())
 @config_options
 @click.option("--budget", type=RuleType(Interval(1, 10**6, kind=int)), required=True,
               help="finished trials (complete or pruned) the search runs to in total, those "

@@ -35,7 +35,7 @@ class MethodOptions:
         "docs/baselines.md)", section="method")
     guide: str = option(
         "can", Choice("guide", registry_names("GUIDES")), "variational guide for latent methods",
-        section="method", applies=LATENT)
+        section="method", expert=True, applies=LATENT)
     prior: Prior = option(
         "classifier", None, "p(y): classifier or uniform", section="method", expert=True,
         applies=CAN)
@@ -59,7 +59,7 @@ class MethodOptions:
         applies=CAN_LIKELIHOOD)
     quality_dim: int = option(
         4, Interval(0, 1024, kind=int), "K, dimensions of the quality embedding z (0 removes z)",
-        section="method", applies=CAN)
+        section="method", expert=True, applies=CAN)
     quality_prior: QualityPrior = option(
         "standard", None,
         "p(z): standard (N(0, I), the paper's worker-blind CAN) or worker (N(μ_w, I) with a "

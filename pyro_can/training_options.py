@@ -37,7 +37,7 @@ class TrainingOptions:
     lam: float = option(
         0.0, Interval(0, None),
         "λ, weight of the regularizer on q(y) and q(z) (the paper's 0.3 collapses q(y) at "
-        "P = 0.8: docs/training.md)", section="schedule", applies=LATENT)
+        "P = 0.8: docs/training.md)", section="schedule", expert=True, applies=LATENT)
     tau_start: float = option(
         1.0, Interval(0, None, lo_open=True), "relaxed-Bernoulli temperature at the start",
         section="schedule", expert=True, applies=RELAXED)
@@ -69,7 +69,7 @@ class TrainingOptions:
     optimizer: Optimizer = option(
         "sgd", None, "sgd (with --momentum; the paper's), adam (the Crowd Layer paper's) or "
         "radam (torch's RAdam, the crowd-learning papers' on music)",
-        section="optimizer", what="optimizer")
+        section="optimizer", expert=True, what="optimizer")
     momentum: float = option(0.9, Interval(0, 1, hi_open=True), "SGD momentum",
                              section="optimizer", expert=True, applies=SGD)
     weight_decay: float = option(0.0, Interval(0, None), "L2 weight decay of the optimizer",
