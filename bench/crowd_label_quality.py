@@ -37,7 +37,7 @@ if ROOT not in sys.path:
 
 from pyro_can.api import load_data  # noqa: E402
 from pyro_can.config import Config  # noqa: E402
-from pyro_can.data import AGGREGATORS, aggregate  # noqa: E402
+from pyro_can.crowd_aggregation import AGGREGATORS, aggregate  # noqa: E402
 
 
 def oracle_accuracy(ann_item, answers, workers, truth, num_classes: int, kind: str,

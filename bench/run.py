@@ -69,7 +69,7 @@ def make_dataset(n: int, dim: int, num_classes: int, seed: int = 0, crowd: bool 
 def load_size(size: str, n: int | None = None):
     dim, classes, _, items, crowd = SIZES[size]
     if size == "digits" and n is None:
-        from pyro_can.data import load_digits
+        from pyro_can.feature_loaders import load_digits
         return load_digits(seed=0, noise_rate=0.4)
     return make_dataset(n or items, dim, classes, crowd=crowd)
 

@@ -1,20 +1,46 @@
-"""CLI commands that use what a run trained (``artifact.py``): ``predict RUN --input F``,
-``export RUN --format ... --out F`` and ``labels RUN --out F``.
+"""CLI commands that use what a run trained (``artifact.py``): ``evaluate RUN [--input F]``,
+``predict RUN --input F``, ``export RUN --format ... --out F`` and ``labels RUN --out F``.
 
 Standalone click commands; ``pyro_can.cli`` adds them to its group with ``main.add_command``."""
 from __future__ import annotations
 
+import json
 import sys
 
 import click
 
-from .cli_inspect import user_errors
+from .cli_errors import user_errors
 from .cli_types import RuleType
 from .export import FORMATS as EXPORT_FORMATS
 from .rules import Choice
 
 PROGRESS_ROWS = 20_000  # a bar from here on: below, predict takes well under a second
 FORMATS = RuleType(Choice("export format", lambda: EXPORT_FORMATS))
+
+
+@click.command(name="evaluate")
+@click.argument("run_dir", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="print all metrics as JSON")
+@click.option("--input", "input_path", type=click.Path(), default=None,
+              help="score on this .npz of raw feature rows X and labels y (or Y) instead of the "
+                   "run's test set (any run, CANClassifier.save's included)")
+@user_errors
+def evaluate_command(run_dir, as_json, input_path):
+    """Reload a run's classifier and score it on the clean test set."""
+    if input_path is not None:
+        from .predict import evaluate_file
+
+        m = evaluate_file(run_dir, input_path)
+    else:
+        from . import api
+
+        m = api.evaluate(run_dir)
+    if as_json:
+        click.echo(json.dumps(m, indent=2, sort_keys=True))
+        return
+    click.echo(f"test_mAP {m['test_mAP']:.6f}")
+    if m["test_accuracy"] is not None:
+        click.echo(f"test_accuracy {m['test_accuracy']:.6f}")
 
 
 @click.command(name="predict")

@@ -3,27 +3,14 @@
 Standalone click commands; ``pyro_can.cli`` adds them to its group with ``main.add_command``."""
 from __future__ import annotations
 
-import functools
 import json
 
 import click
 
+from .cli_errors import user_errors
 from .cli_types import RuleType
 from .config import RULES
 from .rules import Interval
-
-
-def user_errors(func):
-    """``pyro_can.cli.user_errors`` (PyroCanError -> 'error: ...', exit 2 or 1), looked up when the
-    command runs: ``pyro_can.cli`` imports this module while it is being imported itself, so a
-    module-level ``from .cli import user_errors`` would be circular in one import order or the
-    other."""
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        from .cli import user_errors as handle
-
-        return handle(func)(*args, **kwargs)
-    return wrapper
 
 
 CLUSTERS = RuleType(Interval(1, 1000, kind=int))

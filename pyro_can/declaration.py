@@ -1,7 +1,8 @@
-"""How an option is declared (``config.py`` declares them): ``option(...)``, the dataclass field
-that holds an option's default, rule, help text, section and flags; ``Applies``, when an option
-means something, with the conditions options share; and the derived values, each written once
-(``@derived``), which become properties of ``Config`` and of the sections holding their inputs."""
+"""How an option is declared (the ``*_options.py`` modules declare them, ``config.py`` joins
+them): ``option(...)``, the dataclass field that holds an option's default, rule, help text,
+section and flags; ``Applies``, when an option means something, with the conditions options
+share; and the derived values, each written once (``@derived``), which become properties of
+``Config`` and of the sections holding their inputs."""
 from __future__ import annotations
 
 import dataclasses

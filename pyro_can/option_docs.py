@@ -1,4 +1,4 @@
-"""What each option means, in words, as its declaration says it (``config.py``): the one text
+"""What each option means, in words, as its declaration says it (``*_options.py``): the one text
 behind ``pyro-can fit --help``, ``pyro-can options`` and the estimator's list of parameters
 (``CANClassifier``'s docstring), so that they cannot drift."""
 from __future__ import annotations

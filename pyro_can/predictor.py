@@ -14,9 +14,9 @@ from torch import nn
 
 
 class Standardize(nn.Module):
-    """``(x - mean) / std`` per feature, with the training rows' statistics (``data.py``'s
-    ``standardization``; for the digits, mean 0 and std 16: pixels 0..16 scaled to [0, 1]). The
-    estimator, which trains on ``X`` as given, saves mean 0 and std 1."""
+    """``(x - mean) / std`` per feature, with the training rows' statistics
+    (``feature_rows.standardization``; for the digits, mean 0 and std 16: pixels 0..16 scaled to
+    [0, 1]). The estimator, which trains on ``X`` as given, saves mean 0 and std 1."""
 
     def __init__(self, mean, std):
         super().__init__()

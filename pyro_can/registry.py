@@ -21,9 +21,10 @@ from pyro_can.models.learnq import LearnQModel
 from pyro_can.models.plain import PlainModel
 
 from . import config
-from . import data as data_sets
 from .datasets import LOADERS as IMAGE_LOADERS
 from .errors import UnknownNameError
+from .feature_loaders import load_digits, load_music, section_loader
+from .npz_file import load_npz
 from . import regularizers
 from .nets import input_net
 from .batch import MAX_PLATE_NESTING
@@ -71,7 +72,8 @@ GUIDES = {  # guides/: PyroModules
     "additive": AdditiveGuide,
     "mean-field": MeanFieldGuide,
 }
-# the choices an option names itself: its ``Literal`` in ``config.py`` is the one list
+# the choices an option names itself: its ``Literal``, by its declaration (``*_options.py``),
+# is the one list
 BOOTSTRAP_KINDS = config.names("bootstrap")
 WARMUP_SCOPES = config.names("warmup_scope")
 NOISE_INITS = config.names("noise_init")
@@ -97,9 +99,9 @@ REGULARIZERS = {
     "mi": regularizers.mutual_information,
 }
 DATA = {
-    "digits": data_sets.section_loader(data_sets.load_digits),
-    "npz": data_sets.section_loader(data_sets.load_npz),
-    "music": data_sets.section_loader(data_sets.load_music),
+    "digits": section_loader(load_digits),
+    "npz": section_loader(load_npz),
+    "music": section_loader(load_music),
     **IMAGE_LOADERS,  # voc07, voc12, web, amt, sd4, folder (pyro_can/datasets/)
 }
 

@@ -2,7 +2,7 @@
 default (``auto``/``None`` in ``config.AUTO_VALUES``), checks the options that pass one by one but
 not together, and refuses an option set by the user that does not apply to the chosen method.
 
-The policy for an option that does not apply (its declaration's ``applies``, ``config.py``): an
+The policy for an option that does not apply (its declaration's ``applies``, ``*_options.py``): an
 option counts as *set* when its value differs from its declared default (a default never counts;
 a value equal to it changes nothing); a set option that does not apply is refused, naming it and
 why. A config with nothing left

@@ -2,7 +2,7 @@
 a torch device. A rule checks a Python value (``check``: from the API, the estimator or a run
 folder's config.json) and a command-line string (``parse``), and says what it accepts in words
 (``describe``) for ``--help`` and for the error. ``config.RULES`` gives every Config field its rule;
-``cli.py`` wraps them in click types.
+``cli_types.py`` wraps them in click types.
 
 Errors are ``OptionError`` with the value and the expectation but without the option's name,
 which the caller knows: ``Config.validate`` and click both prefix it."""

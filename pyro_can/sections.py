@@ -1,5 +1,5 @@
 """The config in typed sections: data, images, method (with per-method options), schedule,
-optimizer, runtime, generated from the options' declarations (``config.py``: each option names
+optimizer, runtime, generated from the options' declarations (``*_options.py``: each option names
 its section; its type, a ``Literal`` for a choice, is the section field's type).
 
 ``Config`` is the one flat declaration of options (CLI flags, estimator arguments,

@@ -9,7 +9,7 @@ import torch
 from pyro_can import api, registry
 from pyro_can.batch import StepParams
 from pyro_can.config import Config
-from pyro_can.data import load_digits, load_music
+from pyro_can.feature_loaders import load_digits, load_music
 from pyro_can.errors import UnknownNameError
 from pyro_can.train import Trainer
 

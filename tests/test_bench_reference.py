@@ -11,7 +11,7 @@ import torch
 
 from pyro_can.batch import StepParams
 from pyro_can.config import Config
-from pyro_can.data import load_digits
+from pyro_can.feature_loaders import load_digits
 from pyro_can.train import Trainer
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir))

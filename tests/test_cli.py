@@ -288,7 +288,7 @@ def test_damaged_run_folder_is_one_clear_error(cli, tmp_path, tiny_run, name, da
 def test_progress_bar_watches_validation_not_test():
     """A fit with a validation split shows that split's score, never the test set's; without one
     the bar falls back to the test mAP (the only score there is)."""
-    from pyro_can.cli import watched
+    from pyro_can.cli_fit import watched
 
     record = {"test_mAP": 0.9, "val_noisy_mAP": 0.4, "val_clean_mAP": None}
     assert watched(record) == {"val_noisy_mAP": "0.4000"}

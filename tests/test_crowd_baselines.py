@@ -9,7 +9,8 @@ import torch
 
 from pyro_can import api
 from pyro_can.config import Config
-from pyro_can.data import load_music, validation_from_test
+from pyro_can.data import validation_from_test
+from pyro_can.feature_loaders import load_music
 from pyro_can.errors import DataError, OptionError
 from pyro_can.estimator import CANClassifier
 from pyro_can.nets import MLP

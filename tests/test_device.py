@@ -15,7 +15,7 @@ from torch.utils._pytree import tree_flatten
 
 from pyro_can.batch import StepParams
 from pyro_can.config import Config
-from pyro_can.data import load_digits, load_music
+from pyro_can.feature_loaders import load_digits, load_music
 from pyro_can.train import Trainer
 
 FACTORIES = {torch.zeros, torch.ones, torch.empty, torch.full, torch.arange, torch.eye,

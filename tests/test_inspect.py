@@ -282,7 +282,7 @@ def test_npz_with_y_true_is_scored_against_it(tmp_path):
 
 
 def test_npz_y_true_of_the_wrong_shape_is_one_error(tmp_path):
-    from pyro_can.data import load_npz
+    from pyro_can.npz_file import load_npz
     from pyro_can.errors import DataError
 
     np.savez(tmp_path / "bad.npz", X=np.zeros((8, 2)), y=np.arange(8) % 2, y_true=np.zeros(7, int))

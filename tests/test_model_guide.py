@@ -9,7 +9,7 @@ from pyro import poutine
 
 from pyro_can.batch import StepParams
 from pyro_can.config import Config
-from pyro_can.data import load_digits
+from pyro_can.feature_loaders import load_digits
 from pyro_can.train import Trainer, elbo_terms
 
 

@@ -9,7 +9,7 @@ import torch
 
 from pyro_can import api
 from pyro_can.config import Config
-from pyro_can.data import load_music
+from pyro_can.feature_loaders import load_music
 from pyro_can.resolution import for_method
 from pyro_can.train import Trainer
 

@@ -9,7 +9,7 @@ import torch
 
 from pyro_can import api
 from pyro_can.config import Config
-from pyro_can.data import load_digits
+from pyro_can.feature_loaders import load_digits
 from pyro_can.models.coteaching import coteaching_loss, forget_rate, small_loss
 from pyro_can.models.dividemix import clean_probability, sharpen
 from pyro_can.models.elr import elr_penalty, update_targets

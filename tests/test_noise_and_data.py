@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from pyro_can.data import load_digits, load_music
+from pyro_can.feature_loaders import load_digits, load_music
 from pyro_can.noise import shuffle_labels
 
 

@@ -1,6 +1,7 @@
-"""Options are declared once (``config.py``): every declaration reaches the CLI, the estimator,
-validation and the sections; the resolution step refuses what does not apply (a table over
-methods × options); presets and the command line combine in one order."""
+"""Options are declared once (``*_options.py``, joined in ``config.py``): every declaration
+reaches the CLI, the estimator, validation and the sections; the resolution step refuses what
+does not apply (a table over methods × options); presets and the command line combine in one
+order."""
 from __future__ import annotations
 
 import dataclasses
@@ -77,6 +78,16 @@ def test_fit_help_lists_at_most_30_options(cli):
         assert name in out
     code, out, _ = cli("options", "--expert")
     assert code == 0 and all(f"{n} = " in out for n in EXPERT_FIELDS)
+
+
+@pytest.mark.parametrize("command", ["compare", "sweep", "tune"])
+def test_grid_and_search_help_list_at_most_30_options(cli, command):
+    code, out, _ = cli(command, "--help")
+    listed = [line for line in out.splitlines() if line.startswith("  --")]
+    assert code == 0 and len(listed) <= 30
+    for name in EXPERT_FIELDS:  # as in fit: named in the epilog, not listed as options
+        assert f"--{name.replace('_', '-')} " not in "\n".join(listed)
+        assert name in out
 
 
 # -- resolution: which option applies to which method ------------------------------------------

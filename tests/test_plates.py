@@ -10,7 +10,7 @@ from pyro import poutine
 
 from pyro_can.batch import StepParams
 from pyro_can.config import Config
-from pyro_can.data import load_music
+from pyro_can.feature_loaders import load_music
 from pyro_can.distributions import label_dist
 from pyro_can.train import Trainer
 

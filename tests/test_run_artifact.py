@@ -50,7 +50,7 @@ def test_config_json_holds_the_resolved_config(digits_run):
 
 
 def _digits_like():
-    from pyro_can.data import load_digits
+    from pyro_can.feature_loaders import load_digits
 
     return load_digits(noise_rate=0.4)
 

@@ -3,7 +3,7 @@ import pytest
 
 from pyro_can import registry
 from pyro_can.config import Config
-from pyro_can.data import load_digits, load_music
+from pyro_can.feature_loaders import load_digits, load_music
 from pyro_can import sections as sec
 
 

@@ -11,7 +11,7 @@ from pyro.nn import PyroModule
 
 from pyro_can.batch import StepParams
 from pyro_can.config import Config
-from pyro_can.data import load_digits
+from pyro_can.feature_loaders import load_digits
 from pyro_can.network_owner import NetworkOwner
 from pyro_can.train import Trainer
 

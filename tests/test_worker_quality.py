@@ -9,7 +9,7 @@ from sklearn.datasets import load_digits as sk_digits
 
 from pyro_can.fitted import FittedRun
 from pyro_can.config import Config
-from pyro_can.data import crowd_dataset
+from pyro_can.feature_rows import crowd_dataset
 from pyro_can.train import Trainer
 from pyro_can.workers import reliability_scores, worker_report
 

@@ -24,7 +24,7 @@ import warnings
 
 import numpy as np
 
-from ..data import _check_features, crowd_dataset
+from ..feature_rows import check_features, crowd_dataset
 from ..errors import DataError
 from ..tables import read_numbers, read_records
 
@@ -55,7 +55,7 @@ def _features(root: str) -> np.ndarray:
         x = read_numbers(csv_path)[0]  # tables' rules: header, BOM, empty cells refused
     else:
         raise DataError(f"{root}: no features.npy or features.csv (--data amt expects {LAYOUT})")
-    _check_features(np.asarray(x), where)
+    check_features(np.asarray(x), where)
     return np.asarray(x)
 
 
@@ -82,75 +82,21 @@ def read(root: str) -> CrowdTable:
         with open(classes_txt, encoding="utf-8") as fh:
             names = [ln.strip() for ln in fh if ln.strip()]
     truth_csv = os.path.join(root, "truth.csv")
-    truth_rows = _rows(truth_csv, ("item", "label"))
-
-    def label_of(text: str, where: str, num_classes: int | None) -> int:
-        if names is not None and text in names and not text.isdigit():
-            return names.index(text)
-        value = _int(text, "label", where)
-        if num_classes is None:
-            if value < 0:
-                raise DataError(f"{where}: label {value} is negative; expected 0..C-1")
-        elif not 0 <= value < num_classes:
-            source = classes_txt if names is not None else (
-                f"{truth_csv}'s labels; add classes.txt to fix the classes")
-            raise DataError(f"{where}: label {value} is out of range 0..{num_classes - 1} "
-                            f"({num_classes} classes, from {source})")
-        return value
-
-    def item_of(text: str, where: str) -> int:
-        value = _int(text, "item", where)
-        if not 0 <= value < n:
-            raise DataError(f"{where}: item {value} is out of range 0..{n - 1} (rows of the "
-                            "features)")
-        return value
-
+    labels = _Labels(names, n, classes_txt if names is not None else (
+        f"{truth_csv}'s labels; add classes.txt to fix the classes"))
     truth: dict[int, int] = {}
-    for line, row in truth_rows:
+    for line, row in _rows(truth_csv, ("item", "label")):
         where = f"{truth_csv} line {line}"
-        truth[item_of(row["item"], where)] = label_of(row["label"], where,
-                                                      len(names) if names else None)
+        truth[labels.item(row["item"], where)] = labels.label(row["label"], where,
+                                                              len(names) if names else None)
     if not truth:
         raise DataError(f"{truth_csv}: no rows")
     num_classes = len(names) if names is not None else max(truth.values()) + 1
-    names = names if names is not None else [str(c) for c in range(num_classes)]
-
-    ann_csv = os.path.join(root, "annotations.csv")
-    raw = []
-    for line, row in _rows(ann_csv, ("item", "worker", "label")):
-        where = f"{ann_csv} line {line}"
-        if not row["worker"]:
-            raise DataError(f"{where}: empty worker id")
-        raw.append((item_of(row["item"], where), row["worker"],
-                    label_of(row["label"], where, num_classes)))
-    if not raw:
-        raise DataError(f"{ann_csv}: no rows")
-    ids = sorted({w for _, w, _ in raw})
-    if all(w.isdigit() for w in ids):
-        number = {w: int(w) for w in ids}
-        worker_ids = [str(i) for i in range(max(number.values()) + 1)]
-    else:
-        number = {w: i for i, w in enumerate(ids)}
-        worker_ids = ids
-    annotations = np.array([(i, number[w], lab) for i, w, lab in raw], dtype=np.int64)
-
+    annotations, worker_ids = _annotations(os.path.join(root, "annotations.csv"), labels,
+                                           num_classes)
     split_json = os.path.join(root, "split.json")
     if os.path.isfile(split_json):
-        try:
-            with open(split_json, encoding="utf-8") as fh:
-                split = json.load(fh)
-            train_idx = np.array(split["train"], dtype=np.int64)
-            test_idx = np.array(split["test"], dtype=np.int64)
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise DataError(f"{split_json}: expected {{\"train\": [items], \"test\": [items]}} "
-                            f"({type(e).__name__}: {e})") from None
-        for key, idx in (("train", train_idx), ("test", test_idx)):
-            if idx.ndim != 1 or not len(idx) or idx.min() < 0 or idx.max() >= n:
-                raise DataError(f"{split_json}: '{key}' must be a non-empty list of items in "
-                                f"0..{n - 1}")
-        both = np.intersect1d(train_idx, test_idx)
-        if len(both):
-            raise DataError(f"{split_json}: item {both[0]} is in both 'train' and 'test'")
+        train_idx, test_idx = _split_file(split_json, n)
     else:
         annotated = np.unique(annotations[:, 0])
         test_idx = np.array(sorted(set(truth) - set(annotated.tolist())), dtype=np.int64)
@@ -161,9 +107,81 @@ def read(root: str) -> CrowdTable:
     no_truth = [int(i) for i in test_idx if int(i) not in truth]
     if no_truth:
         raise DataError(f"{truth_csv}: test item {no_truth[0]} has no clean label")
-    return CrowdTable(x=x, annotations=annotations, truth=truth, class_names=names,
+    return CrowdTable(x=x, annotations=annotations, truth=truth,
+                      class_names=names if names is not None else
+                      [str(c) for c in range(num_classes)],
                       train_idx=np.sort(train_idx), test_idx=np.sort(test_idx),
                       worker_ids=worker_ids)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Labels:
+    """How a table's cells become item rows and class indices: ``names`` from classes.txt (or
+    None), ``n`` items, and ``source``, where the classes come from, for an out-of-range label."""
+    names: list[str] | None
+    n: int
+    source: str
+
+    def label(self, text: str, where: str, num_classes: int | None) -> int:
+        if self.names is not None and text in self.names and not text.isdigit():
+            return self.names.index(text)
+        value = _int(text, "label", where)
+        if num_classes is None:
+            if value < 0:
+                raise DataError(f"{where}: label {value} is negative; expected 0..C-1")
+        elif not 0 <= value < num_classes:
+            raise DataError(f"{where}: label {value} is out of range 0..{num_classes - 1} "
+                            f"({num_classes} classes, from {self.source})")
+        return value
+
+    def item(self, text: str, where: str) -> int:
+        value = _int(text, "item", where)
+        if not 0 <= value < self.n:
+            raise DataError(f"{where}: item {value} is out of range 0..{self.n - 1} (rows of the "
+                            "features)")
+        return value
+
+
+def _annotations(ann_csv: str, labels: _Labels, num_classes: int):
+    """annotations.csv as (item, worker number, label) rows, and each worker number's own id:
+    integer ids are kept, any other ids numbered in sorted order."""
+    raw = []
+    for line, row in _rows(ann_csv, ("item", "worker", "label")):
+        where = f"{ann_csv} line {line}"
+        if not row["worker"]:
+            raise DataError(f"{where}: empty worker id")
+        raw.append((labels.item(row["item"], where), row["worker"],
+                    labels.label(row["label"], where, num_classes)))
+    if not raw:
+        raise DataError(f"{ann_csv}: no rows")
+    ids = sorted({w for _, w, _ in raw})
+    if all(w.isdigit() for w in ids):
+        number = {w: int(w) for w in ids}
+        worker_ids = [str(i) for i in range(max(number.values()) + 1)]
+    else:
+        number = {w: i for i, w in enumerate(ids)}
+        worker_ids = ids
+    return np.array([(i, number[w], lab) for i, w, lab in raw], dtype=np.int64), worker_ids
+
+
+def _split_file(split_json: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """split.json's training and test items, checked: non-empty, in range, disjoint."""
+    try:
+        with open(split_json, encoding="utf-8") as fh:
+            split = json.load(fh)
+        train_idx = np.array(split["train"], dtype=np.int64)
+        test_idx = np.array(split["test"], dtype=np.int64)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise DataError(f"{split_json}: expected {{\"train\": [items], \"test\": [items]}} "
+                        f"({type(e).__name__}: {e})") from None
+    for key, idx in (("train", train_idx), ("test", test_idx)):
+        if idx.ndim != 1 or not len(idx) or idx.min() < 0 or idx.max() >= n:
+            raise DataError(f"{split_json}: '{key}' must be a non-empty list of items in "
+                            f"0..{n - 1}")
+    both = np.intersect1d(train_idx, test_idx)
+    if len(both):
+        raise DataError(f"{split_json}: item {both[0]} is in both 'train' and 'test'")
+    return train_idx, test_idx
 
 
 def load_amt(data, images, runtime):

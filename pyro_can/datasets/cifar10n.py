@@ -36,7 +36,8 @@ import sys
 import numpy as np
 import torch
 
-from ..data import Dataset, _check_features, crowd_dataset
+from ..data import Dataset
+from ..feature_rows import check_features, crowd_dataset
 from ..errors import DataError
 
 CLASS_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
@@ -251,7 +252,7 @@ def _features(path: str, clean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                         "images)") from None
     except Exception as e:
         raise DataError(f"--features {path}: cannot read as .npz ({type(e).__name__}: {e})") from None
-    _check_features(x, f"--features {path}")
+    check_features(x, f"--features {path}")
     n = len(clean)
     if len(x) <= n:
         raise DataError(f"--features {path}: X has {len(x)} rows; expected the {n} training rows "

@@ -209,7 +209,7 @@ def _id(text: str):
 
 def read_features(path: str) -> np.ndarray:
     """X from a .npz (key ``X``) or a CSV of numbers with a header row."""
-    from ..data import _check_features
+    from ..feature_rows import check_features
 
     if not path:
         raise DataError("--data crowd needs --features FILE.csv or FILE.npz (one row per task)")
@@ -249,7 +249,7 @@ def read_features(path: str) -> np.ndarray:
             raise DataError(f"--features {path}: empty file (expected a header row, then one "
                             "row of numbers per task)")
         x = np.asarray(values, np.float64).reshape(len(values), len(header))
-    _check_features(x, f"--features {path}")
+    check_features(x, f"--features {path}")
     return x
 
 
@@ -257,7 +257,8 @@ def load_crowd(data, images, runtime):
     """``--data crowd``: features of the tasks (``--features``) and crowd answers
     (``--answers``), module docstring. The test split holds out ``--test-fraction`` of the tasks
     (seeded); their answers' majority vote is their test label, noisy as the answers are."""
-    from ..data import Dataset, _split, _standardize, one_hot, voted_labels
+    from ..data import Dataset, one_hot, voted_labels
+    from ..feature_rows import split_rows, standardize
 
     if data.noise_rate:
         raise DataError("--data crowd carries real crowd noise; --noise-rate must be 0")
@@ -268,14 +269,14 @@ def load_crowd(data, images, runtime):
     vote = voted_labels(answers.item, one_hot(answers.label, c), len(x), True,
                         np.random.default_rng([runtime.seed, 5]))
     answered = np.bincount(answers.item, minlength=len(x)) > 0
-    train_idx, test_idx = _split(len(x), vote.argmax(1), data.test_fraction, runtime.seed,
+    train_idx, test_idx = split_rows(len(x), vote.argmax(1), data.test_fraction, runtime.seed,
                                  f"--features {data.features}")
     test_idx = np.sort(test_idx[answered[test_idx]])  # a task without an answer has no label
     train_idx = np.sort(train_idx)
     pos = np.full(len(x), -1)
     pos[train_idx] = np.arange(len(train_idx))
     keep = pos[answers.item] >= 0
-    x_train, x_test, scale = _standardize(x[train_idx].astype(np.float64),
+    x_train, x_test, scale = standardize(x[train_idx].astype(np.float64),
                                           x[test_idx].astype(np.float64))
     return Dataset(
         name=os.path.basename(data.answers), x_train=x_train, ann_item=pos[answers.item[keep]],

@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 from .. import backbones
-from ..data import Dataset, _check_features, _split, _standardize
+from ..data import Dataset
+from ..feature_rows import check_features, split_rows, standardize
 from ..errors import DataError
 from ..noise import shuffle_labels
 
@@ -289,9 +290,9 @@ def image_dataset(name: str, items: ImageItems, images, runtime, noise_rate: flo
     ex = extractor or Extractor(images, runtime.device)
     x_tr = ex.features([items.paths[i] for i in train_idx], "centre", items.root, "(train)")
     x_te = ex.features([test_src.paths[i] for i in test_idx], test_view, test_src.root, "(test)")
-    _check_features(x_tr, f"{name} training features")
-    _check_features(x_te, f"{name} test features")
-    x_train, x_test, scale = _standardize(x_tr.astype(np.float64), x_te.astype(np.float64))
+    check_features(x_tr, f"{name} training features")
+    check_features(x_te, f"{name} test features")
+    x_train, x_test, scale = standardize(x_tr.astype(np.float64), x_te.astype(np.float64))
     return replace(labelled(x_train, x_test), feature_scale=scale)
 
 
@@ -372,5 +373,5 @@ def hold_out_split(n: int, test_fraction: float, seed: int, strata, what: str) -
         raise DataError(f"{what}: --test-fraction {test_fraction} of {n} images leaves no test "
                         "or no training image")
     split = np.full(n, "train", dtype=object)
-    split[_split(n, strata, test_fraction, seed)[1]] = "test"
+    split[split_rows(n, strata, test_fraction, seed)[1]] = "test"
     return split.astype(str)
