@@ -14,8 +14,10 @@ from . import api, distributed, runs
 from .cli_errors import user_errors
 from .cli_options import (build_config, config_options, expert_epilog, output_folder,
                           print_resolved_config)
+from .cli_types import RuleType
 from .config import Config
 from .errors import OptionError
+from .rules import Interval
 
 
 def watched(record: dict) -> dict:
@@ -99,8 +101,14 @@ def report(result, wall: float | None = None) -> None:
               help="replace a run already in --out (the whole folder)")
 @click.option("--resume", "resume_dir", type=click.Path(), default=None,
               help="continue the run in this folder from its last complete epoch")
+@click.option("--tune", "tune_budget", type=RuleType(Interval(1, 10**6, kind=int)),
+              default=None, metavar="N",
+              help="first search the method's settings for N trials on held-out noisy labels "
+                   "(as pyro-can tune --budget N: --out is the search folder, resumable), then "
+                   "fit the chosen settings on all training items into OUT/run")
 @user_errors
-def fit_command(out, overwrite, resume_dir, preset, settings, print_config, **options):
+def fit_command(out, overwrite, resume_dir, tune_budget, preset, settings, print_config,
+                **options):
     """Train a method and write a run folder.
 
     Options come from, lowest first: their defaults, a --config preset (its shared settings,
@@ -113,6 +121,8 @@ def fit_command(out, overwrite, resume_dir, preset, settings, print_config, **op
         cfg = _resumed_config(resume_dir, out, overwrite, options)
     else:
         cfg = build_config(options, preset, settings).validate()
+    if tune_budget is not None:
+        return _tuned_fit(cfg, tune_budget, out, overwrite, resume_dir, print_config)
     if print_config:
         print_resolved_config(cfg)
         return
@@ -134,6 +144,25 @@ def fit_command(out, overwrite, resume_dir, preset, settings, print_config, **op
             bar.close()
     if distributed.is_main():
         report(result, wall=time.perf_counter() - started)
+
+
+def _tuned_fit(cfg: Config, budget: int, out, overwrite: bool, resume_dir, print_config):
+    """``fit --tune N``: ``tune``'s search and refit, with fit's default folder when --out is
+    not given. A search resumes from its folder's journal, so --overwrite has nothing to
+    replace, and --resume continues a fit, not a search."""
+    from .cli_tune import search, search_config
+
+    if resume_dir or overwrite:
+        raise OptionError(f"--tune: {'--resume' if resume_dir else '--overwrite'} does not "
+                          "apply to a search, which resumes from its folder's trials.journal "
+                          "(give the same --out again)")
+    if distributed.launched_by_torchrun():
+        raise OptionError("--tune runs its trials in one process; run it without torchrun")
+    cfg = search_config(cfg)
+    if print_config:
+        print_resolved_config(cfg)
+        return
+    search(cfg, budget, out if out is not None else runs.claim_default(cfg))
 
 
 def _resumed_config(resume_dir, out, overwrite, options) -> Config:

@@ -42,17 +42,29 @@ def tune_command(budget, out, refit, preset, settings, print_config, **options):
     """Search a method's settings on held-out noisy labels (Optuna TPE with successive
     halving; --val-fraction 0 means 0.2 here), then refit the winner. The test set is never
     read by the search."""
+    cfg = search_config(build_config(options, preset, settings).validate())
+    if print_config:
+        print_resolved_config(cfg)
+        return
+    search(cfg, budget, out, refit)
+
+
+def search_config(cfg):
+    """The config a search starts from: ``--val-fraction 0`` (fit's default) holds out
+    ``TUNE_VAL_FRACTION`` of the training items instead, since the search scores on them."""
+    if cfg.val_fraction == 0:
+        cfg = dataclasses.replace(cfg, val_fraction=TUNE_VAL_FRACTION)
+    return cfg
+
+
+def search(cfg, budget: int, out, refit: bool = True):
+    """Run ``tune.tune`` with each trial printed, then the chosen settings as fit's options
+    and, with ``refit``, the refit run's closing lines (``tune`` and ``fit --tune`` alike)."""
     import optuna
 
     from . import tune
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the trials are printed below
-    cfg = build_config(options, preset, settings).validate()
-    if cfg.val_fraction == 0:
-        cfg = dataclasses.replace(cfg, val_fraction=TUNE_VAL_FRACTION)
-    if print_config:
-        print_resolved_config(cfg)
-        return
 
     def on_trial(trial):
         value = "" if trial.value is None else f" {trial.value:.4f}"
@@ -69,3 +81,4 @@ def tune_command(budget, out, refit, preset, settings, print_config, **options):
     if result.refit is not None:
         report(result.refit)
     click.echo(f"search in {out}/ (trials.journal, chosen.json{', run/' if refit else ''})")
+    return result

@@ -72,3 +72,18 @@ def test_tune_from_the_cli_prints_and_refits_the_choice(cli, tmp_path):
         assert config[name] == value
         assert f"--{name.replace('_', '-')} {value}" in stdout
     assert (out / "run" / "metrics.json").exists() and "trial 1:" in err
+
+
+def test_fit_tune_runs_the_same_search_and_fits_the_choice(cli, tmp_path):
+    out = tmp_path / "search"
+    code, stdout, err = cli("fit", "--tune", "2", "--method", "gce", "--epochs", "2",
+                            "--hidden", "64", "--out", out)
+    assert code == 0, err
+    chosen = json.loads((out / "chosen.json").read_text())
+    config = json.loads((out / "run" / "config.json").read_text())
+    assert chosen["trials"] == 2 and config["method"] == "gce"
+    for name, value in chosen["params"].items():
+        assert config[name] == value
+    assert "test mAP" in stdout and "trial 1:" in err
+    code, _, err = cli("fit", "--tune", "2", "--method", "gce", "--out", out, "--overwrite")
+    assert code == 2 and "--overwrite does not apply to a search" in err
