@@ -21,7 +21,8 @@ def _trainer(**kw):
 def test_tracegraph_samples_a_discrete_y_with_baselines():
     tr = _trainer(elbo="tracegraph", baseline="nn")
     batch = tr.train_set.batch(torch.arange(6))
-    site = poutine.trace(tr.guide).get_trace(batch, HP).nodes["y"]
+    guide = tr.loss.programs[1]  # the guide as TraceGraph_ELBO runs it (its baselines set)
+    site = poutine.trace(guide).get_trace(batch, HP).nodes["y"]
     assert not site["fn"].has_rsample  # a one-hot categorical, not its relaxation
     assert set(site["value"].sum(-1).tolist()) == {1.0}
     assert set(torch.unique(site["value"]).tolist()) <= {0.0, 1.0}

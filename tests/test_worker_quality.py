@@ -49,10 +49,11 @@ def test_worker_reliabilities_separate_random_workers_from_good_ones():
 def test_worker_blind_can_is_the_default_and_has_no_worker_parameters():
     data = generated_crowd(answers_per_item=2)
     assert Config().quality_prior == "standard"
-    assert Trainer(Config(epochs=1, hidden="8"), data).model.workers is None
+    assert Trainer(Config(epochs=1, hidden="8"), data).guide.workers is None
     tr = Trainer(Config(epochs=1, hidden="8", quality_prior="worker"), data)
-    assert tr.model.workers.loc.shape == (RANDOM + GOOD + 1, 4)  # + the unknown-worker slot
-    assert tr.guide.workers is tr.model.workers  # one set of q(μ_w) parameters, read by both
+    assert tr.guide.workers.loc.shape == (RANDOM + GOOD + 1, 4)  # + the unknown-worker slot
+    # one set of q(μ_w) parameters, the guide's: the model holds the priors only
+    assert "workers" not in dict(tr.model.named_children())
 
 
 def test_quality_prior_worker_needs_z(cli, tmp_path):
