@@ -23,7 +23,7 @@ class CANGuide(LatentGuide):
     contrastive_layer = True  # the additive ablation (guides/additive.py) has none
 
     def __init__(self, method, schedule, num_classes: int, input_net, model):
-        super().__init__(method, schedule, model)
+        super().__init__(method, model)
         self.additive = AdditiveLayer(num_classes, label_init=method.label_init,
                                       categorical=method.categorical_y,
                                       prior_init=method.prior_init,
@@ -33,12 +33,17 @@ class CANGuide(LatentGuide):
         self.shared_judgement = method.prior_judgement == "shared"
         self.prior_judgement = (model.classifier if self.shared_judgement
                                 else input_net(num_classes))
-        self.baseline = self.score_baseline(schedule, num_classes)
+
+    @property
+    def reads_classifier(self) -> bool:
+        return self.shared_judgement
 
     def prior_logits(self, batch) -> torch.Tensor:
-        """Logits of the prior judgement p = sigmoid f_φ(x)."""
-        logits = batch.logits(self.prior_judgement)
-        return logits.detach() if self.shared_judgement else logits
+        """Logits of the prior judgement p = sigmoid f_φ(x): the step's classifier logits
+        (``Batch.classifier_output``), their gradient stopped, or the guide's own network's."""
+        if self.shared_judgement:
+            return batch.classifier_output(self.prior_judgement).detach()
+        return self.prior_judgement(batch.x)
 
     def posterior(self, batch):
         """q's parameters: y's logits per item, z's loc and scale per annotation (None without

@@ -5,9 +5,9 @@ The guides only describe q; the λ regularizer on q (``pyro_can/regularizers.py`
 weighting (Eq. 7) are terms of the objective (``pyro_can/objective.py``), which reads q's
 parameters through each guide's ``posterior``.
 
-How y's site is sampled follows ``--elbo``: relaxed and reparameterized (meanfield, trace), the
-discrete distribution with a score-function gradient and Pyro's baselines (tracegraph), or the
-discrete distribution enumerated in parallel (enum, as ``config_enumerate`` would mark it).
+q(y) is the discrete distribution whatever the estimator (``--elbo``); the objective relaxes it,
+enumerates it or sets the score function's baselines on its site, from outside
+(``objective.estimator_programs``).
 """
 from __future__ import annotations
 
@@ -17,48 +17,36 @@ import torch
 from pyro import poutine
 
 from pyro_can.batch import answers_plate, items_plate
-from pyro_can.distributions import y_dist
-from pyro_can.nets import ScoreBaseline
+from pyro_can.distributions import label_dist
 from pyro_can.network_owner import NetworkOwner
+from pyro_can.worker_quality import WorkerQuality
 
 
 class LatentGuide(NetworkOwner):
     """q(y) per item and q(z) per answer, from ``posterior(batch)`` (a subclass's): y's logits
-    and z's loc and scale, one row per answer (None without z). ``workers``: the model's
-    worker-quality parameters (``--quality-prior worker``), whose q(μ_w), q(d_w) the guide
-    samples, or None."""
+    and z's loc and scale, one row per answer (None without z). ``workers``: with ``--quality-prior
+    worker``, the per-worker variational parameters (``pyro_can/worker_quality.py``: q(μ_w),
+    q(d_w) and the trust t_w) for the model's ``num_workers`` workers, or None."""
 
-    def __init__(self, method, schedule, model):
+    def __init__(self, method, model):
         super().__init__()
-        self.workers = getattr(model, "workers", None)
+        self.workers = (WorkerQuality(model.num_workers, method.quality_dim)
+                        if method.worker_quality else None)
         self.quality_dim, self.kl_z_weight = method.quality_dim, method.kl_z_weight
         self.categorical_y = method.categorical_y
-        self.discrete_y, self.elbo = schedule.discrete_y, schedule.elbo
-
-    @staticmethod
-    def score_baseline(schedule, num_classes: int) -> ScoreBaseline | None:
-        """The neural baseline of ``--elbo tracegraph --baseline nn``, owned by the guide (built
-        last, after the guide's own networks)."""
-        if schedule.elbo == "tracegraph" and schedule.baseline == "nn":
-            return ScoreBaseline(num_classes)
-        return None
 
     def posterior(self, batch):  # pragma: no cover - every guide defines it
         raise NotImplementedError
 
-    def forward(self, batch, hp):
-        self.sample_latents(batch, hp, *self.posterior(batch))
+    @property
+    def reads_classifier(self) -> bool:
+        """Whether ``posterior`` reads the model's classifier (``Batch.classifier_output``): the
+        objective then computes its logits once, before the guide, for the guide and the model."""
+        return False
 
-    def y_infer(self, y_logits) -> dict:
-        """The ``infer`` options of q's y site for the configured estimator."""
-        if self.elbo == "enum":
-            return {"enumerate": "parallel"}
-        if self.elbo == "tracegraph":
-            baseline = {"use_decaying_avg_baseline": True}
-            if self.baseline is not None:
-                baseline.update(nn_baseline=self.baseline, nn_baseline_input=y_logits)
-            return {"baseline": baseline}
-        return {}
+    def forward(self, batch, hp):
+        """q's sites, from the step's ``posterior(batch)`` (``Batch.posterior_of``)."""
+        self.sample_latents(batch, *batch.posterior_of(self))
 
     def answer_workers(self, batch, device) -> torch.Tensor:
         """Each answer's slot in ``workers`` (``--quality-prior worker``)."""
@@ -74,10 +62,9 @@ class LatentGuide(NetworkOwner):
             trust = t if trust is None else t * trust
         return trust
 
-    def sample_latents(self, batch, hp, y_logits, z_loc=None, z_scale=None):
+    def sample_latents(self, batch, y_logits, z_loc=None, z_scale=None):
         """y per item; z per answer (``z_loc``/``z_scale``: one row per answer, placed in the
         batch's answers × items table, padding at N(0, 1) and masked out)."""
-        tau = torch.as_tensor(hp.tau, dtype=y_logits.dtype, device=y_logits.device)
         if self.workers is not None and z_loc is not None:  # --quality-prior worker
             wq = self.workers
             with pyro.plate("workers", wq.num_workers + 1):
@@ -85,8 +72,7 @@ class LatentGuide(NetworkOwner):
                 pyro.sample("worker_strength", dist.Normal(wq.copy_offset, wq.offset_scale()))
             z_loc = z_loc + wq.loc[self.answer_workers(batch, y_logits.device)]
         with items_plate(batch):
-            pyro.sample("y", y_dist(y_logits, tau, self.categorical_y, self.discrete_y),
-                        infer=self.y_infer(y_logits))
+            pyro.sample("y", label_dist(y_logits, self.categorical_y))
             if z_loc is None:
                 return
             with answers_plate(batch), poutine.scale(scale=self.kl_z_weight):

@@ -23,13 +23,12 @@ class MeanFieldGuide(LatentGuide):
     """q(y | x) by its own network ``mean_field_y``; q(z) by ``mean_field_z``."""
 
     def __init__(self, method, schedule, num_classes: int, input_net, model):
-        super().__init__(method, schedule, model)
+        super().__init__(method, model)
         self.mean_field_y = input_net(num_classes)
         self.mean_field_z = GlobalNormal(method.quality_dim) if method.quality_dim > 0 else None
-        self.baseline = self.score_baseline(schedule, num_classes)
 
     def posterior(self, batch):
-        y_logits = batch.logits(self.mean_field_y)
+        y_logits = self.mean_field_y(batch.x)
         loc = scale = None
         if self.mean_field_z is not None:
             loc, scale = self.mean_field_z(len(batch.ann_idx))

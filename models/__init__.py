@@ -1,9 +1,12 @@
 """Pyro models, one per method, each a ``pyro.nn.PyroModule`` that owns its networks (the shape of
 ``pyro.contrib.cevae``'s ``Model``). Every model is built as
 ``Model(method, schedule, num_classes, input_net, num_workers=0)`` from the method's section
-(``sections.MethodSection``), the schedule section (``sections.ScheduleSection``: the estimator
-choices it makes at run time) and ``input_net(out_dim)``, a maker of networks on the items'
-inputs (``registry.model_and_guide``); its ``forward(batch, hp)`` is the Pyro program. A model
+(``sections.MethodSection``), the schedule section (``sections.ScheduleSection``; a model states
+its distributions whatever the estimator: ``pyro_can/objective.py`` applies ``--elbo``'s
+relaxation or enumeration from outside) and ``input_net(out_dim)``, a maker of networks on the
+items' inputs (``registry.model_and_guide``); its ``forward(batch, hp)`` is the Pyro program. It
+reads the classifier's logits through ``batch.classifier_output(self.classifier)``, which the
+objective computes once for a step whose programs share them. A model
 may add ``warmup_model(batch, hp)`` (Eq. 7's warm-up likelihood), ``handover(scores, data)`` and
 ``start_epoch(epoch, train_set)`` (per-epoch state: the Trainer calls it before every epoch).
 Register a new one in ``pyro_can/registry.py``."""

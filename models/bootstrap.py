@@ -37,7 +37,7 @@ class BootstrapModel(NetworkOwner):
         self.categorical_y = method.categorical_y
 
     def forward(self, batch, hp):
-        logits = batch.logits(self.classifier)
+        logits = batch.classifier_output(self.classifier)
         single = bool((batch.labels.sum(-1) == 1).all())
         beta = self.options.beta
         target = beta * batch.answer_labels + (1 - beta) * prediction_target(

@@ -1,8 +1,9 @@
 """CAN's generative model (Yao et al., Sec. III-A).
 
-    y_i  ~ Bernoulli(sigmoid f_θ(x_i))          per class, relaxed at temperature τ for training
-           (``--latent categorical``: y_i ~ Categorical(softmax f_θ(x_i)), one class per item,
-           relaxed to the simplex; the default for single-label data)
+    y_i  ~ Bernoulli(sigmoid f_θ(x_i))          per class (``--latent categorical``:
+           y_i ~ Categorical(softmax f_θ(x_i)), one class per item; the default for single-label
+           data). The model states the discrete y; the reparameterized estimators relax it at
+           temperature τ from outside (``pyro_can/objective.py``, ``pyro_can/relaxation.py``)
     z_ir ~ Normal(0, I_K)                        one quality vector per annotation r of item i
     ỹ_ir ~ Bernoulli(decoder(y_i, z_ir))         observed
 
@@ -19,19 +20,19 @@ from pyro.nn import pyro_method
 
 from pyro_can.anchors import NoiseEstimate, estimate_noise, evidence_weights
 from pyro_can.batch import answers_plate, items_plate
-from pyro_can.distributions import label_dist, y_dist
+from pyro_can.distributions import label_dist
 from pyro_can.nets import Decoder
 from pyro_can.network_owner import NetworkOwner
-from pyro_can.worker_quality import WorkerQuality
+from pyro_can.worker_quality import worker_slots
 
 from .plain import observe_from_classifier
 
 
 class CANModel(NetworkOwner):
     """The generative model with its networks: ``classifier`` f_θ (the prior p(y | x), the network
-    CAN ships), ``decoder`` p(ỹ | y, z) and, with ``--quality-prior worker``, ``workers`` (the
-    per-worker quality prior's variational parameters, ``pyro_can/worker_quality.py``; the guide
-    reads them too)."""
+    CAN ships) and ``decoder`` p(ỹ | y, z). With ``--quality-prior worker`` it has the per-worker
+    priors on ``num_workers`` workers (``pyro_can/worker_quality.py``; their variational
+    parameters are the guide's)."""
 
     def __init__(self, method, schedule, num_classes: int, input_net, num_workers: int = 0):
         super().__init__()
@@ -39,28 +40,25 @@ class CANModel(NetworkOwner):
         self.transition_init = method.noise_init == "transition"
         self.decoder = Decoder(num_classes, method.quality_dim, kind=method.decoder,
                                copy_init=method.copy_init, transition=self.transition_init)
-        self.workers = (WorkerQuality(num_workers, method.quality_dim)
-                        if method.worker_quality else None)
+        self.worker_quality, self.num_workers = method.worker_quality, num_workers
         self.uniform_prior = method.prior == "uniform"
         self.quality_dim, self.kl_z_weight = method.quality_dim, method.kl_z_weight
         self.categorical_y = method.categorical_y
         self.categorical_ytilde = method.categorical_ytilde
-        self.discrete_y = schedule.discrete_y
 
     def forward(self, batch, hp):
         """The generative model alone: no α, no λ (``pyro_can/objective.py`` weights it). The
         answers plate sits inside the items plate, so with a discrete y TraceGraph_ELBO's score
         terms for y_i see item i's answers alone (Rao-Blackwellized) and TraceEnum_ELBO sums y_i
         out per item."""
-        logits = batch.logits(self.classifier)
+        logits = batch.classifier_output(self.classifier)
         prior_logits = torch.zeros_like(logits) if self.uniform_prior else logits
-        tau = torch.as_tensor(hp.tau, dtype=logits.dtype, device=logits.device)
         k = self.quality_dim
         z_prior = offset = None
-        if self.workers is not None:
+        if self.worker_quality:
             z_prior, offset = self.worker_quality_prior(batch, logits)
         with items_plate(batch):
-            y = pyro.sample("y", y_dist(prior_logits, tau, self.categorical_y, self.discrete_y))
+            y = pyro.sample("y", label_dist(prior_logits, self.categorical_y))
             with answers_plate(batch):
                 z = None
                 if k > 0:
@@ -77,11 +75,11 @@ class CANModel(NetworkOwner):
         """``--quality-prior worker``: μ_w ~ N(0, I) and d_w ~ N(0, 1) per worker; returns each
         answer's prior mean μ_{w(r)} and the identity path's strength d_{w(r)}, as answers × items
         tables (K and 1 wide; ``pyro_can/worker_quality.py``)."""
-        wq, k = self.workers, self.quality_dim
-        with pyro.plate("workers", wq.num_workers + 1):
+        k = self.quality_dim
+        with pyro.plate("workers", self.num_workers + 1):
             mu = pyro.sample("worker_quality", dist.Normal(logits.new_zeros(k), 1.0).to_event(1))
             d = pyro.sample("worker_strength", dist.Normal(logits.new_zeros(()), 1.0))
-        w = wq.index(batch.ann_worker, len(batch.ann_idx), logits.device)
+        w = worker_slots(batch.ann_worker, len(batch.ann_idx), self.num_workers, logits.device)
         return batch.to_table(mu[w]), batch.to_table(d[w, None])
 
     @pyro_method
@@ -139,6 +137,7 @@ class CANModel(NetworkOwner):
         can drift back to trusting every label (on CIFAR-10N's ``worst`` its label weight rose
         from ~1.4 to 2.4 and q came to agree with 97.5% of the labels, 40% of them wrong).
 
-        With ``--quality-prior worker`` the per-worker tables (``workers``) keep learning: each
-        worker's quality is a departure from the held crowd model, shrunk to it by its prior."""
+        With ``--quality-prior worker`` the per-worker posteriors (the guide's ``workers``) keep
+        learning: each worker's quality is a departure from the held crowd model, shrunk to it by
+        its prior."""
         self.decoder.requires_grad_(False)

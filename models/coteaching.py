@@ -64,7 +64,7 @@ class CoTeachingModel(NetworkOwner):
 
     def forward(self, batch, hp):
         item = batch.ann_item  # every answer of the batch, flat
-        ce = [-answer_log_prob(batch.logits(net)[item], batch.labels)
+        ce = [-answer_log_prob(net(batch.x)[item], batch.labels)
               for net in (self.classifier, self.peer)]
         # a mean over answers; × the data set's answers gives the per-item scale of the others
         pyro.factor("coteaching", -batch.num_annotations * coteaching_loss(*ce, self.rate))

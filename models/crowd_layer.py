@@ -59,7 +59,7 @@ class CrowdLayerModel(NetworkOwner):
         return None
 
     def forward(self, batch, hp):
-        probs = class_probs(batch.logits(self.classifier), self.categorical_y)  # (B, C)
+        probs = class_probs(batch.classifier_output(self.classifier), self.categorical_y)  # (B, C)
         worker = batch.to_table(batch.ann_worker, 0)  # padding: any worker, masked out
         # --crowd-layer-mean: per item (the objective's scale) times items per answer
         scale = len(batch.item_idx) / batch.total_weight if self.mean_over_answers else 1.0

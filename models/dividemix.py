@@ -128,7 +128,7 @@ class DivideMixModel(NetworkOwner):
     def forward(self, batch, hp):
         y = batch.labels  # (B, C) one-hot
         if self.clean is None:  # the warm-up: cross-entropy on both networks
-            loss = sum(-answer_log_prob(batch.logits(net), y).mean()
+            loss = sum(-answer_log_prob(net(batch.x), y).mean()
                        for net in (self.classifier, self.peer))
         else:
             ramp = np.clip((self.epoch - self.warmup) / RAMPUP_EPOCHS, 0.0, 1.0)

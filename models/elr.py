@@ -65,7 +65,7 @@ class ELRModel(NetworkOwner):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, batch, hp):
-        logits = batch.logits(self.classifier)
+        logits = batch.classifier_output(self.classifier)
         if self.targets.shape[0] != batch.num_items:
             self._buffers["targets"] = logits.new_zeros(batch.num_items, logits.shape[-1])
         probs = torch.softmax(logits, -1)

@@ -43,6 +43,6 @@ class GCEModel(NetworkOwner):
         self.q = method.gce.gce_q
 
     def forward(self, batch, hp):
-        log_p = answer_log_prob(batch.logits(self.classifier), batch.answer_labels)
+        log_p = answer_log_prob(batch.classifier_output(self.classifier), batch.answer_labels)
         with items_plate(batch), answers_plate(batch):
             pyro.factor("ytilde", -gce_loss(log_p, self.q))

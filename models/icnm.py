@@ -36,7 +36,7 @@ class ICNMModel(NetworkOwner):
         self.categorical_y = method.categorical_y
 
     def forward(self, batch, hp):
-        v = torch.sigmoid(batch.logits(self.classifier))
+        v = torch.sigmoid(batch.classifier_output(self.classifier))
         r1, r0 = torch.sigmoid(self.relevance(batch.x)).chunk(2, dim=-1)
         probs = (r1 * v + r0 * (1 - v)).clamp(1e-6, 1 - 1e-6)
         with items_plate(batch), answers_plate(batch):

@@ -48,7 +48,7 @@ class LearnQModel(NetworkOwner):
 
     def forward(self, batch, hp):
         q = self.noise_adaptation.matrix()
-        logits = batch.logits(self.classifier)
+        logits = batch.classifier_output(self.classifier)
         with items_plate(batch), answers_plate(batch):
             if self.categorical_y:
                 noisy = dist.OneHotCategorical(probs=torch.softmax(logits, -1) @ q)

@@ -18,7 +18,7 @@ def observe_from_classifier(classifier, batch, categorical: bool) -> None:
     """Each noisy label observed straight from the classifier's logits (one categorical, or
     per-class Bernoullis): the plain net's likelihood, and Eq. 7's warm-up likelihood of the
     models that have one (``CANModel.warmup_model``)."""
-    logits = batch.logits(classifier)
+    logits = batch.classifier_output(classifier)
     with items_plate(batch), answers_plate(batch):
         pyro.sample("ytilde", label_dist(logits, categorical), obs=batch.answer_labels)
 

@@ -47,7 +47,7 @@ class SCEModel(NetworkOwner):
         self.alpha, self.beta = method.sce.sce_alpha, method.sce.sce_beta
 
     def forward(self, batch, hp):
-        logits = batch.logits(self.classifier)
+        logits = batch.classifier_output(self.classifier)
         answers = batch.answer_labels
         loss = (-self.alpha * answer_log_prob(logits, answers)
                 + self.beta * reverse_cross_entropy(logits, answers))

@@ -7,11 +7,18 @@ term gets, and the minibatch loss is an unbiased estimate of the full-data loss 
 answers each item has (a flat plate of annotations scaled by R/R_b is not: R_b varies with the
 items drawn). In the tensors the answers dim is -2 and the items dim -1, so per-item sites (y)
 keep their (B, C) shape and broadcast over an item's answers.
+
+Two fields are the step's, not the data's: the objective (``objective.py``) fills them once per
+step, so that the programs and the regularizer share one computation of each:
+``classifier_logits``, the classifier's f_θ(x) (read by the warm-up, the model's prior and the
+guide's prior judgement), and ``posterior``, q's parameters from the guide's ``posterior(batch)``
+(which the guide samples from and the regularizer reads).
 """
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass
 
 import torch
 
@@ -23,7 +30,7 @@ MAX_PLATE_NESTING = 2  # items, answers (TraceEnum_ELBO enumerates y to their le
 class StepParams:
     """Schedule values for the current step (see ``schedules.py``)."""
 
-    tau: float = 0.5  # relaxed-Bernoulli temperature for y
+    tau: float = 0.5  # temperature of y's relaxation (relaxation.py: --elbo meanfield|trace)
     # (objective.py only) Eq. 7: share of the classifier's gradient from the KL term (rest: CE
     # on ỹ)
     alpha: float = 1.0
@@ -45,36 +52,42 @@ class Batch:
     # (Rb,) weight of each answer's terms in the likelihood (mixup's λ and 1 − λ,
     # ``pyro_can/mixup.py``); None: every answer counts once
     ann_weight: torch.Tensor | None = None
-    _cache: dict = field(default_factory=dict, repr=False)
+    # -- the step's shared values (filled by the objective; None in a batch read outside a step)
+    classifier_logits: torch.Tensor | None = None  # (B, C) f_θ(x) of the model's classifier
+    posterior: tuple | None = None  # q's parameters: guide.posterior(batch)
 
-    def logits(self, net: torch.nn.Module) -> torch.Tensor:
-        """Classifier logits f_θ(x), computed once per step and shared by model and guide (the
-        guide's prior judgement can reuse the classifier instead of a second forward pass)."""
-        key = id(net)
-        if key not in self._cache:
-            self._cache[key] = net(self.x)
-        return self._cache[key]
+    def classifier_output(self, classifier: torch.nn.Module) -> torch.Tensor:
+        """f_θ(x) of the model's ``classifier``: ``classifier_logits`` when the objective
+        computed them for this step, else the classifier's output now (a batch read outside a
+        training step: a pass over the posterior, a test)."""
+        if self.classifier_logits is not None:
+            return self.classifier_logits
+        return classifier(self.x)
+
+    def posterior_of(self, guide) -> tuple:
+        """q's parameters from ``guide``: ``posterior`` when the objective computed them for
+        this step, else ``guide.posterior`` of the batch now."""
+        return self.posterior if self.posterior is not None else guide.posterior(self)
 
     # -- the padded answers × items table -----------------------------------------------------
+    @functools.cached_property
     def _layout(self):
         """(slot of each answer among its item's answers, slots per item)."""
-        if "layout" not in self._cache:
-            b, item = len(self.item_idx), self.ann_item
-            counts = torch.bincount(item, minlength=b)
-            starts = torch.cumsum(counts, 0) - counts
-            order = torch.argsort(item, stable=True)
-            slot = torch.empty_like(item)
-            slot[order] = torch.arange(len(item), device=item.device) - starts[item[order]]
-            a = (self.max_answers or int(counts.max())) if len(item) else max(1, self.max_answers)
-            self._cache["layout"] = (slot, a)
-        return self._cache["layout"]
+        b, item = len(self.item_idx), self.ann_item
+        counts = torch.bincount(item, minlength=b)
+        starts = torch.cumsum(counts, 0) - counts
+        order = torch.argsort(item, stable=True)
+        slot = torch.empty_like(item)
+        slot[order] = torch.arange(len(item), device=item.device) - starts[item[order]]
+        a = (self.max_answers or int(counts.max())) if len(item) else max(1, self.max_answers)
+        return slot, a
 
     def to_table(self, t: torch.Tensor, fill=0.0) -> torch.Tensor:
         """Per-answer rows ``t`` (Rb, ...) placed in the (A, B, ...) table, ``fill`` in the
         padding (differentiable in ``t``). With one answer per item, ``t`` itself."""
         if self.one_answer_each:
             return t
-        slot, a = self._layout()
+        slot, a = self._layout
         out = t.new_full((a, len(self.item_idx)) + t.shape[1:], fill)
         out[slot, self.ann_item] = t
         return out
@@ -83,36 +96,31 @@ class Batch:
         """The answers' rows (Rb, ...) of a table (A, B, ...); the inverse of ``to_table``."""
         if self.one_answer_each:
             return t
-        return t[self._layout()[0], self.ann_item]
+        return t[self._layout[0], self.ann_item]
 
-    @property
+    @functools.cached_property
     def mask(self) -> torch.Tensor | None:
         """(A, B) True where a slot holds a real answer; None with one answer per item."""
         if self.one_answer_each:
             return None
-        if "mask" not in self._cache:
-            self._cache["mask"] = self.to_table(
-                torch.ones(len(self.ann_item), dtype=torch.bool, device=self.ann_item.device),
-                False)
-        return self._cache["mask"]
+        return self.to_table(
+            torch.ones(len(self.ann_item), dtype=torch.bool, device=self.ann_item.device), False)
 
     @property
     def total_weight(self) -> float:
         """How many answers the batch counts: their number, or the sum of their weights."""
         return float(len(self.ann_item) if self.ann_weight is None else self.ann_weight.sum())
 
-    @property
+    @functools.cached_property
     def answer_labels(self) -> torch.Tensor:
         """The observed ỹ table (A, B, C): padding holds a valid label row (masked out), so
         distributions' argument checks pass. With one answer per item, ``labels`` (B, C)."""
         if self.one_answer_each:
             return self.labels
-        if "answer_labels" not in self._cache:
-            slot, a = self._layout()
-            out = self.labels[:1].expand((a, len(self.item_idx), self.labels.shape[-1])).clone()
-            out[slot, self.ann_item] = self.labels
-            self._cache["answer_labels"] = out
-        return self._cache["answer_labels"]
+        slot, a = self._layout
+        out = self.labels[:1].expand((a, len(self.item_idx), self.labels.shape[-1])).clone()
+        out[slot, self.ann_item] = self.labels
+        return out
 
 
 def items_plate(batch: Batch):

@@ -26,7 +26,7 @@ Adding an option is one declaration, in its topic's module::
   (``resolution.resolve``); ``source=True``: it says where the data comes from (the estimator gets
   arrays instead, so it is no constructor argument there).
 
-Derived values (``discrete_y``, ``end_to_end``, ...) are written once (``declaration.py``): they
+Derived values (``end_to_end``, ``categorical_y``, ...) are written once (``declaration.py``): they
 become properties of ``Config`` and of every section that holds their inputs."""
 from __future__ import annotations
 

@@ -162,13 +162,6 @@ def worker_quality(quality_prior, method) -> bool:
     return quality_prior == "worker" and method == "can"
 
 
-@derived("elbo")
-def discrete_y(elbo) -> bool:
-    """y is sampled from its discrete distribution (score function or enumeration), not
-    relaxed (``--elbo tracegraph|enum``)."""
-    return elbo in ("tracegraph", "enum")
-
-
 @derived("latent")
 def categorical_y(latent) -> bool:
     """y is one class (softmax classifier, categorical q), not per-class Bernoullis; needs the

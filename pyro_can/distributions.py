@@ -1,9 +1,11 @@
-"""A relaxed Bernoulli whose KL divergence is the discrete Bernoulli one.
+"""The clean label's and the answers' distributions, and the relaxations of y with the discrete KL.
 
-The paper samples the clean label y with a Gumbel-softmax relaxation for the reconstruction term
-but computes the KL terms in closed form (its appendix). Relaxed-Bernoulli *densities* are a poor
-stand-in for that KL: they reward pushing samples to 0/1 and, in our prototype, drove the
-classifier to chance. Registering the closed-form KL on this subclass lets Pyro's
+y is one class (one-hot categorical) or per-class Bernoullis; the model and the guide sample it
+from that discrete distribution (``label_dist``), and the reparameterized estimators relax it
+(``relaxation.py``). The paper samples y with a Gumbel-softmax relaxation for the reconstruction
+term but computes the KL terms in closed form (its appendix). Relaxed-Bernoulli *densities* are a
+poor stand-in for that KL: they reward pushing samples to 0/1 and, in our prototype, drove the
+classifier to chance. Registering the closed-form KL on the relaxed subclasses here lets Pyro's
 ``TraceMeanField_ELBO`` use it, while ``rsample`` stays the relaxed, reparameterized one.
 """
 from __future__ import annotations
@@ -63,6 +65,15 @@ class ConcreteCategorical(RelaxedOneHotCategorical):
     ``kl_divergence`` to another one and ``entropy`` are those of the underlying categorical: the
     clean label of a single-label item is one class, and the posterior over it sums to one."""
 
+    @classmethod
+    def relaxing(cls, categorical: OneHotCategorical, temperature) -> "ConcreteCategorical":
+        """The relaxation of ``categorical`` at ``temperature``, on the categorical's own
+        normalized logits (built anew from them, torch would normalize them a second time, which
+        moves some by an ulp)."""
+        relaxed = cls(temperature, logits=categorical.logits)
+        relaxed.base_dist._categorical = categorical._categorical
+        return relaxed
+
     def as_categorical(self) -> Categorical:
         return Categorical(logits=self.logits)
 
@@ -88,31 +99,12 @@ def class_probs(logits: torch.Tensor, categorical: bool) -> torch.Tensor:
 
 
 def label_dist(logits: torch.Tensor, categorical: bool):
-    """p(ỹ | ...) from logits: one categorical over the answered class (single-label answers,
-    ``--ytilde-likelihood categorical``) or per-class Bernoullis. The warm-up reads ỹ with the
-    classifier's own output type instead (``categorical`` = a categorical y)."""
+    """A label's distribution from logits: one class (a one-hot categorical: ``--latent
+    categorical`` for y, ``--ytilde-likelihood categorical`` for the answers) or per-class
+    Bernoullis. The clean label y has it in the model's prior and in q, whatever the estimator
+    (``relaxation.py`` relaxes it for ``--elbo meanfield|trace``); its closed-form entropy is what
+    the regularizers read. The warm-up reads ỹ with the classifier's own output type
+    (``categorical`` = a categorical y)."""
     if categorical:
         return OneHotCategorical(logits=logits)
     return Bernoulli(logits=logits).to_event(1)
-
-
-def y_dist(logits: torch.Tensor, tau, categorical: bool, discrete: bool):
-    """The clean-label distribution of one item, in the prior and in q alike.
-
-    Relaxed (``discrete`` False: ``--elbo meanfield|trace``, the paper's reparameterized
-    estimator): at temperature τ, per-class Bernoullis or one categorical (``categorical``), both
-    carrying the closed-form KL of their discrete counterparts. ``discrete`` (``--elbo
-    tracegraph|enum``): the discrete distribution itself (one-hot categorical or per-class
-    Bernoulli, not reparameterized), whose gradient is a score function (tracegraph) or an exact
-    sum over its values (enum)."""
-    if discrete:
-        return label_dist(logits, categorical)
-    if categorical:
-        return ConcreteCategorical(tau, logits=logits)
-    return ConcreteBernoulli(tau, logits=logits).to_event(1)
-
-
-def discrete_y_dist(logits: torch.Tensor, categorical: bool):
-    """q(y) or p(y) as the discrete distribution it stands for, whatever the estimator (its
-    closed-form entropy is what the regularizers read)."""
-    return Categorical(logits=logits) if categorical else Bernoulli(logits=logits).to_event(1)

@@ -2,6 +2,8 @@
 classifier's prior p_θ(y | x). Works from a trace of the guide, so any registered guide works."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 from pyro import poutine
@@ -38,13 +40,15 @@ def posterior(trainer, chunk: int = 4096, data=None) -> dict:
         for start in range(0, ts.num_items, chunk):
             items = torch.arange(start, min(start + chunk, ts.num_items), device=trainer.device)
             batch = ts.batch(items)
-            logits = batch.logits(trainer.model.classifier)
+            logits = trainer.model.classifier(batch.x)
+            # the guide's prior judgement reads the same forward pass (Batch.classifier_logits)
+            batch = dataclasses.replace(batch, classifier_logits=logits)
             prior.append(class_probs(logits, trainer.cfg.categorical_y).cpu())
             if not latent:
                 q_y.append(prior[-1])
                 continue
             tr = poutine.trace(trainer.guide).get_trace(batch, StepParams(lam=0.0))
-            fn = tr.nodes["y"]["fn"]  # ConcreteCategorical, or Independent(ConcreteBernoulli)
+            fn = tr.nodes["y"]["fn"]  # OneHotCategorical, or Independent(Bernoulli)
             q_logits = fn.logits if trainer.cfg.categorical_y else fn.base_dist.logits
             q_y.append(class_probs(q_logits, trainer.cfg.categorical_y).cpu())
             if "z" in tr.nodes:

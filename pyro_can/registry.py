@@ -28,7 +28,7 @@ from .npz_file import load_npz
 from . import regularizers
 from .nets import input_net
 from .batch import MAX_PLATE_NESTING
-from .objective import TraceGraph_ELBO
+from .objective import TraceGraph_ELBO, score_baseline
 
 
 @dataclass(frozen=True)
@@ -119,11 +119,16 @@ def model_and_guide(sections, in_dim: int, num_classes: int,
     empty guide), built from a resolved config's sections (``sections.sections``): each from the
     method section, the schedule section (the estimator's run-time choices) and a maker of
     networks on the items' inputs (method and image sections). ``num_workers`` sizes a method's
-    per-worker parts. The model's networks are built first, then the guide's (the order the
-    initial weights are drawn in)."""
+    per-worker parts. The model's networks are built first, then the guide's, then the guide's
+    score-function baseline network (``--baseline nn``, ``objective.score_baseline``; the order
+    the initial weights are drawn in)."""
     method, schedule = sections.method, sections.schedule
     spec = lookup("method", METHODS, method.method)
     guide_cls = lookup("guide", GUIDES, method.guide) if spec.latent else EmptyGuide
     make_net = functools.partial(input_net, method, sections.images, in_dim)
     model = spec.model(method, schedule, num_classes, make_net, num_workers)
-    return model, guide_cls(method, schedule, num_classes, make_net, model)
+    guide = guide_cls(method, schedule, num_classes, make_net, model)
+    baseline = score_baseline(schedule, num_classes) if spec.latent else None
+    if baseline is not None:
+        guide.baseline = baseline
+    return model, guide

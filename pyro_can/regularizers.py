@@ -22,7 +22,7 @@ import math
 
 import torch
 
-from .distributions import discrete_y_dist
+from .distributions import label_dist
 
 _HALF_LOG_2PI_E = 0.5 * math.log(2 * math.pi * math.e)
 
@@ -34,7 +34,7 @@ def _z_share(batch, method) -> float:
 
 
 def entropy(method, batch, y_logits, z_loc=None, z_scale=None) -> torch.Tensor:
-    out = discrete_y_dist(y_logits, method.categorical_y).entropy().mean()
+    out = label_dist(y_logits, method.categorical_y).entropy().mean()
     if z_scale is not None:
         out = out + _z_share(batch, method) * (_HALF_LOG_2PI_E + z_scale.log()).sum(-1).mean()
     return out
@@ -58,7 +58,7 @@ def marginal_z_entropy(z_loc, z_scale) -> torch.Tensor:
 def mutual_information(method, batch, y_logits, z_loc=None, z_scale=None) -> torch.Tensor:
     """Minus the batch estimate of I(item; y) (and of I(annotation; z)), so minimizing it
     maximizes the MI."""
-    h_y = discrete_y_dist(y_logits, method.categorical_y).entropy().mean()
+    h_y = label_dist(y_logits, method.categorical_y).entropy().mean()
     out = h_y - marginal_y_entropy(y_logits, method.categorical_y)
     if z_scale is not None:
         h_z = (_HALF_LOG_2PI_E + z_scale.log()).sum(-1).mean()

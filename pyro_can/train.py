@@ -189,7 +189,10 @@ def programs_state(programs: torch.nn.ModuleDict, nets: dict) -> dict:
     written before the model and guide owned their networks hold one flat dict of networks by
     name (``classifier.net.0.weight``, ``additive.g1.weight``, ...): the same tensors, renamed to
     the module that owns each network now (the guide's shared prior judgement is the
-    classifier). A network missing from it is a KeyError."""
+    classifier). A network missing from it is a KeyError. The per-worker q(μ_w), q(d_w) were
+    the model's (``model.workers``, read by the guide too): they are the guide's now."""
+    if any(k.startswith("model.workers.") for k in nets):
+        nets = {k.replace("model.workers.", "guide.workers.", 1): v for k, v in nets.items()}
     if any(k.startswith(("model.", "guide.")) for k in nets):
         return nets
     classifier = programs.model.classifier
@@ -433,7 +436,9 @@ class Trainer:
         cap = self.cfg.batch_size if self.train_set.pixels is not None else 2000
         items = torch.arange(min(self.train_set.num_items, cap), device=self.device)
         regularizer = self.loss.regularizer_loss if self.loss.regularizer is not None else None
-        return elbo_terms(self.model, self.guide, self.train_set.batch(items), hp, regularizer)
+        with torch.no_grad():  # the step's classifier logits and q, as a step computes them
+            batch = self.loss.step_batch(self.train_set.batch(items))
+        return elbo_terms(*self.loss.programs, batch, hp, regularizer)
 
     def final_metrics(self, ev: dict | None = None) -> dict:
         """``ev``: the last epoch's evaluation, when there was one (the weights have not changed

@@ -7,9 +7,10 @@ y, on its quality z and on w, through a hierarchical prior on the quality,
 plus a latent per-worker strength of the decoder's identity path, d_w ~ Normal(0, 1) (ỹ's logits
 + d_w·(2y − 1): a one-coin worker model inside CAN's decoder; a decoder MLP reads z's dimensions
 slowly, and the worker's reliability needs a direct path; as a latent with a prior, a worker with
-few answers stays near the crowd's average). In the guide, q(μ_w) = Normal(m_w, s_w),
-q(d_w) = Normal(e_w, r_w), the same m_w
-added to q(z_ir | x, ỹ_ir)'s mean, and a per-worker weight t_w on each answer's evidence in
+few answers stays near the crowd's average). The model holds the priors and reads each answer's
+worker slot (``worker_slots``); the guide holds the variational parameters (``WorkerQuality``):
+q(μ_w) = Normal(m_w, s_w), q(d_w) = Normal(e_w, r_w), the same m_w added to q(z_ir | x, ỹ_ir)'s
+mean, and a per-worker weight t_w on each answer's evidence in
 q(y | x, ỹ) (the Bayes posterior of a worker-confusion model weighs each answer by its worker's
 log-likelihood ratio). Answers of unknown workers (-1) and the table's padding share one extra
 slot.
@@ -35,8 +36,18 @@ def count_workers(ann_worker) -> int:
     return int(ann_worker.max()) + 1 if ann_worker.size and ann_worker.max() >= 0 else 0
 
 
+def worker_slots(ann_worker: torch.Tensor | None, n: int, num_workers: int,
+                 device) -> torch.Tensor:
+    """Each of the ``n`` answers' slot among the ``num_workers`` + 1: its worker, or
+    ``num_workers`` when unknown (-1, or no worker ids at all)."""
+    if ann_worker is None:
+        return torch.full((n,), num_workers, dtype=torch.long, device=device)
+    return torch.where(ann_worker >= 0, ann_worker, torch.full_like(ann_worker, num_workers))
+
+
 class WorkerQuality(nn.Module):
-    """q(μ_w)'s parameters (loc, scale) and the evidence weights t_w, for W workers plus the
+    """The guide's per-worker variational parameters: q(μ_w)'s (loc, scale), q(d_w)'s
+    (copy_offset, offset_scale) and the evidence weights t_w, for W workers plus the
     unknown-worker slot (index W)."""
 
     def __init__(self, num_workers: int, quality_dim: int, min_scale: float = 1e-3):
@@ -50,11 +61,8 @@ class WorkerQuality(nn.Module):
         self.min_scale = min_scale
 
     def index(self, ann_worker: torch.Tensor | None, n: int, device) -> torch.Tensor:
-        """Each answer's slot: its worker, or W when unknown."""
-        if ann_worker is None:
-            return torch.full((n,), self.num_workers, dtype=torch.long, device=device)
-        unknown = torch.full_like(ann_worker, self.num_workers)
-        return torch.where(ann_worker >= 0, ann_worker, unknown)
+        """Each answer's slot: its worker, or W when unknown (``worker_slots``)."""
+        return worker_slots(ann_worker, n, self.num_workers, device)
 
     def scale(self) -> torch.Tensor:
         return F.softplus(self.raw_scale) + self.min_scale

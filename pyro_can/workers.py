@@ -26,7 +26,7 @@ def worker_report(run) -> list[dict]:
     znorm = np.linalg.norm(post["z_loc"], axis=1) if post["z_loc"].size else np.zeros(len(answer))
     truth = data.y_train_clean.argmax(1)[data.ann_item] if data.y_train_clean is not None else None
     modelled = None
-    wq = getattr(run.model, "workers", None)
+    wq = getattr(run.guide, "workers", None)  # the guide's q(μ_w), q(d_w)
     if wq is not None:
         modelled = decoder_reliability(run.model.decoder, wq, data.num_classes,
                                        run.cfg.ytilde_likelihood == "categorical")

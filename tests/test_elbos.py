@@ -21,7 +21,8 @@ def _trainer(**kw):
 def test_tracegraph_samples_a_discrete_y_with_baselines():
     tr = _trainer(elbo="tracegraph", baseline="nn")
     batch = tr.train_set.batch(torch.arange(6))
-    site = poutine.trace(tr.guide).get_trace(batch, HP).nodes["y"]
+    guide = tr.loss.programs[1]  # the guide as TraceGraph_ELBO runs it (its baselines set)
+    site = poutine.trace(guide).get_trace(batch, HP).nodes["y"]
     assert not site["fn"].has_rsample  # a one-hot categorical, not its relaxation
     assert set(site["value"].sum(-1).tolist()) == {1.0}
     assert set(torch.unique(site["value"]).tolist()) <= {0.0, 1.0}
@@ -125,3 +126,31 @@ def test_relaxed_density_is_finite_for_a_confident_posterior():
         loss = tr.step(tr.train_set.batch(torch.arange(20)), HP)
     assert math.isfinite(loss)
     assert all(torch.isfinite(p).all() for p in tr.programs.parameters())
+
+
+def test_the_estimator_is_applied_outside_the_model_and_guide():
+    """The model and guide sample y from its discrete distribution under every --elbo; the
+    objective's programs relax it at τ (meanfield: in q and in the prior, on the same logits) or
+    mark it for enumeration (enum)."""
+    from pyro.distributions import OneHotCategorical
+
+    from pyro_can.distributions import ConcreteCategorical
+
+    tr = _trainer(elbo="meanfield")
+    batch = tr.train_set.batch(torch.arange(6))
+    discrete = poutine.trace(tr.guide).get_trace(batch, HP).nodes["y"]["fn"]
+    assert isinstance(discrete, OneHotCategorical)
+    model, guide = tr.loss.programs
+    guide_tr = poutine.trace(guide).get_trace(batch, HP)
+    model_tr = poutine.trace(poutine.replay(model, trace=guide_tr)).get_trace(batch, HP)
+    for site in (guide_tr.nodes["y"], model_tr.nodes["y"]):
+        assert isinstance(site["fn"], ConcreteCategorical) and site["fn"].has_rsample
+        assert float(site["fn"].temperature) == HP.tau
+    assert torch.equal(guide_tr.nodes["y"]["fn"].logits, discrete.logits)
+    assert isinstance(poutine.trace(tr.model).get_trace(batch, HP).nodes["y"]["fn"],
+                      OneHotCategorical)
+
+    enum = _trainer(elbo="enum")
+    site = poutine.trace(enum.loss.programs[1]).get_trace(batch, HP).nodes["y"]
+    assert site["infer"]["enumerate"] == "parallel"
+    assert "enumerate" not in poutine.trace(enum.guide).get_trace(batch, HP).nodes["y"]["infer"]

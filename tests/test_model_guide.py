@@ -245,8 +245,10 @@ def test_model_and_guide_are_pyro_modules_owning_their_networks():
 
 def test_networks_are_built_from_their_sections():
     """registry.model_and_guide reads the resolved config's sections only: the method section
-    sizes the networks, the schedule section picks how the guide samples y."""
+    sizes the networks, the schedule section picks how the guide's y is estimated (here the
+    score function with the guide's neural baseline, set by the objective)."""
     from pyro_can import registry
+    from pyro_can.objective import estimator_programs
     from pyro_can.sections import sections
 
     data = load_digits(seed=0, noise_rate=0.4)
@@ -259,7 +261,8 @@ def test_networks_are_built_from_their_sections():
     assert guide.prior_judgement is not model.classifier  # --prior-judgement separate: f_φ
     assert guide.contrastive.fc.out_features == 2 * 3 and guide.baseline is not None
     batch = Trainer(cfg, data).train_set.batch(torch.arange(4))
-    site = poutine.trace(guide).get_trace(batch, StepParams(tau=0.5)).nodes["y"]
+    _, scored_guide = estimator_programs(registry.ELBOS[cfg.elbo](), model, guide)
+    site = poutine.trace(scored_guide).get_trace(batch, StepParams(tau=0.5)).nodes["y"]
     assert not site["fn"].has_rsample and site["infer"]["baseline"]["nn_baseline"] is guide.baseline
 
 

@@ -50,10 +50,11 @@ def test_worker_reliabilities_separate_random_workers_from_good_ones():
 def test_worker_blind_can_is_the_default_and_has_no_worker_parameters():
     data = generated_crowd(answers_per_item=2)
     assert Config().quality_prior == "standard"
-    assert Trainer(Config(epochs=1, hidden="8"), data).model.workers is None
+    assert Trainer(Config(epochs=1, hidden="8"), data).guide.workers is None
     tr = Trainer(Config(epochs=1, hidden="8", quality_prior="worker"), data)
-    assert tr.model.workers.loc.shape == (RANDOM + GOOD + 1, 4)  # + the unknown-worker slot
-    assert tr.guide.workers is tr.model.workers  # one set of q(μ_w) parameters, read by both
+    assert tr.guide.workers.loc.shape == (RANDOM + GOOD + 1, 4)  # + the unknown-worker slot
+    # one set of q(μ_w) parameters, the guide's: the model holds the priors only
+    assert "workers" not in dict(tr.model.named_children())
 
 
 def test_quality_prior_worker_needs_z(cli, tmp_path):
@@ -116,3 +117,32 @@ def test_estimator_with_worker_quality_saves_and_loads(tmp_path):
                                                                            annotations=rows)
     loaded = CANClassifier.load(est.save(tmp_path / "run"))
     np.testing.assert_array_equal(loaded.predict_proba(data.x_test), est.predict_proba(data.x_test))
+
+
+def test_a_checkpoint_with_the_models_worker_parameters_loads_into_the_guide():
+    """Checkpoints written while q(μ_w), q(d_w) sat in the model (``model.workers``, which the
+    guide held too) resume with the same weights and optimizer state: the parameters are the
+    guide's now, in the same place of the optimizer's order."""
+    import torch
+
+    data = generated_crowd(answers_per_item=2)
+    common = dict(hidden="8", quality_prior="worker", warmup_epochs=0, ramp_epochs=0)
+    src = Trainer(Config(epochs=1, **common), data)
+    src.run()
+    state = src.state_dict()
+    old = dict(state["nets"])
+    old.update({"model." + k[len("guide."):]: v for k, v in state["nets"].items()
+                if k.startswith("guide.workers.")})
+    assert any(k.startswith("model.workers.") for k in old)
+    dst = Trainer(Config(epochs=2, seed=1, **common), data)
+    dst.load_state_dict({**state, "nets": old})
+    for (k, a), (_, b) in zip(src.programs.state_dict().items(),
+                              dst.programs.state_dict().items()):
+        assert torch.equal(a, b), k
+    # the optimizer's state, kept by position, meets each parameter it was written for
+    momentum = {n: src.optimizer.state[p].get("momentum_buffer")
+                for n, p in src.programs.named_parameters()}
+    assert momentum["guide.workers.loc"] is not None
+    for n, p in dst.programs.named_parameters():
+        got = dst.optimizer.state[p].get("momentum_buffer")
+        assert (got is None and momentum[n] is None) or torch.equal(got, momentum[n]), n
