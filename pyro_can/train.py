@@ -32,6 +32,7 @@ from . import distributed, metrics, registry
 from .batch import Batch, StepParams
 from .config import Config
 from .data import Dataset
+from .device import resolve_device
 from .distributions import class_probs
 from .errors import DataError, OptionError, TrainingError
 from .mixup import Mixup
@@ -40,14 +41,6 @@ from .registry import ANCHORED_NOISE_INITS
 from .schedules import HANDOVER, make_scheduler, phase, step_params
 from .sections import sections
 from .worker_quality import count_workers
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise TrainingError("--device cuda asked for, but no CUDA device is available")
-    return torch.device(name)
 
 
 def make_optimizer(cfg: Config, params) -> torch.optim.Optimizer:
