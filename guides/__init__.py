@@ -3,4 +3,6 @@ shape of ``pyro.contrib.cevae``'s ``Guide``), built as
 ``Guide(method, schedule, num_classes, input_net, model)``: ``model`` is the method's model,
 whose modules the guide may read (the classifier as the prior judgement, the worker-quality
 parameters). ``forward(batch, hp)`` is the Pyro program and ``posterior(batch)`` q's parameters,
-which the objective's regularizer reads. Register a new one in ``pyro_can/registry.py``."""
+which the objective's regularizer reads. Every guide derives from ``GuideBase``
+(``pyro_can/noisy_label_model.py``: ``posterior``, ``handover(estimate)``, ``hold_noise_model()``
+and their defaults). Register a new one in ``pyro_can/registry.py``."""

@@ -19,10 +19,10 @@ from pyro import poutine
 from pyro_can.batch import answers_plate, items_plate
 from pyro_can.distributions import y_dist
 from pyro_can.nets import ScoreBaseline
-from pyro_can.network_owner import NetworkOwner
+from pyro_can.noisy_label_model import GuideBase
 
 
-class LatentGuide(NetworkOwner):
+class LatentGuide(GuideBase):
     """q(y) per item and q(z) per answer, from ``posterior(batch)`` (a subclass's): y's logits
     and z's loc and scale, one row per answer (None without z). ``workers``: the model's
     worker-quality parameters (``--quality-prior worker``), whose q(μ_w), q(d_w) the guide

@@ -3,7 +3,9 @@
 ``Model(method, schedule, num_classes, input_net, num_workers=0)`` from the method's section
 (``sections.MethodSection``), the schedule section (``sections.ScheduleSection``: the estimator
 choices it makes at run time) and ``input_net(out_dim)``, a maker of networks on the items'
-inputs (``registry.model_and_guide``); its ``forward(batch, hp)`` is the Pyro program. A model
-may add ``warmup_model(batch, hp)`` (Eq. 7's warm-up likelihood), ``handover(scores, data)`` and
-``start_epoch(epoch, train_set)`` (per-epoch state: the Trainer calls it before every epoch).
-Register a new one in ``pyro_can/registry.py``."""
+inputs (``registry.model_and_guide``); its ``forward(batch, hp)`` is the Pyro program. Every
+model derives from ``ModelBase`` (``pyro_can/noisy_label_model.py``), which declares what the
+training loop may call besides, with its default: ``warmup_model(batch, hp)`` (Eq. 7's warm-up
+likelihood), ``handover(scores, data)``, ``answer_matrix()``, ``start_epoch(epoch, train_set)``
+(per-epoch state: the Trainer calls it before every epoch) and ``hold_noise_model()``. Register
+a new one in ``pyro_can/registry.py``."""

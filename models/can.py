@@ -21,13 +21,13 @@ from pyro_can.anchors import NoiseEstimate, estimate_noise, evidence_weights
 from pyro_can.batch import answers_plate, items_plate
 from pyro_can.distributions import label_dist, y_dist
 from pyro_can.nets import Decoder
-from pyro_can.network_owner import NetworkOwner
+from pyro_can.noisy_label_model import ModelBase
 from pyro_can.worker_quality import WorkerQuality
 
 from .plain import observe_from_classifier
 
 
-class CANModel(NetworkOwner):
+class CANModel(ModelBase):
     """The generative model with its networks: ``classifier`` f_θ (the prior p(y | x), the network
     CAN ships), ``decoder`` p(ỹ | y, z) and, with ``--quality-prior worker``, ``workers`` (the
     per-worker quality prior's variational parameters, ``pyro_can/worker_quality.py``; the guide

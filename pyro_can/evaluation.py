@@ -64,8 +64,8 @@ def answer_scores(trainer, probs: np.ndarray) -> dict:
     """``metrics.answer_scores`` of the validation items' answers (each answer on its own, so
     several answers per item are scored as the model predicts them, one at a time; ``probs``:
     the classifier's class probabilities of the validation items): the classifier read through
-    the method's ``answer_matrix()`` (CAN, LearnQ) or, for a method without a noise model, as
-    it is. Not computed for per-class sigmoid classifiers, for a
+    the method's ``answer_matrix()`` (CAN, LearnQ) or, for a method without a noise model
+    (``answer_matrix`` None), as it is. Not computed for per-class sigmoid classifiers, for a
     method whose noise model is no one matrix (``answer_matrix()`` None: the Crowd Layer, CAN
     with per-class answers), or before CAN's hand-over set its noise model."""
     val, model = trainer.val, trainer.model
@@ -73,10 +73,9 @@ def answer_scores(trainer, probs: np.ndarray) -> dict:
         return {}
     if trainer.handover_epoch is not None and trainer.epoch <= trainer.handover_epoch:
         return {}
-    get = getattr(model, "answer_matrix", None)
     matrix = None
-    if get is not None:
-        matrix = get()
+    if model.answer_matrix is not None:  # a noise model: the classifier read through it
+        matrix = model.answer_matrix()
         if matrix is None:
             return {}
         matrix = matrix.cpu().numpy()

@@ -1,17 +1,17 @@
 """The one training loop every method runs: stochastic variational inference with a Pyro ELBO.
 
-The model and guide are the method's PyroModules (``models/``, ``guides/``), built from the
-resolved config's sections (``programs.build_model_and_guide``); the objective is
-``objective.Objective``: Pyro's ``ELBO(model, guide)`` module weighted by α_t, the warm-up
-likelihood and the regularizer. The loop runs the phases of Eq. 7 in order (``schedules.phase``;
-``Trainer.train_epoch``): warm-up (the warm-up likelihood alone), the hand-over (once, at the first
-epoch after the warm-up: the method re-estimates its noise model from the warm classifier), the
-ramp (α_t rising to α_max) and SVI. A single torch optimizer over all networks (``make_optimizer``:
-SGD, Adam or RAdam) steps its loss, with a per-epoch schedule (``schedules.make_scheduler``: step
-or cosine). That is the pattern Pyro documents for using torch optimizers, and unlike
-``pyro.optim`` (one optimizer per parameter) it gives one checkpointable optimizer state and fused
-updates. Under ``torchrun`` the same module is wrapped in ``DistributedDataParallel``
-(``distributed.py``).
+The model and guide are the method's PyroModules (``models/``, ``guides/``, with the interface
+``noisy_label_model.py`` declares), built from the resolved config's sections
+(``programs.build_model_and_guide``); the objective is ``objective.Objective``: Pyro's
+``ELBO(model, guide)`` module weighted by α_t, the warm-up likelihood and the regularizer. The
+loop runs the phases of Eq. 7 in order (``schedules.phase``; ``Trainer.train_epoch``): warm-up
+(the warm-up likelihood alone), the hand-over (once, at the first epoch after the warm-up: the
+method re-estimates its noise model from the warm classifier), the ramp (α_t rising to α_max)
+and SVI. A single torch optimizer over all networks (``make_optimizer``: SGD, Adam or RAdam)
+steps its loss, with a per-epoch schedule (``schedules.make_scheduler``: step or cosine). That
+is the pattern Pyro documents for using torch optimizers, and unlike ``pyro.optim`` (one
+optimizer per parameter) it gives one checkpointable optimizer state and fused updates. Under
+``torchrun`` the same module is wrapped in ``DistributedDataParallel`` (``distributed.py``).
 
 What happens after an epoch is up to callbacks (``callbacks.py``): the evaluation
 (``evaluation.py``), the run folder's checkpoint (``checkpoint.py``), a progress bar.
@@ -140,8 +140,7 @@ class Trainer:
         batches = self.epoch_batches()
         if self.phase() == HANDOVER:
             self.handover()
-        if hasattr(self.model, "start_epoch"):  # a method's per-epoch state (models/)
-            self.model.start_epoch(self.epoch, self.train_set)
+        self.model.start_epoch(self.epoch, self.train_set)  # a method's per-epoch state
         # argument validation off while training: it costs time every step, and a diverging run
         # should reach the finite-loss check below rather than fail inside a distribution
         self.programs.train()
@@ -184,9 +183,9 @@ class Trainer:
         """The first epoch after the Eq. 7 warm-up, when the method re-estimates its noise model
         (``--noise-init anchor|transition``). None without a warm-up (no warm classifier to learn
         the label reliability from), with ``--noise-init fixed``, or for a method without a
-        hand-over: then the training set is not scored for it."""
+        hand-over (``handover`` None): then the training set is not scored for it."""
         w = self.cfg.warmup_epochs
-        wanted = self.cfg.noise_init in ANCHORED_NOISE_INITS and hasattr(self.model, "handover")
+        wanted = self.cfg.noise_init in ANCHORED_NOISE_INITS and self.model.handover is not None
         return math.ceil(w) if w >= 1 and wanted else None
 
     def handover(self) -> None:
@@ -197,8 +196,7 @@ class Trainer:
         # hence the scores, differ from rank to rank); one process keeps its own
         scores = distributed.from_main(torch.as_tensor(scores, device=self.device)).cpu().numpy()
         estimate = self.model.handover(scores, self.data)
-        if hasattr(self.guide, "handover"):
-            self.guide.handover(estimate)
+        self.guide.handover(estimate)
         self.label_reliability = estimate.record()
         if self.cfg.hold_noise:
             self.hold_noise_model()
@@ -206,9 +204,8 @@ class Trainer:
     def hold_noise_model(self) -> None:
         """``--hold-noise``: from the hand-over on, the noise model keeps the anchor estimate
         (frozen parameters get no gradient, so the optimizer and weight decay leave them)."""
-        for program in (self.model, self.guide):
-            if hasattr(program, "hold_noise_model"):
-                program.hold_noise_model()
+        self.model.hold_noise_model()
+        self.guide.hold_noise_model()
 
     def _inputs(self, batches):
         """Each minibatch's inputs: cut from the tensors on the device, or, for images, the
