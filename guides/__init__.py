@@ -6,5 +6,6 @@ whose modules the guide may read (the classifier as the prior judgement) and who
 and ``posterior(batch)`` q's parameters, which the objective computes once per step
 (``Batch.posterior``): the guide samples from them and the regularizer reads them. A guide
 samples y from its discrete distribution; the estimator's relaxation, enumeration or baselines
-are applied from outside (``objective.estimator_programs``). Register a new one in
-``pyro_can/registry.py``."""
+are applied from outside (``objective.estimator_programs``). Every guide derives from
+``GuideBase`` (``pyro_can/noisy_label_model.py``: ``posterior``, ``handover(estimate)``,
+``hold_noise_model()`` and their defaults). Register a new one in ``pyro_can/registry.py``."""

@@ -18,11 +18,11 @@ from pyro import poutine
 
 from pyro_can.batch import answers_plate, items_plate
 from pyro_can.distributions import label_dist
-from pyro_can.network_owner import NetworkOwner
+from pyro_can.noisy_label_model import GuideBase
 from pyro_can.worker_quality import WorkerQuality
 
 
-class LatentGuide(NetworkOwner):
+class LatentGuide(GuideBase):
     """q(y) per item and q(z) per answer, from ``posterior(batch)`` (a subclass's): y's logits
     and z's loc and scale, one row per answer (None without z). ``workers``: with ``--quality-prior
     worker``, the per-worker variational parameters (``pyro_can/worker_quality.py``: q(μ_w),

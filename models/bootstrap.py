@@ -14,7 +14,7 @@ import torch
 from torch.nn import functional as F
 
 from pyro_can.batch import answers_plate, items_plate
-from pyro_can.network_owner import NetworkOwner
+from pyro_can.noisy_label_model import ModelBase
 
 
 def prediction_target(logits: torch.Tensor, kind: str, single_label: bool,
@@ -27,7 +27,7 @@ def prediction_target(logits: torch.Tensor, kind: str, single_label: bool,
     return (probs > 0.5).to(probs.dtype)
 
 
-class BootstrapModel(NetworkOwner):
+class BootstrapModel(ModelBase):
     """The classifier's likelihood of the bootstrapped target (``--beta``, ``--bootstrap``)."""
 
     def __init__(self, method, schedule, num_classes: int, input_net, num_workers: int = 0):

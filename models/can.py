@@ -22,13 +22,13 @@ from pyro_can.anchors import NoiseEstimate, estimate_noise, evidence_weights
 from pyro_can.batch import answers_plate, items_plate
 from pyro_can.distributions import label_dist
 from pyro_can.nets import Decoder
-from pyro_can.network_owner import NetworkOwner
+from pyro_can.noisy_label_model import ModelBase
 from pyro_can.worker_quality import worker_slots
 
 from .plain import observe_from_classifier
 
 
-class CANModel(NetworkOwner):
+class CANModel(ModelBase):
     """The generative model with its networks: ``classifier`` f_θ (the prior p(y | x), the network
     CAN ships) and ``decoder`` p(ỹ | y, z). With ``--quality-prior worker`` it has the per-worker
     priors on ``num_workers`` workers (``pyro_can/worker_quality.py``; their variational

@@ -21,7 +21,7 @@ from __future__ import annotations
 import pyro
 import torch
 
-from pyro_can.network_owner import NetworkOwner
+from pyro_can.noisy_label_model import ModelBase
 
 from .softmax_labels import answer_log_prob, require_softmax
 
@@ -47,7 +47,7 @@ def coteaching_loss(loss_a: torch.Tensor, loss_b: torch.Tensor, rate: float) -> 
     return loss_a[picked_by_b].mean() + loss_b[picked_by_a].mean()
 
 
-class CoTeachingModel(NetworkOwner):
+class CoTeachingModel(ModelBase):
     """The two networks, ``classifier`` (shipped) and ``peer``, and the epoch's forget rate."""
 
     def __init__(self, method, schedule, num_classes: int, input_net, num_workers: int = 0):

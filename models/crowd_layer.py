@@ -27,7 +27,7 @@ from torch import nn
 
 from pyro_can.batch import answers_plate, items_plate
 from pyro_can.distributions import class_probs, label_dist
-from pyro_can.network_owner import NetworkOwner
+from pyro_can.noisy_label_model import ModelBase
 
 
 class CrowdLayer(nn.Module):
@@ -43,7 +43,7 @@ class CrowdLayer(nn.Module):
         return torch.einsum("...rij,...rj->...ri", self.weight[worker], probs)
 
 
-class CrowdLayerModel(NetworkOwner):
+class CrowdLayerModel(ModelBase):
     """The classifier and the per-worker matrices (``num_workers`` of them)."""
 
     def __init__(self, method, schedule, num_classes: int, input_net, num_workers: int = 1):

@@ -39,7 +39,7 @@ import pyro
 import torch
 from sklearn.mixture import GaussianMixture
 
-from pyro_can.network_owner import NetworkOwner
+from pyro_can.noisy_label_model import ModelBase
 
 from .softmax_labels import answer_log_prob, require_softmax
 
@@ -87,7 +87,7 @@ def mixmatch_loss(net, x_l, t_l, x_u, t_u, alpha: float, lambda_u: float) -> tor
     return loss + (prior * torch.log(prior / mean_pred)).sum()
 
 
-class DivideMixModel(NetworkOwner):
+class DivideMixModel(ModelBase):
     """The two networks, ``classifier`` (shipped) and ``peer``, and the epoch's co-divide:
     ``clean`` holds each network's per-item clean probabilities (None during the warm-up)."""
 

@@ -22,7 +22,7 @@ import pyro
 import torch
 
 from pyro_can.batch import answers_plate, items_plate
-from pyro_can.network_owner import NetworkOwner
+from pyro_can.noisy_label_model import ModelBase
 
 from .softmax_labels import answer_log_prob, require_softmax
 
@@ -46,7 +46,7 @@ def elr_penalty(target: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
     return torch.log1p(-(target * p).sum(-1))
 
 
-class ELRModel(NetworkOwner):
+class ELRModel(ModelBase):
     """The softmax classifier and the per-item targets t (``targets``, N × C; sized on the first
     batch, when the number of training items is known)."""
 

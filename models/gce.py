@@ -18,7 +18,7 @@ import pyro
 import torch
 
 from pyro_can.batch import answers_plate, items_plate
-from pyro_can.network_owner import NetworkOwner
+from pyro_can.noisy_label_model import ModelBase
 
 from .softmax_labels import answer_log_prob, require_softmax
 
@@ -33,7 +33,7 @@ def gce_loss(log_p: torch.Tensor, q: float) -> torch.Tensor:
     return -torch.expm1(q * log_p) / q
 
 
-class GCEModel(NetworkOwner):
+class GCEModel(ModelBase):
     """The softmax classifier trained on L_q of each answer (``--gce-q``)."""
 
     def __init__(self, method, schedule, num_classes: int, input_net, num_workers: int = 0):

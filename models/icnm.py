@@ -16,12 +16,12 @@ import torch
 from pyro.nn import pyro_method
 
 from pyro_can.batch import answers_plate, items_plate
-from pyro_can.network_owner import NetworkOwner
+from pyro_can.noisy_label_model import ModelBase
 
 from .plain import observe_from_classifier
 
 
-class ICNMModel(NetworkOwner):
+class ICNMModel(ModelBase):
     """The visual-presence head ``classifier`` and the human-relevance head ``relevance``."""
 
     def __init__(self, method, schedule, num_classes: int, input_net, num_workers: int = 0):

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from pyro_can.batch import answers_plate, items_plate
-from pyro_can.network_owner import NetworkOwner
+from pyro_can.noisy_label_model import ModelBase
 
 
 class NoiseAdaptation(nn.Module):
@@ -29,7 +29,7 @@ class NoiseAdaptation(nn.Module):
         return torch.softmax(self.weight, dim=1)
 
 
-class LearnQModel(NetworkOwner):
+class LearnQModel(ModelBase):
     """The classifier and the noise-adaptation layer Q, with its trace penalty
     (``--learnq-trace``)."""
 

@@ -11,7 +11,7 @@ import pyro
 
 from pyro_can.batch import answers_plate, items_plate
 from pyro_can.distributions import label_dist
-from pyro_can.network_owner import NetworkOwner
+from pyro_can.noisy_label_model import ModelBase
 
 
 def observe_from_classifier(classifier, batch, categorical: bool) -> None:
@@ -23,7 +23,7 @@ def observe_from_classifier(classifier, batch, categorical: bool) -> None:
         pyro.sample("ytilde", label_dist(logits, categorical), obs=batch.answer_labels)
 
 
-class PlainModel(NetworkOwner):
+class PlainModel(ModelBase):
     """ỹ observed straight from the classifier's output."""
 
     def __init__(self, method, schedule, num_classes: int, input_net, num_workers: int = 0):

@@ -20,7 +20,7 @@ import pyro
 import torch
 
 from pyro_can.batch import answers_plate, items_plate
-from pyro_can.network_owner import NetworkOwner
+from pyro_can.noisy_label_model import ModelBase
 
 from .softmax_labels import answer_log_prob, require_softmax
 
@@ -37,7 +37,7 @@ def reverse_cross_entropy(logits: torch.Tensor, answers: torch.Tensor) -> torch.
     return -math.log(LABEL_CLAMP) * (p * (1.0 - answers)).sum(-1)
 
 
-class SCEModel(NetworkOwner):
+class SCEModel(ModelBase):
     """The softmax classifier trained on α·CE + β·RCE of each answer."""
 
     def __init__(self, method, schedule, num_classes: int, input_net, num_workers: int = 0):

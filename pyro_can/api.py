@@ -7,6 +7,7 @@ from typing import Callable
 import numpy as np
 
 from . import artifact, distributed, registry, run_folder, runs, safe_io
+from .checkpoint import Checkpoint
 from .config import Config
 from .data import (Dataset, check_split, truth_known, validation_from_test,
                    untrained_test_classes, validation_split)
@@ -86,15 +87,9 @@ def resume(run_dir: str | Path, on_epoch: Callable | None = None,
 
 
 def _run(trainer: Trainer, run_dir: Path | None, on_epoch: Callable | None) -> FitResult:
-    def after_epoch(tr: Trainer, record: dict) -> None:
-        if run_dir is not None:
-            runs.save_torch(run_dir / runs.CHECKPOINT, tr.state_dict())
-            runs.write_csv(run_dir / runs.HISTORY, tr.history)
-        if on_epoch is not None:
-            on_epoch(tr, record)
-
+    saved = [] if run_dir is None else [Checkpoint(run_dir)]  # after every epoch
     try:
-        result = trainer.run(after_epoch)
+        result = trainer.run([*saved, on_epoch])
     except KeyboardInterrupt:
         if run_dir is None:
             raise

@@ -23,7 +23,8 @@ def out_of_fold_probs(cfg, data, folds: int, seed: int,
     a model trained on the other folds with ``cfg`` (method replaced by ``plain``): what that
     classifier really outputs, a softmax for a softmax classifier, per-class sigmoids
     otherwise."""
-    from .train import Trainer, class_scores
+    from .scoring import class_scores
+    from .train import Trainer
 
     plain = for_method(cfg, "plain")  # CAN's own options back at their defaults
     scores = np.zeros((data.num_items, data.num_classes))

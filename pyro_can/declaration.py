@@ -60,7 +60,7 @@ def _warm_method(c) -> bool:
     from . import registry
 
     spec = registry.METHODS.get(c.method)
-    return spec is not None and hasattr(spec.model, "warmup_model")
+    return spec is not None and spec.model.warmup_model is not None
 
 
 def _softmax_method(c) -> bool:

@@ -42,7 +42,8 @@ from .estimator_params import document_parameters, init_from_config, option_name
 from .fitted import FittedRun
 from .posterior import answer_trust
 from .resolution import resolve_latent
-from .train import Trainer, class_scores, predict_logits
+from .scoring import class_scores, predict_logits
+from .train import Trainer
 
 
 class _ArrayTrainer(Trainer):

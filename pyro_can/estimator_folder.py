@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from . import run_folder, runs
+from .device import resolve_device
 from .errors import RunFolderError
 from .run_folder import RunFolder
-from .train import resolve_device
 
 ESTIMATOR_FILE = "estimator.json"  # classes_, n_features_in_, ... (the rest is the CLI's layout)
 FORMAT_VERSION = 2  # 2: config.json resolved (config.FORMAT_VERSION), params kept here

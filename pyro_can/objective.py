@@ -94,7 +94,8 @@ def estimator_programs(elbo, model, guide) -> tuple:
 
 class Objective(torch.nn.Module):
     """The loss above as one module. ``elbo``: a Pyro ELBO instance; ``model``/``guide``: the
-    method's PyroModules (``model.warmup_model`` and ``guide.posterior`` are optional);
+    method's PyroModules (``model.warmup_model`` and ``guide.posterior`` are None where the
+    method has none: ``noisy_label_model.py``);
     ``regularizer``: R(batch, y_logits, z_loc, z_scale), a function of ``regularizers.py`` bound
     to the method's section, or None; ``n``: training items; ``warmup_scope``: what α_t scales
     (``--warmup-scope``: ``all`` or ``classifier``). ``programs``: the model and guide as the
@@ -105,8 +106,8 @@ class Objective(torch.nn.Module):
                  warmup_scope: str = "all"):
         super().__init__()
         self.model, self.guide = model, guide
-        self.warmup = getattr(model, "warmup_model", None)
-        self.posterior = getattr(guide, "posterior", None)
+        self.warmup = model.warmup_model  # None: no warm-up (noisy_label_model.py)
+        self.posterior = guide.posterior  # None: a guide without latents
         self.regularizer = regularizer if self.posterior is not None else None
         self.programs = (estimator_programs(elbo, model, guide) if self.posterior is not None
                          else (model, guide))

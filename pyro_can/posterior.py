@@ -11,6 +11,7 @@ from pyro import poutine
 from . import registry
 from .batch import StepParams
 from .distributions import class_probs
+from .training_set import TrainingSet
 
 
 @torch.no_grad()
@@ -26,8 +27,6 @@ def posterior(trainer, chunk: int = 4096, data=None) -> dict:
     if data is None or data is trainer.data:
         data, ts = trainer.data, trainer.train_set
     else:
-        from .train import TrainingSet  # train imports this module's callers; import late
-
         ts = TrainingSet(data, trainer.device)
     latent = registry.METHODS[trainer.cfg.method].latent
     q_y, prior, z_loc, z_scale, ann_idx = [], [], [], [], []

@@ -149,7 +149,7 @@ def image_files(folder) -> list[str]:
 def _predict_images(predictor, spec, run_dir, folder, on_batch, on_start) -> dict:
     """A folder of images through the run's prediction view (``image_view``: the centre crop,
     as its test images were scored), every file checked readable before any is scored."""
-    from .datasets.images import ImageFiles, raise_unreadable
+    from .datasets.image_files import ImageFiles, raise_unreadable
     from .datasets.pixels import check_readable
 
     paths = image_files(folder)

@@ -177,8 +177,9 @@ class RunFolder:
         """The finished run as a ``FittedRun``: its model and guide rebuilt from config.json and
         loaded with the checkpoint's final weights (on ``device``), and its posterior read from
         posterior.npz. Needs no source data."""
+        from .checkpoint import programs_state
+        from .programs import build_model_and_guide
         from .worker_quality import count_workers
-        from .train import build_model_and_guide, programs_state
 
         cfg, items, state, spec = self.config, self.items, self.checkpoint, self.spec
         if safe_io.changed_since_written(self.path / runs.CONFIG):  # nothing rebuilt to catch it

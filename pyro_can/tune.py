@@ -37,7 +37,8 @@ import optuna
 from . import api, metrics, registry, runs
 from .config import RULES, Config
 from .errors import OptionError
-from .train import Trainer, class_scores
+from .scoring import class_scores
+from .train import Trainer
 
 #: searched for every method alike: the step size and the weight decay (the plain net's
 #: memorization of noisy labels turns on both)

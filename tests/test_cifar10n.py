@@ -188,7 +188,7 @@ def test_fit_a_cifar_resnet_on_images_through_the_cli(cli, tree, tmp_path):
     assert code == 0 and abs(float(out.split()[1]) - m["test_mAP"]) < 1e-6
     # the saved predictor normalizes pixels as training did: the test JPEGs, scored from the
     # files, get the probabilities the run's test images got in memory
-    from pyro_can.train import class_scores
+    from pyro_can.scoring import class_scores
 
     test_dir = tree["root"] / "folder" / "images" / "test"
     code, _, err = cli("predict", run, "--input", test_dir, "--out", tmp_path / "p.npz")

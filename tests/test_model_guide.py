@@ -9,8 +9,9 @@ from pyro import poutine
 
 from pyro_can.batch import StepParams
 from pyro_can.config import Config
+from pyro_can.diagnostics import elbo_terms
 from pyro_can.feature_loaders import load_digits
-from pyro_can.train import Trainer, elbo_terms
+from pyro_can.train import Trainer
 
 
 def _trainer(**kw):
@@ -184,7 +185,7 @@ def test_categorical_latent_sites_kl_and_entropy():
     assert math.isclose(terms["kl_y"], float((q * (q / p).log()).sum()) / 5, rel_tol=1e-4)
     scores = tr.evaluate()
     assert 0.0 <= scores["test_mAP"] <= 1.0
-    from pyro_can.train import class_scores
+    from pyro_can.scoring import class_scores
     s = class_scores(tr.cfg, tr.predict_logits(tr.data.x_test[:3]))
     np.testing.assert_allclose(s.sum(1), 1.0, rtol=1e-5)
 
@@ -269,7 +270,7 @@ def test_networks_are_built_from_their_sections():
 def test_a_checkpoint_of_flat_networks_loads_into_the_modules():
     """A checkpoint written before the model and guide owned their networks (one flat dict of
     networks by name, the classifier once) loads into the modules with the same weights."""
-    from pyro_can.train import programs_state
+    from pyro_can.checkpoint import programs_state
 
     src = _trainer()
     src.step(src.train_set.batch(torch.arange(6)), StepParams(tau=0.5, alpha=1.0, lam=0.0))

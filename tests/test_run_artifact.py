@@ -121,7 +121,7 @@ def test_the_run_folder_is_self_contained(digits_run):
     import torch
 
     from pyro_can import artifact
-    from pyro_can.train import class_scores
+    from pyro_can.scoring import class_scores
 
     state = torch.load(digits_run / "model.pt", weights_only=True)
     assert {"preprocess.mean", "preprocess.std"} <= set(state)
@@ -174,7 +174,7 @@ def torch_rows(x):
 
 # -- predict -------------------------------------------------------------------------------------
 def test_predict_scores_raw_rows_as_the_run_did(digits_run, tmp_path):
-    from pyro_can.train import class_scores
+    from pyro_can.scoring import class_scores
 
     x, _ = _raw_digits(digits_run)
     np.savez(tmp_path / "new.npz", X=x)
@@ -376,7 +376,7 @@ def _fit_fruit_and_predict(tmp_path, *options):
     images, predict's probabilities by file)."""
     from fixtures_images import make_image_folder
 
-    from pyro_can.train import class_scores
+    from pyro_can.scoring import class_scores
 
     root = make_image_folder(tmp_path / "fruit", {"apple": 4, "pear": 4})
     run = tmp_path / "run"
@@ -453,7 +453,7 @@ def test_evaluate_refuses_a_changed_input_file(tmp_path):
 def test_an_mlp_with_batch_norm_and_dropout_is_saved_as_trained(tmp_path):
     """--batch-norm/--dropout (the published music protocol's MLP): model.json records them, so
     the saved predictor is rebuilt with the same layers and scores rows as the run did."""
-    from pyro_can.train import class_scores
+    from pyro_can.scoring import class_scores
 
     run = tmp_path / "run"
     code, _, err = invoke("fit", "--data", "music", "--method", "plain", "--crowd", "majority",

@@ -18,8 +18,9 @@ import numpy as np
 
 from ..data import one_hot
 from ..errors import DataError
-from .images import ImageItems, external_test, hold_out_split, image_root, image_dataset, \
-    parse_test, read_rows, resolve_image, split_labels
+from .images import ImageItems, hold_out_split, image_root, image_dataset, read_rows, \
+    resolve_image, split_labels
+from .voc import external_test, parse_test
 
 LAYOUT = "ROOT/<class>/*.jpg, or ROOT/labels.csv with columns image,labels"
 

@@ -27,9 +27,12 @@ import torch
 
 from .. import backbones
 from ..data import Dataset
+from ..device import resolve_device
 from ..feature_rows import check_features, split_rows, standardize
 from ..errors import DataError
 from ..noise import shuffle_labels
+from .image_files import ImageFiles, raise_unreadable
+from .pixels import Pixels, check_readable
 
 CACHE_DIRNAME = ".pyro_can_cache"
 CACHE_VERSION = 1  # bump when the views or the extraction change
@@ -119,35 +122,6 @@ def resolve_image(base: str, name: str, where: str) -> str:
     return path
 
 
-# -- images -> tensors ---------------------------------------------------------------------------
-class ImageFiles(torch.utils.data.Dataset):
-    """Images at ``paths`` through ``transform``. An unreadable file does not raise inside a
-    DataLoader worker: the item comes back with an error text, and the caller raises one clean
-    DataError naming the file."""
-
-    def __init__(self, paths: list[str], transform, shape: tuple[int, ...]):
-        self.paths, self.transform, self.shape = list(paths), transform, shape
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i: int):
-        from PIL import Image
-
-        try:
-            with Image.open(self.paths[i]) as im:
-                img = im.convert("RGB")
-            return self.transform(img), i, ""
-        except Exception as e:  # PIL.UnidentifiedImageError, truncated files, missing files
-            return torch.zeros(self.shape), i, f"{type(e).__name__}: {e}"
-
-
-def raise_unreadable(paths, idx, errors) -> None:
-    for i, err in zip(idx.tolist(), errors):
-        if err:
-            raise DataError(f"{paths[i]}: cannot read image ({err})")
-
-
 # -- the feature cache ---------------------------------------------------------------------------
 def cache_dir(root: str) -> Path:
     env = os.environ.get("PYRO_CAN_CACHE")
@@ -168,8 +142,6 @@ class Extractor:
     backbone is built only on the first cache miss."""
 
     def __init__(self, images, device: str = "auto"):
-        from ..train import resolve_device
-
         self.images = images  # the ImageSection: arch, weights, amp, workers
         self.device = resolve_device(device)
         self.half = bool(images.amp and self.device.type == "cuda")
@@ -299,9 +271,6 @@ def image_dataset(name: str, items: ImageItems, images, runtime, noise_rate: flo
 def _end_to_end(labelled, items, images, runtime, test_src, train_idx, test_idx,
                 test_view) -> Dataset:
     """The images themselves (``x`` = rows into ``Pixels``' path lists), every file checked."""
-    from ..train import resolve_device
-    from .pixels import Pixels, check_readable
-
     pixels = Pixels(train_paths=[items.paths[i] for i in train_idx],
                     test_paths=[test_src.paths[i] for i in test_idx], test_view=test_view,
                     workers=max(0, int(images.workers)),
@@ -324,39 +293,6 @@ def _labelled(name, items, x_train, x_test, *, seed, noise_rate, clean_labels, t
         train_ids=train_idx, test_ids=test_idx,
         y_train_clean=y if clean_labels else None,
         corrupted=changed if clean_labels or noise_rate > 0 else None)
-
-
-def parse_test(data) -> tuple[str, str] | None:
-    """``(name, DIR)`` of ``--test NAME:DIR``, checked; None without ``--test``."""
-    if not data.test:
-        return None
-    from .voc import YEARS
-
-    kind, sep, where = str(data.test).partition(":")
-    if not sep or not where:
-        raise DataError(f"--test {data.test!r}: expected NAME:DIR, e.g. voc07:/data/voc")
-    if kind not in YEARS:
-        raise DataError(f"--test {kind!r}: supported test sets are "
-                        f"{', '.join(f'{k}:DIR' for k in YEARS)}")
-    return kind, where
-
-
-def external_test(data, class_names: list[str]) -> ImageItems | None:
-    """``--test voc07:DIR`` (or ``voc12:DIR``): a clean VOC test image set whose label columns
-    follow ``class_names``; None without ``--test``."""
-    spec = parse_test(data)
-    if spec is None:
-        return None
-    from . import voc
-
-    kind, where = spec
-    year = voc.YEARS[kind]
-    test = voc.image_set_items(where, year, data.split or voc.DEFAULT_TEST[year], split="test")
-    if sorted(class_names) != sorted(test.class_names):
-        raise DataError(f"--test {kind}: the training classes ({', '.join(class_names)}) are not "
-                        f"the 20 VOC classes ({', '.join(test.class_names)})")
-    order = [test.class_names.index(c) for c in class_names]
-    return replace(test, labels=test.labels[:, order], class_names=list(class_names))
 
 
 def no_external_test(data, name: str) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .. import backbones
-from .images import ImageFiles, raise_unreadable
+from .image_files import ImageFiles, raise_unreadable
 
 PREDICT_BATCH = {"centre": 64, "six": 16}
 

@@ -14,6 +14,7 @@ image set); training uses ``trainval`` minus the test images, which for VOC2007 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import numpy as np
 
@@ -121,6 +122,36 @@ def items(root: str, year: str = "2007", test_set: str | None = None,
         class_names=list(VOC_CLASSES), single_label=False, ids=[ids[i] for i in keep] + test.ids,
         notes=[f"{len(ids) - len(keep)} {TRAIN_SET} images are in '{test_set}' and were kept "
                "out of training"] if len(keep) < len(ids) else [])
+
+
+# -- a VOC image set as another data set's test set (--test voc07:DIR) -----------------------------
+def parse_test(data) -> tuple[str, str] | None:
+    """``(name, DIR)`` of ``--test NAME:DIR``, checked; None without ``--test``."""
+    if not data.test:
+        return None
+    kind, sep, where = str(data.test).partition(":")
+    if not sep or not where:
+        raise DataError(f"--test {data.test!r}: expected NAME:DIR, e.g. voc07:/data/voc")
+    if kind not in YEARS:
+        raise DataError(f"--test {kind!r}: supported test sets are "
+                        f"{', '.join(f'{k}:DIR' for k in YEARS)}")
+    return kind, where
+
+
+def external_test(data, class_names: list[str]) -> ImageItems | None:
+    """``--test voc07:DIR`` (or ``voc12:DIR``): a clean VOC test image set whose label columns
+    follow ``class_names``; None without ``--test``."""
+    spec = parse_test(data)
+    if spec is None:
+        return None
+    kind, where = spec
+    year = YEARS[kind]
+    test = image_set_items(where, year, data.split or DEFAULT_TEST[year], split="test")
+    if sorted(class_names) != sorted(test.class_names):
+        raise DataError(f"--test {kind}: the training classes ({', '.join(class_names)}) are not "
+                        f"the 20 VOC classes ({', '.join(test.class_names)})")
+    order = [test.class_names.index(c) for c in class_names]
+    return replace(test, labels=test.labels[:, order], class_names=list(class_names))
 
 
 def _loader(name: str):

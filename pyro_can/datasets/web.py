@@ -24,8 +24,9 @@ from importlib import resources
 import numpy as np
 
 from ..errors import DataError
-from .images import ImageItems, external_test, hold_out_split, image_root, image_dataset, \
-    parse_test, read_rows, resolve_image, split_labels
+from .images import ImageItems, hold_out_split, image_root, image_dataset, read_rows, \
+    resolve_image, split_labels
+from .voc import external_test, parse_test
 
 LAYOUT = "ROOT/images/... and ROOT/tags.csv with columns image,tags"
 SYNONYMS_FILE = "synonyms.json"
