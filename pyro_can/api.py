@@ -1,39 +1,20 @@
-"""Functions behind the CLI: build the data of a config, fit into a run folder, reload, evaluate."""
+"""Functions behind the CLI: build the data of a config (``load_data``, ``loading.py``), fit into
+a run folder, reload, evaluate."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-
 from . import artifact, distributed, registry, run_folder, runs, safe_io
 from .checkpoint import Checkpoint
 from .config import Config
-from .data import (Dataset, check_split, truth_known, validation_from_test,
-                   untrained_test_classes, validation_split)
+from .data import truth_known, untrained_test_classes
 from .errors import DataError, Interrupted, OptionError
 from .fitted import FittedRun
+from .loading import load_data  # noqa: F401  (api.load_data: the CLI's way to a config's data)
 from .metrics import label_accuracy
 from .run_folder import RunFolder
-from .sections import loader_sections
 from .train import FitResult, Trainer
-
-
-def load_data(cfg: Config) -> tuple[Dataset, Dataset | None]:
-    """The training set (after --crowd) and the optional noisy-label validation split. The
-    loader and the splits read the config's data, image and runtime sections only."""
-    src = loader_sections(cfg)
-    data_opts, seed = src.data, src.runtime.seed
-    loader = registry.lookup("data set", registry.DATA, data_opts.data)
-    with distributed.main_first():  # under torchrun, rank 0 builds any feature cache alone
-        data = loader(src.data, src.images, src.runtime)
-    split_seed = seed if data_opts.val_from_test_seed is None else data_opts.val_from_test_seed
-    data = validation_from_test(data, data_opts.val_from_test, split_seed)
-    if data_opts.train_fraction < 1.0:
-        keep = np.random.default_rng([seed, 4]).permutation(data.num_items)
-        data = data.subset(np.sort(keep[:max(1, round(data_opts.train_fraction * data.num_items))]))
-    data = check_split(data.with_crowd(data_opts.crowd, np.random.default_rng([seed, 3])))
-    return validation_split(data, data_opts.val_fraction, seed)
 
 
 def fit(cfg: Config, out: str | Path | None = None, overwrite: bool = False,

@@ -14,6 +14,8 @@ from . import api, distributed, runs
 from .cli_errors import user_errors
 from .cli_options import (build_config, config_options, expert_epilog, output_folder,
                           print_resolved_config)
+from .cli_report import report
+from .cli_tune import search, search_config
 from .cli_types import RuleType
 from .config import Config
 from .errors import OptionError
@@ -54,42 +56,6 @@ def progress(total: int, start: int = 0):
             state["bar"].close()
     on_epoch.close = close
     return on_epoch
-
-
-def report(result, wall: float | None = None) -> None:
-    """The fit's closing lines; ``wall``: seconds of the whole command (data loading,
-    evaluation and the run's files included), beside the training loop's own ``seconds``."""
-    m = result.metrics
-    acc = "" if m["test_accuracy"] is None else f"  test accuracy {m['test_accuracy']:.4f}"
-    took = f"{m['seconds']:.1f} s"
-    if wall is not None and wall > m["seconds"] + 0.05:
-        took = f"training {m['seconds']:.1f} s, {wall:.1f} s in all with data and files"
-    click.echo(f"{m['method']}: test mAP {m['test_mAP']:.4f}{acc}  ({took})")
-    if "train_cleaned_label_accuracy" in m:  # the data set knows the true training labels
-        click.echo(f"training labels right: given {m['train_given_label_accuracy']:.4f}, "
-                   f"cleaned {m['train_cleaned_label_accuracy']:.4f} (against the true labels, "
-                   "reported only)")
-    elif m.get("train_labels_truth") == "unknown":
-        click.echo("note: the data set does not know its true training labels, so how many of "
-                   "them are right cannot be measured (a .npz can carry them as 'y_true'); "
-                   "pyro-can inspect RUN ranks the suspect ones", err=True)
-    elif m.get("train_labels_truth") == "noise mask":
-        click.echo("note: only the labels --noise-rate changed are known to be wrong; the data "
-                   "set's own labels are of unknown quality", err=True)
-    for warning in (m.get("posterior_health") or {}).get("warnings", []):
-        click.echo(f"warning: {warning}", err=True)
-    if m.get("collapsed"):
-        click.echo("warning: the classifier's predictions collapsed onto one class; see "
-                   "history.csv (recon, kl_y, kl_z) and docs/training.md", err=True)
-    if m.get("test_skipped_classes"):
-        click.echo(f"note: classes with no positive test item were skipped: "
-                   f"{', '.join(m['test_skipped_classes'])}", err=True)
-    if result.run_dir is not None:
-        run = result.run_dir
-        files = sorted(p.name for p in Path(run).iterdir() if p.is_file())
-        click.echo(f"results in {run}/ ({', '.join(files)})")
-        click.echo(f"next: pyro-can inspect {run}  |  pyro-can labels {run}  |  "
-                   f"pyro-can predict {run} --input FILE")
 
 
 @click.command(name="fit", epilog=expert_epilog())
@@ -150,8 +116,6 @@ def _tuned_fit(cfg: Config, budget: int, out, overwrite: bool, resume_dir, print
     """``fit --tune N``: ``tune``'s search and refit, with fit's default folder when --out is
     not given. A search resumes from its folder's journal, so --overwrite has nothing to
     replace, and --resume continues a fit, not a search."""
-    from .cli_tune import search, search_config
-
     if resume_dir or overwrite:
         raise OptionError(f"--tune: {'--resume' if resume_dir else '--overwrite'} does not "
                           "apply to a search, which resumes from its folder's trials.journal "

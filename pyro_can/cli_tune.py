@@ -8,9 +8,9 @@ import json
 import click
 
 from .cli_errors import user_errors
-from .cli_fit import report
 from .cli_options import (build_config, config_options, expert_epilog, output_folder,
                           print_resolved_config)
+from .cli_report import report
 from .cli_types import RuleType
 from .rules import Interval
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import artifact, runs, safe_io
+from . import artifact, loading, runs, safe_io
 from .errors import DataError, OptionError, RunFolderError
 from .fitted import FittedRun, TrainingItems
 from .posterior import item_trust
@@ -203,10 +203,8 @@ class RunFolder:
         """The run's data rebuilt from config.json, ``(training set, validation split)``,
         checked against train_data.npz and, for a finished run, model.json's fingerprints of
         the inputs: a changed input file or an edited config is refused, not scored."""
-        from .api import load_data
-
         try:
-            data, val = load_data(self.config)
+            data, val = loading.load_data(self.config)
         except DataError as e:
             raise DataError(f"{self.path}: cannot rebuild the run's data from {runs.CONFIG}: "
                             f"{e}") from None
@@ -265,10 +263,8 @@ def load_data_checked(folder: RunFolder, finished: bool):
     recorded it; a run killed between config.json and train_data.npz records it now."""
     if finished:
         return folder.data()
-    from .api import load_data
-
     try:
-        data, val = load_data(folder.config)
+        data, val = loading.load_data(folder.config)
     except DataError as e:
         raise DataError(f"{folder.path}: cannot rebuild the run's data from {runs.CONFIG}: "
                         f"{e}") from None

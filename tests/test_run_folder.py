@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from pyro_can import api
+from pyro_can import api, loading
 from pyro_can.config import Config
 from pyro_can.errors import RunFolderError
 from pyro_can.estimator import CANClassifier
@@ -34,7 +34,7 @@ def _no_source_data(monkeypatch):
     """Make any rebuild of a run's data fail loudly."""
     def refuse(cfg):
         raise AssertionError("the source data was rebuilt")
-    monkeypatch.setattr(api, "load_data", refuse)
+    monkeypatch.setattr(loading, "load_data", refuse)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def test_cleanlab_in_inspect_rebuilds_the_data_and_says_so_when_it_cannot(music_
     def gone(cfg):
         from pyro_can.errors import DataError
         raise DataError("the input file is gone")
-    monkeypatch.setattr(api, "load_data", gone)
+    monkeypatch.setattr(loading, "load_data", gone)
     core = inspect(music_run.run_dir, with_cleanlab=True)
     assert not core["summary"]["cleanlab"]["available"]
     assert "cannot be rebuilt" in core["summary"]["cleanlab"]["reason"]
