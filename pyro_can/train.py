@@ -116,8 +116,8 @@ class Trainer:
         (``evaluation.Evaluation``), then ``on_epoch``'s (a function ``on_epoch(trainer,
         record)``, a ``callbacks.Callback`` such as ``checkpoint.Checkpoint``, or a list of
         them). The final metrics are those of the last epoch's evaluation."""
-        scores = evaluation.Evaluation()
-        callbacks = [scores, *as_callbacks(on_epoch)]
+        evaluator = evaluation.Evaluation()
+        callbacks = [evaluator, *as_callbacks(on_epoch)]
         while self.epoch < self.cfg.epochs:
             epoch_phase = self.phase()
             start = time.perf_counter()
@@ -129,7 +129,7 @@ class Trainer:
                 self.history.append(record)
                 for callback in callbacks:
                     callback.on_epoch_end(self, record)
-        final = self.final_metrics(scores.last) if distributed.is_main() else {}
+        final = self.final_metrics(evaluator.last) if distributed.is_main() else {}
         return FitResult(self.cfg, self.model, self.guide, self.history, final)
 
     def train_epoch(self) -> float:
