@@ -38,12 +38,6 @@ class LatentGuide(GuideBase):
     def posterior(self, batch):  # pragma: no cover - every guide defines it
         raise NotImplementedError
 
-    @property
-    def reads_classifier(self) -> bool:
-        """Whether ``posterior`` reads the model's classifier (``Batch.classifier_output``): the
-        objective then computes its logits once, before the guide, for the guide and the model."""
-        return False
-
     def forward(self, batch, hp):
         """q's sites, from the step's ``posterior(batch)`` (``Batch.posterior_of``)."""
         self.sample_latents(batch, *batch.posterior_of(self))

@@ -20,11 +20,12 @@ Two kinds of member:
   without it (no no-op could stand in): ``warmup_model`` (without it the ELBO trains at full
   weight from the first step and there is no warm-up phase), ``handover`` (without it there is
   no hand-over epoch: ``Trainer.handover_epoch`` is None), ``answer_matrix`` (without it the
-  classifier predicts the answers as it is) and the guide's ``posterior`` (without it there is no
-  regularizer on q).
+  classifier predicts the answers as it is), the guide's ``posterior`` (without it there is no
+  regularizer on q) and its ``baseline`` network; and the guide's flag ``reads_classifier``.
 
-An override is a method of the same name in the subclass. Attributes that hold networks are not
-declared here: a class attribute would hide the submodule ``nn.Module`` keeps in ``_modules``.
+An override is a method (or property) of the same name in the subclass. A network attribute
+(``baseline``) defaults on the instance, never on the class: a class attribute would hide the
+submodule ``nn.Module`` keeps in ``_modules``.
 """
 from __future__ import annotations
 
@@ -81,6 +82,14 @@ class NoisyLabelGuide(Protocol):
     #: regularizer on q reads. None: a guide without latents (no regularizer).
     posterior: Callable[[Batch], tuple] | None
 
+    #: whether ``posterior`` reads the model's classifier (``Batch.classifier_output``): the
+    #: objective then computes its logits once, before the guide, for the guide and the model
+    reads_classifier: bool
+
+    #: the score function's neural baseline network (``--baseline nn``), which
+    #: ``registry.model_and_guide`` gives a latent guide; None without one
+    baseline: torch.nn.Module | None
+
     def handover(self, estimate: NoiseEstimate) -> None:
         """After the model's hand-over: set up the guide's use of the answers from the model's
         ``estimate`` (CAN's guide: their evidence in q)."""
@@ -107,6 +116,11 @@ class GuideBase(NetworkOwner):
     """The base of every guide in ``guides/``: ``NoisyLabelGuide``'s defaults."""
 
     posterior = None
+    reads_classifier = False
+
+    def __init__(self):
+        super().__init__()
+        self.baseline = None  # on the instance: a network assigned later becomes a submodule
 
     def handover(self, estimate: NoiseEstimate) -> None:
         return None

@@ -62,8 +62,9 @@ def score_baseline(schedule, num_classes: int) -> ScoreBaseline | None:
 
 def with_score_baselines(guide):
     """``guide(batch, hp)`` with TraceGraph_ELBO's baselines on y's site: the decaying average,
-    and the guide's neural baseline (``guide.baseline``, if it has one) read from q's y logits."""
-    network = getattr(guide, "baseline", None)
+    and the guide's neural baseline (``guide.baseline``, None without one) read from q's y
+    logits."""
+    network = guide.baseline
 
     def guide_with_baselines(batch, hp):
         options = {"use_decaying_avg_baseline": True}
@@ -100,7 +101,7 @@ class Objective(torch.nn.Module):
     to the method's section, or None; ``n``: training items; ``warmup_scope``: what α_t scales
     (``--warmup-scope``: ``all`` or ``classifier``). ``programs``: the model and guide as the
     ELBO runs them (``estimator_programs``; the pair itself for a guide with no latents), for
-    whatever else traces them (``train.elbo_terms``)."""
+    whatever else traces them (``diagnostics.elbo_terms``)."""
 
     def __init__(self, elbo, model, guide, regularizer: Callable | None, n: int,
                  warmup_scope: str = "all"):
@@ -114,7 +115,7 @@ class Objective(torch.nn.Module):
         self.elbo = elbo(*self.programs)
         self.scale = 1.0 / n
         self.warmup_scope = warmup_scope
-        self.guide_reads_classifier = getattr(guide, "reads_classifier", False)
+        self.guide_reads_classifier = guide.reads_classifier
 
     def elbo_weight(self, hp) -> float:
         """w_t: α_t for a method with a warm-up under ``--warmup-scope all``, else 1."""
