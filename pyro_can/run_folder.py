@@ -203,14 +203,30 @@ class RunFolder:
         """The run's data rebuilt from config.json, ``(training set, validation split)``,
         checked against train_data.npz and, for a finished run, model.json's fingerprints of
         the inputs: a changed input file or an edited config is refused, not scored."""
-        try:
-            data, val = loading.load_data(self.config)
-        except DataError as e:
-            raise DataError(f"{self.path}: cannot rebuild the run's data from {runs.CONFIG}: "
-                            f"{e}") from None
+        data, val = self._rebuilt()
         self.check_data(data)
         if (self.path / artifact.MODEL_JSON).is_file():
             artifact.check_data(self.path, data)
+        return data, val
+
+    def _rebuilt(self):
+        """``loading.load_data`` of config.json, its errors naming this folder."""
+        try:
+            return loading.load_data(self.config)
+        except DataError as e:
+            raise DataError(f"{self.path}: cannot rebuild the run's data from {runs.CONFIG}: "
+                            f"{e}") from None
+
+    def _trainer_data(self, finished: bool):
+        """The run's data for a trainer: checked against what the run recorded when it has
+        recorded it; a run killed between config.json and train_data.npz records it now."""
+        if finished:
+            return self.data()
+        data, val = self._rebuilt()
+        if (self.path / runs.TRAIN_DATA).exists() or (self.path / runs.CHECKPOINT).exists():
+            self.check_data(data)  # a checkpoint without train_data.npz: a damaged folder
+        else:  # killed between config.json and train_data.npz: nothing trained yet, afresh
+            write_train_data(self.path, data)
         return data, val
 
     def check_data(self, data) -> None:
@@ -246,7 +262,7 @@ class RunFolder:
         if finished or (self.path / runs.CHECKPOINT).exists():
             state = self.checkpoint
         try:
-            data, val = load_data_checked(self, finished)
+            data, val = self._trainer_data(finished)
             trainer = Trainer(cfg, data, val)
         except OptionError as e:  # options that pass one by one but not together
             raise runs.damaged(self.path / runs.CONFIG, str(e)) from None
@@ -256,20 +272,3 @@ class RunFolder:
             except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as e:
                 raise runs.damaged_checkpoint(self.path, e) from None
         return trainer
-
-
-def load_data_checked(folder: RunFolder, finished: bool):
-    """The run's data for a trainer: checked against what the run recorded when it has
-    recorded it; a run killed between config.json and train_data.npz records it now."""
-    if finished:
-        return folder.data()
-    try:
-        data, val = loading.load_data(folder.config)
-    except DataError as e:
-        raise DataError(f"{folder.path}: cannot rebuild the run's data from {runs.CONFIG}: "
-                        f"{e}") from None
-    if (folder.path / runs.TRAIN_DATA).exists() or (folder.path / runs.CHECKPOINT).exists():
-        folder.check_data(data)  # a checkpoint without train_data.npz: a damaged folder
-    else:  # killed between config.json and train_data.npz: nothing trained yet, start afresh
-        write_train_data(folder.path, data)
-    return data, val
